@@ -1,0 +1,215 @@
+"""KPIs, defined once, by name.
+
+The model tallies *counters* (raw counts and sums of the simulated residents) per
+township of residence and per day. Every KPI is a function of counters, so the same
+definition gives the run's value (counters summed over days and townships), each
+day's value (``daily.parquet``) and each township's value (``township.parquet``).
+
+Counts are reported as full-county equivalents per year: the simulated count
+x 365 / days / scale, so runs of any length and scale are comparable with the
+county's published yearly figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .schema import LEVELS
+
+# Counters tallied by township of residence (resident side). All are simulated counts
+# or sums over the simulated residents.
+COUNTERS: dict[str, str] = {
+    "resident_days": "residents alive x days",
+    "episodes": "illness episodes that began",
+    "episodes_minor": "minor acute episodes",
+    "episodes_chronic": "chronic follow-up episodes",
+    "episodes_serious": "serious episodes",
+    "episodes_emergency": "emergency episodes",
+    "episodes_admission": "episodes needing admission",
+    "stay_home": "episodes for which the resident sought no care",
+    "gave_up": "episodes left unresolved: the resident went home after a facility could not help",
+    "visits": "outpatient and emergency visits (first and return visits)",
+    **{f"visits_{lvl}": f"visits at {lvl} level" for lvl in LEVELS},
+    "trips": "first visits of an episode to a facility (one journey each)",
+    "hospital_trips": "first visits to county and city hospitals",
+    "hospital_trips_referred": "first visits to county and city hospitals on a formal referral",
+    "referrals_up_grassroots": "formal referrals from village or township to county or city",
+    "referrals_up_village_township": "formal referrals from village clinic to township centre",
+    "referrals_up_county_city": "formal referrals from county to city hospital",
+    "referrals_down": "inpatients referred down to a township centre for recovery",
+    "referrals_down_county": "of which from county hospitals",
+    "admitted": "inpatient admissions",
+    "admitted_county": "admissions at county hospitals",
+    "travel_minutes": "one-way travel minutes over trips",
+    "wait_days": "days waited over trips",
+    "oop_outpatient": "out-of-pocket yuan for visits",
+    "oop_inpatient": "out-of-pocket yuan for admissions",
+    "fund": "insurance fund spending, yuan",
+    "satisfied": "trips after which the resident was satisfied",
+}
+
+# Counters of the facilities, county-wide (not by township).
+FACILITY_COUNTERS: dict[str, str] = {
+    "county_bed_days": "occupied bed-days at county hospitals (simulated)",
+    "county_bed_capacity_days": "bed-days available at county hospitals (at scale)",
+}
+
+
+def ratio(a, b):
+    """a / b, NaN where b is 0 (works on scalars, arrays and Series)."""
+    a = np.asarray(a, dtype=float) if not hasattr(a, "where") else a
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = a / b
+    return out
+
+
+@dataclass(frozen=True)
+class KPI:
+    name: str
+    unit: str
+    definition: str
+    fn: Callable
+    parts: tuple[str, ...] = ()  # a KPI with parts gives one value per part
+    needs_facility: bool = False  # uses facility counters: county-wide only
+
+    def __call__(self, c: Mapping, days, scale: float):
+        return self.fn(c, days, scale)
+
+
+KPIS: dict[str, KPI] = {}
+
+
+def kpi(name: str, unit: str, definition: str, parts: tuple[str, ...] = (), needs_facility: bool = False):
+    def register(fn: Callable) -> Callable:
+        KPIS[name] = KPI(name, unit, definition, fn, parts, needs_facility)
+        return fn
+
+    return register
+
+
+def per_year(x, days, scale):
+    """A simulated count -> full-county equivalent per year."""
+    return x * 365.0 / days / scale
+
+
+@kpi("grassroots_share", "share of visits", "visits at village clinics and township centres / all visits")
+def _grassroots(c, days, scale):
+    return ratio(c["visits_village"] + c["visits_township"], c["visits"])
+
+
+@kpi("visits_total", "visits per year", "all outpatient and emergency visits (full-county equivalent)")
+def _visits_total(c, days, scale):
+    return per_year(c["visits"], days, scale)
+
+
+@kpi("visits_per_resident", "visits per resident-year", "visits / resident-years")
+def _visits_per_resident(c, days, scale):
+    return ratio(c["visits"] * 365.0, c["resident_days"])
+
+
+@kpi("visits_by_level", "visits per year", "visits at each level (full-county equivalent)", parts=LEVELS)
+def _visits_by_level(c, days, scale):
+    return {lvl: per_year(c[f"visits_{lvl}"], days, scale) for lvl in LEVELS}
+
+
+@kpi("stay_home_share", "share of episodes", "episodes for which no care was sought / episodes")
+def _stay_home(c, days, scale):
+    return ratio(c["stay_home"], c["episodes"])
+
+
+@kpi("self_referral_share", "share of hospital trips", "first visits to county or city hospitals without a formal referral / all such first visits")
+def _self_referral(c, days, scale):
+    return 1.0 - ratio(c["hospital_trips_referred"], c["hospital_trips"])
+
+
+@kpi("upward_referrals", "referrals per year", "formal referrals from the grassroots (village, township) to county or city hospitals")
+def _up(c, days, scale):
+    return per_year(c["referrals_up_grassroots"], days, scale)
+
+
+@kpi("downward_referrals", "referrals per year", "inpatients referred down from county and city hospitals to township centres")
+def _down(c, days, scale):
+    return per_year(c["referrals_down"], days, scale)
+
+
+@kpi("downward_inpatient_share", "share of admissions", "county-hospital inpatients referred down / county-hospital admissions")
+def _down_share(c, days, scale):
+    return ratio(c["referrals_down_county"], c["admitted_county"])
+
+
+@kpi("admissions", "admissions per year", "inpatient admissions at all levels (full-county equivalent)")
+def _admissions(c, days, scale):
+    return per_year(c["admitted"], days, scale)
+
+
+@kpi("mean_travel_minutes", "minutes", "mean one-way travel time per trip to a facility")
+def _travel(c, days, scale):
+    return ratio(c["travel_minutes"], c["trips"])
+
+
+@kpi("mean_wait_days", "days", "mean wait per trip to a facility")
+def _wait(c, days, scale):
+    return ratio(c["wait_days"], c["trips"])
+
+
+@kpi("oop_per_visit", "yuan per visit", "out-of-pocket payment for outpatient visits / visits")
+def _oop(c, days, scale):
+    return ratio(c["oop_outpatient"], c["visits"])
+
+
+@kpi("oop_per_admission", "yuan per admission", "out-of-pocket payment for admissions / admissions")
+def _oop_adm(c, days, scale):
+    return ratio(c["oop_inpatient"], c["admitted"])
+
+
+@kpi("fund_spending", "yuan per year", "insurance fund payments for visits and admissions (full-county equivalent)")
+def _fund(c, days, scale):
+    return per_year(c["fund"], days, scale)
+
+
+@kpi("satisfaction", "share of trips", "trips after which the patient was satisfied (outcome, wait, cost) / trips")
+def _satisfaction(c, days, scale):
+    return ratio(c["satisfied"], c["trips"])
+
+
+@kpi("unresolved_share", "share of episodes", "episodes the resident gave up on after a facility could not help / episodes")
+def _unresolved(c, days, scale):
+    return ratio(c["gave_up"], c["episodes"])
+
+
+@kpi("county_hospital_occupancy", "share of beds", "occupied bed-days / available bed-days at the county hospitals", needs_facility=True)
+def _occupancy(c, days, scale):
+    return ratio(c["county_bed_days"], c["county_bed_capacity_days"])
+
+
+def evaluate(c: Mapping, days, scale: float, names: list[str] | None = None, facility: bool = True) -> dict:
+    """All (or the named) KPIs from counters ``c``. Parts are returned as ``name.part`` keys
+    when ``c`` holds arrays or Series, as nested dicts when it holds scalars."""
+    out: dict = {}
+    for name, k in KPIS.items():
+        if names is not None and name not in names:
+            continue
+        if k.needs_facility and not facility:
+            continue
+        v = k(c, days, scale)
+        if k.parts:
+            if np.ndim(v[k.parts[0]]) == 0:
+                out[name] = {p: _clean(v[p]) for p in k.parts}
+            else:
+                out.update({f"{name}.{p}": v[p] for p in k.parts})
+        else:
+            out[name] = _clean(v) if np.ndim(v) == 0 else v
+    return out
+
+
+def _clean(v) -> float:
+    v = float(v)
+    return v if np.isfinite(v) else float("nan")
+
+
+def describe() -> list[dict]:
+    """The KPI catalogue: name, unit, definition."""
+    return [{"name": k.name, "unit": k.unit, "definition": k.definition} for k in KPIS.values()]

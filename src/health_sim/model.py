@@ -1,0 +1,440 @@
+"""HealthSystemModel: a county whose residents choose where to seek care. One step is one day.
+
+Each day (see :meth:`HealthSystemModel.step`):
+
+1. Illness: every resident draws one uniform; below his daily episode probability he
+   falls ill, and where it falls picks the episode kind (minor acute, chronic
+   follow-up, serious, emergency, needing admission). The episode gets a severity
+   and the specialty it needs.
+2. Choice: a multinomial logit over staying home, the own village clinic, the own
+   township centre, the three county hospitals and the city hospital
+   (:mod:`health_sim.choice`).
+3. Visit: the facility resolves the episode if its severity is within the facility's
+   capability for that kind and specialty. If not, the patient is formally referred
+   up (rare) or goes up on his own (self-referral) or gives up; this repeats up to the
+   city hospital. Resolved episodes may be admitted (if a bed is free) and inpatients
+   of county and city hospitals may be referred down to their township centre for
+   recovery. Every visit is paid: out-of-pocket and fund shares by level and scheme.
+4. Experience: satisfaction (outcome, wait, cost) updates the resident's trust in that
+   level; the level used becomes his habit.
+5. Facilities: visits beyond capacity queue for the next days (waiting), beds fill
+   and empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import choice
+from . import rng as crn
+from .agents import Doctor, Facility
+from .county import COLUMN_LEVEL, build_county
+from .facilities import FacilityTable, build_table, doctor_counts, facility_rows
+from .insurance import Tariff
+from .kpis import COUNTERS, FACILITY_COUNTERS, evaluate
+from .population import EMPLOYEE, build_residents
+from .schema import AGE_BANDS, KINDS, LEVELS, SPECIALTIES, Params
+
+_CI = {name: i for i, name in enumerate(COUNTERS)}
+_FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
+_K = {k: i for i, k in enumerate(KINDS)}
+_S = {s: i for i, s in enumerate(SPECIALTIES)}
+_VILLAGE, _TOWNSHIP, _COUNTY, _CITY = range(4)
+# Column a formal referral sends the patient to, by the level he is at (city: none).
+_REFER_TO_COLUMN = np.array([1, 2, 5, -1])
+# Travel-time column of each level (the three county hospitals share the county seat).
+_TRAVEL_COLUMN = np.array([0, 1, 2, 5])
+
+
+def _seed_from(rng, default: int) -> int:
+    if rng is None:
+        return int(default)
+    if isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"seed must be >= 0, got {rng}")
+        return int(rng)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2**63 - 1))
+    if isinstance(rng, np.random.SeedSequence):
+        return int(rng.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    raise TypeError(f"rng must be an int seed, a numpy Generator or SeedSequence, or None; got {type(rng).__name__}")
+
+
+class HealthSystemModel(mesa.Model):
+    """The county health system. ``HealthSystemModel(params, rng=seed)``; ``model.step()`` runs a day.
+
+    Parameters
+    ----------
+    params:
+        Validated parameters (:func:`health_sim.load_params`); defaults if None.
+    rng:
+        An int seed, a numpy Generator or SeedSequence (an int is drawn from it), or
+        None for ``params.run.seed``. Same seed and params give identical results.
+    """
+
+    def __init__(self, params: Params | None = None, *, rng=None):
+        params = params if params is not None else Params()
+        seed = _seed_from(rng, params.run.seed)
+        super().__init__(rng=seed)
+        self.params = params
+        self.seed = seed
+        self.scale = params.run.scale
+        self.n_days = params.run.days
+        self.burn_in_days = params.run.burn_in_days
+        self.start_date = params.run.start_date
+
+        self.county = build_county(params, seed)
+        self.residents = build_residents(params, self.county, self.scale, seed)
+        rows = facility_rows(params, self.county.township_names, self.county.village_township)
+        self.facilities: FacilityTable = build_table(params, rows, self.scale)
+        self.facility_agents = [Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)]
+        g = crn.generator(seed, crn.POPULATION + 200)
+        for fac, counts in zip(self.facility_agents, doctor_counts(params, rows, g)):
+            for spec, n in counts.items():
+                for _ in range(n):
+                    Doctor(self, fac, spec)
+        self.restaff()
+
+        V, T = self.county.n_villages, self.county.n_townships
+        types = [r[0] for r in rows]
+        self.col_facility = {  # facility index of each choice column (village/township vary by resident)
+            "county_people": types.index("county_people"),
+            "county_tcm": types.index("county_tcm"),
+            "county_mch": types.index("county_mch"),
+            "city": types.index("city_tertiary"),
+        }
+        self._town_fac0 = V
+        self._county_rows = np.flatnonzero(self.facilities.level == _COUNTY)
+        self.tariff = Tariff(params.insurance, self.facilities)
+        self.weights = choice.Weights(params)
+        self._refresh_risks()
+
+        res = self.residents
+        self._residents_by_town = np.bincount(res.township, minlength=T).astype(float)
+        self._mch_ok = (res.age < 15) | (res.female & (res.age >= 15) & (res.age < 50))
+        self._employee = res.scheme == EMPLOYEE
+        ep = params.episodes
+        self._admit_p = np.array([ep.admit_probability[k] for k in KINDS])
+        self._extra = np.array([ep.extra_visits[k] for k in KINDS])
+        mix = np.array([[ep.specialty_mix[k].get(s, 0.0) for s in SPECIALTIES] for k in KINDS])
+        self._spec_cum = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+        rp = params.referral
+        self._formal = np.array([rp.formal_upward[lvl] for lvl in LEVELS])
+        self._down = np.array([rp.downward[lvl] for lvl in LEVELS])
+        sp = params.satisfaction
+        self._sat = (sp.intercept, sp.unresolved, sp.wait_per_day, sp.cost_per_100_yuan, sp.learning_rate)
+        self._reputation = np.array([params.population.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
+        self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
+
+        # Beds: admissions, transfers and discharges scheduled on a ring of days.
+        self._horizon = int(np.ceil(self.facilities.length_of_stay.max() * 1.5)) + 3
+        self._bed_in = np.zeros((self._horizon, len(self.facilities)))
+        self._bed_out = np.zeros((self._horizon, len(self.facilities)))
+        self._down_due = np.zeros((self._horizon, 2, T))  # referrals down (all, from county) by township
+
+        self._daily = np.zeros((self.n_days, len(COUNTERS), T))
+        self._daily_facility = np.zeros((self.n_days, len(FACILITY_COUNTERS)))
+        self._day = np.zeros((len(COUNTERS), T))
+        self._arrivals = np.zeros(len(self.facilities))
+        self.days_run = 0  # recorded days simulated
+        self._clock = 0  # all days simulated, burn-in included (keys the random streams)
+
+    # --- state derived from agents and residents -------------------------------
+
+    def restaff(self) -> None:
+        """Recompute facility capacity and capability from where the doctors are."""
+        staff = np.zeros((len(self.facilities), len(SPECIALTIES)))
+        for d in self.agents_by_type[Doctor]:
+            staff[d.location.index, _S[d.specialty]] += 1
+        self.facilities.restaff(staff)
+
+    def _refresh_risks(self) -> None:
+        """Daily episode probabilities per resident and kind (cumulative over KINDS)."""
+        res, ep = self.residents, self.params.episodes
+        band = res.age_band
+        rate = np.zeros((res.n, len(KINDS)), dtype=np.float64)
+        for k in ("minor", "serious", "emergency", "admission"):
+            rate[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS])[band]
+        rate[:, _K["chronic"]] = ep.chronic_followups_per_condition * res.n_diagnosed
+        p = rate / 365.0
+        if (p.sum(axis=1) >= 1).any():
+            raise ValueError("episode rates add up to one or more episodes a day for some residents")
+        self._cum = np.cumsum(p, axis=1).astype(np.float32)
+        self._p_total = np.ascontiguousarray(self._cum[:, -1])
+
+    # --- one day ----------------------------------------------------------------
+
+    def _tally(self, name: str, town: np.ndarray, weights=None) -> None:
+        self._day[_CI[name]] += np.bincount(town, weights, minlength=self._day.shape[1])
+
+    def step(self) -> None:
+        """Simulate one day (the first call first runs the unrecorded burn-in days)."""
+        if self.days_run >= self.n_days:
+            raise RuntimeError(f"the run is {self.n_days} days long; it has ended")
+        while self._clock < self.burn_in_days:
+            self._day_of_care()
+        self._day_of_care()
+        self._daily[self.days_run] = self._day
+        cr = self._county_rows
+        self._daily_facility[self.days_run, _FI["county_bed_days"]] = self.facilities.occupied[cr].sum()
+        self._daily_facility[self.days_run, _FI["county_bed_capacity_days"]] = self.facilities.beds[cr].sum()
+        self.days_run += 1
+
+    def _day_of_care(self) -> None:
+        if self.facilities.stale:
+            self.restaff()
+        d = self._clock
+        fac, res, seed = self.facilities, self.residents, self.seed
+        self._day[:] = 0.0
+        self._arrivals[:] = 0.0
+        slot = d % self._horizon
+        fac.occupied += self._bed_in[slot] - self._bed_out[slot]
+        self._bed_in[slot] = 0.0
+        self._bed_out[slot] = 0.0
+        self._day[_CI["referrals_down"]] += self._down_due[slot, 0]
+        self._day[_CI["referrals_down_county"]] += self._down_due[slot, 1]
+        self._down_due[slot] = 0.0
+        self._day[_CI["resident_days"]] += self._residents_by_town
+
+        # 1. Illness
+        u = crn.day_uniforms(seed, crn.ARRIVAL, d, res.n)
+        ids = np.flatnonzero(u < self._p_total)
+        if ids.size:
+            self._episodes(d, ids, u[ids])
+
+        # 5. Facilities
+        fac.end_day(self._arrivals, self.params.facilities.wait_memory_days)
+        # 4'. What residents hear: weekly, trust relaxes towards each level's reputation.
+        if d % 7 == 6:
+            res.trust += self._pull_weekly * (self._reputation - res.trust)
+        self._clock += 1
+
+    def _episodes(self, d: int, ids: np.ndarray, u_arrival: np.ndarray) -> None:
+        res, fac, seed = self.residents, self.facilities, self.seed
+        town = res.township[ids].astype(np.intp)
+        kind = (u_arrival[:, None] >= self._cum[ids]).sum(axis=1)
+        kind = np.minimum(kind, len(KINDS) - 1)
+        n = ids.size
+        self._tally("episodes", town)
+        for k, name in enumerate(KINDS):
+            m = kind == k
+            if m.any():
+                self._tally(f"episodes_{name}", town[m])
+
+        # Severity and specialty needed
+        sev = crn.uniforms(seed, crn.SEVERITY, d, ids)
+        us = crn.uniforms(seed, crn.SPECIALTY, d, ids)
+        spec = np.minimum((us[:, None] >= self._spec_cum[kind]).sum(axis=1), len(SPECIALTIES) - 1)
+        child = res.age[ids] < 15
+        spec = np.where(child & ((spec == _S["internal_general"]) | (spec == _S["obstetrics_gynaecology"])), _S["paediatrics"], spec)
+        spec = np.where(~child & ~res.female[ids] & (spec == _S["obstetrics_gynaecology"]), _S["internal_general"], spec)
+
+        # 2. Choice: utilities of each facility column for each episode (fixed for the day)
+        vill = res.village[ids].astype(np.intp)
+        cf = self.col_facility
+        fac_cols = np.column_stack([
+            vill,
+            self._town_fac0 + town,
+            np.full(n, cf["county_people"]),
+            np.full(n, cf["county_tcm"]),
+            np.full(n, cf["county_mch"]),
+            np.full(n, cf["city"]),
+        ])
+        employee = self._employee[ids]
+        util = choice.facility_utilities(
+            self.weights, fac, self.tariff, fac_cols, kind, spec, employee,
+            res.trust[ids], res.contracted[ids], res.last_level[ids], self.county.travel_minutes[vill],
+            self._admit_p,
+        )
+        eligible = np.ones((n, 6), dtype=bool)
+        eligible[:, 4] = self._mch_ok[ids]
+        home_u = self.weights.stay_home[kind]
+
+        u_admit = crn.uniforms(seed, crn.ADMIT, d, ids)
+        u_formal = crn.uniforms(seed, crn.FORMAL_REFERRAL, d, ids)
+        u_extra = crn.uniforms(seed, crn.EXTRA_VISITS, d, ids)
+        u_los = crn.uniforms(seed, crn.LENGTH_OF_STAY, d, ids)
+        u_down = crn.uniforms(seed, crn.DOWNWARD, d, ids)
+
+        active = np.arange(n)
+        cur_level = np.full(n, -1, dtype=np.int8)
+        forced = np.full(n, -1, dtype=np.int8)  # column a formal referral sends the patient to
+        for p in range(4):
+            if active.size == 0:
+                break
+            col = forced[active].astype(np.intp)
+            free = col < 0
+            if free.any():
+                fi = active[free]
+                avail = eligible[fi] & (COLUMN_LEVEL[None, :] > cur_level[fi, None])
+                uc = crn.uniforms(seed, crn.CHOICE, d, ids[fi], slot=p)
+                col[free] = choice.sample(home_u[fi], util[fi], avail, uc)
+            home = col < 0
+            if home.any():
+                self._tally("stay_home" if p == 0 else "gave_up", town[active[home]])
+            go = active[~home]
+            col = col[~home]
+            if go.size == 0:
+                break
+            referred = forced[go] >= 0
+            unresolved = self._visit(d, p, ids[go], town[go], fac_cols[go, col], COLUMN_LEVEL[col], kind[go], spec[go], sev[go], referred, u_admit[go], u_formal[go], u_extra[go], u_los[go], u_down[go], forced, go)
+            cur_level[go] = COLUMN_LEVEL[col]
+            active = go[unresolved]
+
+    def _visit(self, d, p, rid, town, f, lvl, kind, spec, sev, referred, u_admit, u_formal, u_extra, u_los, u_down, forced, epi):
+        """A trip of each patient in ``rid`` to facility ``f``; returns the mask of unresolved ones
+        (and sets ``forced`` for those formally referred)."""
+        fac, res, seed = self.facilities, self.residents, self.seed
+        resolved = sev < fac.capability[f, kind, spec]
+        want_bed = resolved & (u_admit < self._admit_p[kind])
+        admitted = np.zeros_like(want_bed)
+        if want_bed.any():
+            w = np.flatnonzero(want_bed)
+            fw = f[w]
+            order = np.argsort(fw, kind="stable")
+            fs = fw[order]
+            first = np.searchsorted(fs, fs, side="left")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order)) - first
+            has_bed = rank < (fac.beds[fw] - fac.occupied[fw])
+            admitted[w[has_bed]] = True
+            resolved[w[~has_bed]] = False  # no bed: sent up like an episode beyond capability
+        outpatient = resolved & ~admitted
+        n_extra = np.where(outpatient, np.floor(self._extra[kind] + u_extra), 0.0)
+        n_visits = 1.0 + n_extra
+
+        sch = res.scheme[rid]
+        oop = np.where(admitted, self.tariff.oop_admission[f, sch], n_visits * self.tariff.oop_visit[f, sch])
+        fund = np.where(admitted, self.tariff.fund_admission[f, sch], n_visits * self.tariff.fund_visit[f, sch])
+        wait = fac.wait_now[f]
+        travel = self.county.travel_minutes[res.village[rid], _TRAVEL_COLUMN[lvl]]
+
+        self._tally("trips", town)
+        self._tally("visits", town, n_visits)
+        for li, name in enumerate(LEVELS):
+            m = lvl == li
+            if m.any():
+                self._tally(f"visits_{name}", town[m], n_visits[m])
+        hosp = lvl >= _COUNTY
+        if hosp.any():
+            self._tally("hospital_trips", town[hosp])
+            hr = hosp & referred
+            if hr.any():
+                self._tally("hospital_trips_referred", town[hr])
+        self._tally("travel_minutes", town, travel)
+        self._tally("wait_days", town, wait)
+        self._tally("oop_outpatient", town, np.where(admitted, 0.0, oop))
+        self._tally("oop_inpatient", town, np.where(admitted, oop, 0.0))
+        self._tally("fund", town, fund)
+        np.add.at(self._arrivals, f, n_visits)
+
+        # Experience -> satisfaction -> trust in that level
+        a, b_unres, b_wait, b_cost, lr = self._sat
+        logit = a + b_unres * (~resolved) + b_wait * wait + b_cost * oop / 100.0
+        sat = crn.uniforms(seed, crn.SATISFACTION, d, rid, slot=p) < 1.0 / (1.0 + np.exp(-logit))
+        self._tally("satisfied", town, sat.astype(float))
+        t = res.trust[rid, lvl]
+        res.trust[rid, lvl] = t + lr * (sat - t)
+        res.last_level[rid[resolved]] = lvl[resolved]
+
+        # Admissions: bed now; discharge (or transfer down to the township centre) later
+        if admitted.any():
+            ai = np.flatnonzero(admitted)
+            fa, la, ta = f[ai], lvl[ai], town[ai]
+            np.add.at(fac.occupied, fa, 1.0)
+            self._tally("admitted", ta)
+            cm = la == _COUNTY
+            if cm.any():
+                self._tally("admitted_county", ta[cm])
+            los = np.maximum(1, np.rint(fac.length_of_stay[fa] * (0.5 + u_los[ai]))).astype(np.intp)
+            down = (u_down[ai] < self._down[la]) & (la >= _COUNTY)
+            acute = np.maximum(1, np.rint(los * self.params.referral.acute_share_of_stay)).astype(np.intp)
+            acute = np.minimum(acute, los)
+            H = self._horizon
+            stay = ~down
+            np.add.at(self._bed_out, ((d + los[stay]) % H, fa[stay]), 1.0)
+            if down.any():
+                tf = self._town_fac0 + ta[down]
+                due = (d + acute[down]) % H
+                np.add.at(self._bed_out, (due, fa[down]), 1.0)
+                np.add.at(self._bed_in, (due, tf), 1.0)
+                np.add.at(self._bed_out, ((d + los[down]) % H, tf), 1.0)
+                np.add.at(self._down_due, (due, 0, ta[down]), 1.0)
+                np.add.at(self._down_due, (due, 1, ta[down]), (la[down] == _COUNTY).astype(float))
+
+        # Beyond capability (or no bed): formal referral up, else the patient decides himself
+        unresolved = ~resolved
+        if unresolved.any():
+            ui = np.flatnonzero(unresolved)
+            lu = lvl[ui]
+            formal = (u_formal[ui] < self._formal[lu]) & (lu < _CITY)
+            formal |= want_bed[ui] & (lu < _CITY)  # no bed: transferred
+            fi = ui[formal]
+            forced[epi[ui]] = -1
+            forced[epi[fi]] = _REFER_TO_COLUMN[lvl[fi]]
+            for li, name in ((_VILLAGE, "referrals_up_village_township"), (_TOWNSHIP, "referrals_up_grassroots"), (_COUNTY, "referrals_up_county_city")):
+                m = lvl[fi] == li
+                if m.any():
+                    self._tally(name, town[fi[m]])
+            if (lu == _CITY).any():  # the city hospital is the last resort: nowhere further to go
+                gone = ui[lu == _CITY]
+                self._tally("gave_up", town[gone])
+                unresolved[gone] = False
+        return unresolved
+
+    # --- running and results ----------------------------------------------------
+
+    def run_days(self, days: int | None = None, progress: bool | None = None) -> None:
+        """Step ``days`` days (default: the rest of the run), with an optional tqdm bar."""
+        from tqdm.auto import tqdm
+
+        days = self.n_days - self.days_run if days is None else days
+        disable = None if progress is None else not progress  # None: a bar only on a terminal
+        for _ in tqdm(range(days), disable=disable, desc="days", unit="day", leave=False):
+            self.step()
+
+    def _counters_total(self) -> dict:
+        d = self.days_run
+        tot = self._daily[:d].sum(axis=(0, 2))
+        c = {name: float(tot[i]) for i, name in enumerate(COUNTERS)}
+        ftot = self._daily_facility[:d].sum(axis=0)
+        c.update({name: float(ftot[i]) for i, name in enumerate(FACILITY_COUNTERS)})
+        return c
+
+    def kpis(self) -> dict:
+        """The run's KPIs so far (name -> value; visits_by_level is a dict by level)."""
+        return evaluate(self._counters_total(), max(self.days_run, 1), self.scale)
+
+    def daily_frame(self) -> pd.DataFrame:
+        """One row a day: the day's counters (simulated) and KPIs."""
+        d = self.days_run
+        c = pd.DataFrame(self._daily[:d].sum(axis=2), columns=list(COUNTERS))
+        for i, name in enumerate(FACILITY_COUNTERS):
+            c[name] = self._daily_facility[:d, i]
+        k = pd.DataFrame(evaluate(c, 1, self.scale))
+        days = pd.DataFrame({
+            "day": np.arange(1, d + 1),
+            "date": pd.to_datetime([self.start_date + dt.timedelta(days=i) for i in range(d)]),
+        })
+        return pd.concat([days, k, c], axis=1)
+
+    def township_frame(self) -> pd.DataFrame:
+        """One row per township of residence: counters over the run and KPIs."""
+        d = max(self.days_run, 1)
+        c = pd.DataFrame(self._daily[: self.days_run].sum(axis=0).T, columns=list(COUNTERS))
+        k = pd.DataFrame(evaluate(c, d, self.scale, facility=False))
+        names = pd.DataFrame({
+            "township": self.county.township_names,
+            "township_zh": self.county.township_names_zh,
+            "residents": self._residents_by_town.astype(int),
+            "villages": np.bincount(self.county.village_township, minlength=self.county.n_townships),
+        })
+        return pd.concat([names, k, c], axis=1)
+
+    def date(self) -> dt.date:
+        """Calendar date of the next day to simulate."""
+        return self.start_date + dt.timedelta(days=self.days_run)

@@ -1,0 +1,70 @@
+"""Common random numbers.
+
+Every random draw is keyed by (seed, stream, day, resident) and by nothing else, so a
+resident's illness and choice draws do not depend on the policy: two runs with one
+seed differ only through the policy (Starsim's approach). Two mechanisms:
+
+* :func:`day_uniforms` draws one uniform per resident for a whole day from a
+  generator seeded by ``SeedSequence([seed, stream, day])`` (used where every
+  resident needs a draw: the daily illness lottery).
+* :func:`uniforms` hashes (seed, stream, day, slot, resident id) with SplitMix64,
+  a counter-based generator, for the few residents who have an episode that day.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# One stream per kind of decision; new decisions get new numbers, never reuse one.
+POPULATION = 1
+ARRIVAL = 2
+SEVERITY = 3
+SPECIALTY = 4
+CHOICE = 5
+FORMAL_REFERRAL = 6
+ADMIT = 7
+LENGTH_OF_STAY = 8
+DOWNWARD = 9
+SATISFACTION = 10
+EXTRA_VISITS = 11
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def _key(seed: int, stream: int, day: int, slot: int) -> np.uint64:
+    with np.errstate(over="ignore"):
+        k = np.array([seed, stream, day, slot], dtype=np.uint64)
+        h = np.uint64(0)
+        for v in k:
+            h = _mix(np.array([h ^ v], dtype=np.uint64))[0]
+    return h
+
+
+def uniforms(seed: int, stream: int, day: int, ids: np.ndarray, slot: int = 0) -> np.ndarray:
+    """Uniforms in [0, 1) for residents ``ids`` on ``day``; identical whatever else is drawn."""
+    key = _key(seed, stream, day, slot)
+    with np.errstate(over="ignore"):
+        x = _mix(ids.astype(np.uint64) * _M2 ^ key)
+    return (x >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def day_uniforms(seed: int, stream: int, day: int, n: int) -> np.ndarray:
+    """One float32 uniform per resident 0..n-1 for ``day`` (fast path for whole-population draws)."""
+    gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, day])))
+    return gen.random(n, dtype=np.float32)
+
+
+def generator(seed: int, stream: int) -> np.random.Generator:
+    """A generator for one-off draws (building the county and its residents)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream])))
