@@ -118,10 +118,10 @@ class RunParams(Section):
     seed: int = P(20230101, "Seed of every random draw (population, illness, choices).", unit="integer", source="arbitrary", ge=0)
     start_date: dt.date = P(dt.date(2023, 1, 1), "Calendar date of day 1.", unit="date", source="Yangshan 2023 figures")
     burn_in_days: int = P(
-        180,
+        365,
         "Days simulated before day 1 and not recorded, so that habits, trust and queues start the run in their steady state.",
         unit="days",
-        source="assumption: trust relaxes towards reputation within about half a year",
+        source="assumption: a year removes the drift of trust and habits from their starting values (tests/test_baseline.py checks it)",
         ge=0,
         le=3650,
     )
@@ -388,7 +388,7 @@ class ChoiceWeights(Section):
 class ChoiceParams(Section):
     minor: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 1.5, "township": 0.0, "county": -0.77, "city": -0.26},
+            asc={"village": 1.49, "township": 0.0, "county": -0.76, "city": -0.23},
             quality=4.5,  # Yu et al. 2021, BMJ Open: good treatment effect 4.50
             trust=2.0,  # assumption
             cost_per_100_yuan=-0.50,  # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
@@ -403,7 +403,7 @@ class ChoiceParams(Section):
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 0.65, "township": 0.0, "county": 0.68, "city": 1.49},
+            asc={"village": 0.64, "township": 0.0, "county": 0.69, "city": 1.52},
             quality=6.0,  # assumption: for severe illness quality dominates (DOMAIN)
             trust=2.5,
             cost_per_100_yuan=-0.02,  # price barely matters for severe illness (DOMAIN)
@@ -416,7 +416,7 @@ class ChoiceParams(Section):
         "Weights for serious, emergency and admission episodes.",
         source="DOMAIN (quality dominates, price barely matters); calibrated constants",
     )
-    stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.66, "chronic": 4.06, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
+    stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.69, "chronic": 4.09, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
 
     @field_validator("stay_home_utility")
     @classmethod
@@ -428,7 +428,7 @@ class ChoiceParams(Section):
 
 
 class ReferralParams(Section):
-    formal_upward: dict[str, Rate] = P(lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0}, "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).", unit="probability", source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots")
+    formal_upward: dict[str, Rate] = P(lambda: {"village": 0.02, "township": 0.0125, "county": 0.25, "city": 0.0}, "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).", unit="probability", source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots")
     downward: dict[str, Rate] = P(lambda: {"village": 0.0, "township": 0.0, "county": 0.04, "city": 0.008}, "Probability that an inpatient is referred down to the own township centre for recovery.", unit="probability", source="Yangshan 2023: 4.0% of public-hospital inpatients sent down; national tertiary 0.6-0.9%")
     acute_share_of_stay: Rate = P(0.6, "Share of a downward-referred inpatient's stay spent at the referring hospital.", unit="share", source="assumption")
 

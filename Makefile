@@ -1,0 +1,32 @@
+# health_sim: the two commands of the README, and a few more.
+#   make baseline   run the main job (the 2023 baseline at full scale) into outputs/baseline/
+#   make test       run the test suite
+# Both install what they need first: uv (from PyPI, if missing) and the locked environment.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_COMPILE_BYTECODE := 1
+export UV_FROZEN := 1
+PYTEST_ARGS ?=
+
+.PHONY: baseline test bench lab setup
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock .python-version | $(UV)
+	$(UV) sync --quiet
+	@touch $@
+
+setup: .venv/.synced
+
+baseline: setup
+	$(UV) run health-sim run params/baseline.yaml --out outputs/baseline
+
+test: setup
+	$(UV) run pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(UV) run python benchmarks/county_year.py
+
+lab: setup
+	$(UV) run jupyter lab
