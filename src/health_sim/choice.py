@@ -10,8 +10,10 @@ Utility of facility column j for an episode (relative to staying home)::
 with one set of weights for minor episodes (minor acute, chronic follow-up) and another
 for severe ones (serious, emergency, admission); staying home has utility
 ``stay_home_utility[kind]``. Defaults and sources: :class:`health_sim.schema.ChoiceParams`.
-A single uniform per decision picks the alternative from the cumulative
-probabilities, so a policy that shifts probabilities moves as few residents as possible.
+The choice is drawn by the Gumbel-max rule: each resident has his own uniform per
+alternative and decision (common random numbers), and picks the alternative with the
+highest utility plus Gumbel noise. A policy that improves one alternative therefore
+only moves residents onto it, and one that changes nothing moves nobody.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ def probabilities(home_u: np.ndarray, util: np.ndarray, avail: np.ndarray) -> np
 
 
 def sample(home_u: np.ndarray, util: np.ndarray, avail: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Chosen facility column per episode (-1 = stay home), by inverse CDF of one uniform each."""
-    cum = np.cumsum(probabilities(home_u, util, avail), axis=1)
-    pick = (cum < u[:, None] * cum[:, -1:]).sum(axis=1)
-    return np.minimum(pick, util.shape[1]) - 1
+    """Chosen facility column per episode (-1 = stay home) by Gumbel-max.
+
+    ``u`` holds uniforms (n, 7), one per alternative (home first); the pick has the
+    multinomial-logit probabilities of :func:`probabilities`.
+    """
+    gumbel = -np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+    full = np.column_stack([home_u, np.where(avail, util, -np.inf)]) + gumbel
+    return full.argmax(axis=1) - 1

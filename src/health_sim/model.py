@@ -271,7 +271,7 @@ class HealthSystemModel(mesa.Model):
             if free.any():
                 fi = active[free]
                 avail = eligible[fi] & (COLUMN_LEVEL[None, :] > cur_level[fi, None])
-                uc = crn.uniforms(seed, crn.CHOICE, d, ids[fi], slot=p)
+                uc = crn.uniforms_matrix(seed, crn.CHOICE, d, ids[fi], 7, slot=p)
                 col[free] = choice.sample(home_u[fi], util[fi], avail, uc)
             home = col < 0
             if home.any():

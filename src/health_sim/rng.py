@@ -59,6 +59,12 @@ def uniforms(seed: int, stream: int, day: int, ids: np.ndarray, slot: int = 0) -
     return (x >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
+def uniforms_matrix(seed: int, stream: int, day: int, ids: np.ndarray, k: int, slot: int = 0) -> np.ndarray:
+    """Uniforms (len(ids), k): one per resident and alternative, e.g. for Gumbel-max choice."""
+    cells = ids.astype(np.uint64)[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]
+    return uniforms(seed, stream, day, cells.ravel(), slot).reshape(len(ids), k)
+
+
 def day_uniforms(seed: int, stream: int, day: int, n: int) -> np.ndarray:
     """One float32 uniform per resident 0..n-1 for ``day`` (fast path for whole-population draws)."""
     gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, day])))

@@ -1,0 +1,65 @@
+"""KPIs are defined once, by name, and agree at every level of aggregation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from health_sim.kpis import COUNTERS, FACILITY_COUNTERS, KPIS, describe, evaluate
+
+REQUIRED = ["grassroots_share", "visits_total", "visits_per_resident", "visits_by_level", "stay_home_share",
+            "self_referral_share", "upward_referrals", "downward_referrals", "downward_inpatient_share",
+            "mean_travel_minutes", "mean_wait_days", "oop_per_visit", "fund_spending", "satisfaction",
+            "county_hospital_occupancy"]
+
+
+def test_required_kpis_exist_with_unit_and_definition():
+    for name in REQUIRED:
+        assert name in KPIS, name
+        assert KPIS[name].unit and KPIS[name].definition
+    assert [k["name"] for k in describe()] == list(KPIS)
+
+
+def test_kpi_and_counter_names_do_not_clash():
+    assert not set(KPIS) & set(COUNTERS)
+    assert not set(KPIS) & set(FACILITY_COUNTERS)
+
+
+def test_run_kpis_equal_kpis_of_summed_daily_counters(small_run):
+    d = small_run.daily
+    c = {name: d[name].sum() for name in list(COUNTERS) + list(FACILITY_COUNTERS)}
+    again = evaluate(c, len(d), small_run.params.run.scale)
+    for name, v in small_run.kpis.items():
+        if isinstance(v, dict):
+            for part in v:
+                assert again[name][part] == pytest.approx(v[part])
+        else:
+            assert again[name] == pytest.approx(v, nan_ok=True)
+
+
+def test_daily_and_township_tables_carry_the_same_kpis(small_run):
+    for name in ["grassroots_share", "visits_per_resident", "satisfaction", "visits_by_level.village"]:
+        assert name in small_run.daily.columns and name in small_run.township.columns
+    assert "county_hospital_occupancy" in small_run.daily.columns
+    assert "county_hospital_occupancy" not in small_run.township.columns  # a facility KPI: county-wide only
+    # the county's share is the visit-weighted mean of the townships' shares
+    t = small_run.township
+    assert (t["grassroots_share"] * t["visits"]).sum() / t["visits"].sum() == pytest.approx(small_run.kpis["grassroots_share"])
+
+
+def test_counts_are_full_county_equivalents_per_year(small_run):
+    d, k = small_run.daily, small_run.kpis
+    scale = small_run.params.run.scale
+    assert k["visits_total"] == pytest.approx(d["visits"].sum() / scale * 365 / len(d))
+    assert k["visits_per_resident"] == pytest.approx(d["visits"].sum() / d["resident_days"].sum() * 365)
+
+
+def test_kpis_json_serialisable(small_run):
+    text = json.dumps(small_run.kpis)
+    assert json.loads(text)["visits_by_level"]["village"] > 0
+
+
+def test_ratio_kpis_are_nan_not_errors_on_empty_counters():
+    c = {name: 0.0 for name in list(COUNTERS) + list(FACILITY_COUNTERS)}
+    out = evaluate(c, 1, 1.0)
+    assert np.isnan(out["grassroots_share"]) and out["visits_total"] == 0.0
