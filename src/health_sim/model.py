@@ -389,13 +389,23 @@ class HealthSystemModel(mesa.Model):
     # --- running and results ----------------------------------------------------
 
     def run_days(self, days: int | None = None, progress: bool | None = None) -> None:
-        """Step ``days`` days (default: the rest of the run), with an optional tqdm bar."""
+        """Step ``days`` days (default: the rest of the run), burn-in first if still due.
+
+        ``progress``: True shows a tqdm bar, False none, None a bar only on a terminal.
+        """
         from tqdm.auto import tqdm
 
         days = self.n_days - self.days_run if days is None else days
-        disable = None if progress is None else not progress  # None: a bar only on a terminal
-        for _ in tqdm(range(days), disable=disable, desc="days", unit="day", leave=False):
-            self.step()
+        warm = max(0, self.burn_in_days - self._clock)
+        disable = None if progress is None else not progress
+        with tqdm(total=warm + days, disable=disable, unit="day", leave=False, desc="burn-in" if warm else "days") as bar:
+            while self._clock < self.burn_in_days:
+                self._day_of_care()
+                bar.update()
+            bar.set_description("days")
+            for _ in range(days):
+                self.step()
+                bar.update()
 
     def _counters_total(self) -> dict:
         d = self.days_run
