@@ -350,12 +350,12 @@ def _facility_defaults() -> dict:
 
 
 class FacilityParams(Section):
-    village_clinic: FacilityType
-    township_centre: FacilityType
-    county_people: FacilityType
-    county_tcm: FacilityType
-    county_mch: FacilityType
-    city_tertiary: FacilityType
+    village_clinic: FacilityType = P(..., "Village clinics, one per administrative village.", source="DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity and capability: assumption")
+    township_centre: FacilityType = P(..., "Township health centres, one per township (doctors and beds per 10,000 residents).", source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds set so occupancy is near the historical 59%; capability: assumption")
+    county_people: FacilityType = P(..., "County people's hospital, lead of the county medical community.", source="prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, capability: assumption (occupancy near the public-hospital 86%)")
+    county_tcm: FacilityType = P(..., "County TCM hospital.", source="assumption")
+    county_mch: FacilityType = P(..., "County maternal and child health hospital (children and women 15-49 only).", source="assumption")
+    city_tertiary: FacilityType = P(..., "City tertiary hospital (Qingyuan), outside the county.", source="prices: public tertiary 354 yuan a visit, 13,931 an admission (national 2023, DOMAIN); capacity large against the county's demand")
     wait_memory_days: float = P(7.0, "Memory of crowding: a facility's demand is the exponential average of its daily visits over this many days; sustained demand above capacity builds a queue.", unit="days", source="assumption", ge=1.0)
 
 
@@ -399,7 +399,13 @@ class ChoiceParams(Section):
             employee_hospital=1.69,  # ln(5.4): employee-insured OR 5.4 of going first to a general hospital (DOMAIN)
         ),
         "Weights for minor acute and chronic follow-up episodes.",
-        source="Yu et al. 2021 BMJ Open; Jia et al. 2020 IJERPH; calibrated constants",
+        source=(
+            "quality 4.5: Yu et al. 2021 BMJ Open, good treatment effect 4.50 (hypertension DCE); "
+            "cost -0.5 per 100 yuan with travel -1.0 per hour: Jia et al. 2020 IJERPH, willingness to pay 102.8 yuan "
+            "for travel under 30 minutes (0.5 h x 1.0 / 0.005 = 100 yuan); contract 0.6: assumption, the order of good "
+            "communication 0.77 (Yu et al. 2021); employee_hospital 1.69 = ln 5.4, odds ratio of employee-insured going "
+            "first to a general hospital (DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; trust, wait, habit: assumption"
+        ),
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
@@ -414,7 +420,11 @@ class ChoiceParams(Section):
             employee_hospital=1.69,
         ),
         "Weights for serious, emergency and admission episodes.",
-        source="DOMAIN (quality dominates, price barely matters); calibrated constants",
+        source=(
+            "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost "
+            "-0.02 per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 (DOMAIN); "
+            "asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
+        ),
     )
     stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.69, "chronic": 4.09, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
 
