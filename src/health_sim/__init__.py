@@ -4,19 +4,38 @@
     >>> params = health_sim.load_params("params/baseline.yaml")
     >>> result = health_sim.run(params, seed=1, scale=0.05, days=30)
     >>> result.kpis["grassroots_share"]  # doctest: +SKIP
+
+The names below are imported on first use, so that the command line starts fast.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from .kpis import KPIS
-from .model import HealthSystemModel
-from .params import ParamsError, load_params
-from .run import RunResult, run
-from .schema import Params
 
 try:
     __version__ = version("health-sim")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["HealthSystemModel", "KPIS", "Params", "ParamsError", "RunResult", "load_params", "run", "__version__"]
+_EXPORTS = {
+    "HealthSystemModel": "model",
+    "KPIS": "kpis",
+    "Params": "schema",
+    "ParamsError": "params",
+    "RunResult": "runner",
+    "load_params": "params",
+    "run": "runner",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'health_sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

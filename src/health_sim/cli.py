@@ -7,8 +7,43 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Simulate where residents of a Chinese county seek care, under policy.")
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a flag of the wrong type, an unknown option) as one line on stderr, exit 2.
+
+    Typer carries its own copy of click, so its exceptions are recognised by their
+    interface (``format_message`` and ``exit_code``) rather than by class.
+    """
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:
+            if type(e).__name__ == "NoArgsIsHelpError" and getattr(e, "ctx", None) is not None:
+                typer.echo(e.ctx.get_help())
+                sys.exit(0)
+            if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+                typer.echo(f"health-sim: {e.format_message()}".replace("\n", " "), err=True)
+                sys.exit(e.exit_code)
+            raise
+        if type(code).__name__ == "Abort":  # pragma: no cover - Ctrl-C at a prompt
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate where residents of a Chinese county seek care, under policy.",
+)
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -28,7 +63,7 @@ def run(
     """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
     params.resolved.yaml and manifest.json into the output directory."""
     from .params import ParamsError, load_params
-    from .run import run as run_model
+    from .runner import run as run_model
 
     try:
         params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)})

@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import difflib
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 # --- vocabularies ---------------------------------------------------------------
 
@@ -88,8 +90,6 @@ def _per_kind(values: dict[str, float]) -> Any:
 def _check_keys(v: dict, allowed: tuple[str, ...], what: str, need_all: bool = True) -> dict:
     unknown = [k for k in v if k not in allowed]
     if unknown:
-        import difflib
-
         k = unknown[0]
         close = difflib.get_close_matches(k, allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(allowed)})"
@@ -177,17 +177,31 @@ class CountyParams(Section):
     expressway_km_per_hour: float = P(70.0, "Speed from the county seat to the city hospital (expressway).", unit="km/h", source="assumption", gt=0.0)
     village_clinic_minutes: tuple[float, float] = P((3.0, 15.0), "Range of travel minutes to the own village clinic.", unit="minutes", source="NHSS 2018: 89.9% of households within 15 minutes of a facility")
 
-    @model_validator(mode="after")
-    def _seat_exists(self) -> "CountyParams":
-        names = [t.name for t in self.townships]
-        if self.county_seat not in names:
-            raise ValueError(f"county_seat '{self.county_seat}' is not one of the townships")
-        if len(set(names)) != len(names):
-            raise ValueError("township names must be unique")
-        lo, hi = self.village_clinic_minutes
+    @field_validator("townships")
+    @classmethod
+    def _unique(cls, v: list) -> list:
+        names = [t.name for t in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"township names must be unique ('{dup[0]}' repeats)")
+        return v
+
+    @field_validator("county_seat")
+    @classmethod
+    def _seat_exists(cls, v: str, info: ValidationInfo) -> str:
+        names = [t.name for t in info.data.get("townships", [])]
+        if names and v not in names:
+            close = difflib.get_close_matches(v, names, n=1)
+            raise ValueError(f"'{v}' is not one of the townships" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return v
+
+    @field_validator("village_clinic_minutes")
+    @classmethod
+    def _minutes(cls, v: tuple) -> tuple:
+        lo, hi = v
         if not 0 <= lo <= hi:
-            raise ValueError("village_clinic_minutes must be (low, high) with 0 <= low <= high")
-        return self
+            raise ValueError("must be (low, high) with 0 <= low <= high")
+        return v
 
 
 # --- population -------------------------------------------------------------------
