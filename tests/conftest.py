@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 
 import health_sim
@@ -30,3 +34,14 @@ def quick(params, **over):
     """Params for a fast run: 2% of the county, 60 days, 60 days of burn-in, plus overrides."""
     base = {"run.scale": 0.02, "run.days": 60, "run.burn_in_days": 60}
     return with_overrides(params, {**base, **over})
+
+
+def health_sim_exe() -> str:
+    """The ``health-sim`` console script of the interpreter running the tests."""
+    exe = Path(sys.executable).parent / "health-sim"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("health-sim")
+    if found is None:  # pragma: no cover - a broken install
+        pytest.fail("the health-sim console script is not installed next to the test interpreter")
+    return found

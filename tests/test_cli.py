@@ -23,6 +23,8 @@ import health_sim
 from health_sim.params import load_params, params_hash
 from health_sim.schema import Params
 
+from .conftest import health_sim_exe
+
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "params" / "baseline.yaml"
 OUTPUT_FILES = {"kpis.json", "daily.parquet", "township.parquet", "params.resolved.yaml", "manifest.json"}
@@ -40,16 +42,6 @@ RUN_ARGS = [
     "--set", "insurance.outpatient.township.reimbursement=0.8",
 ]  # fmt: skip
 
-
-def health_sim_exe() -> str:
-    """The ``health-sim`` console script of the interpreter running the tests."""
-    exe = Path(sys.executable).parent / "health-sim"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("health-sim")
-    if found is None:  # pragma: no cover - a broken install
-        pytest.fail("the health-sim console script is not installed next to the test interpreter")
-    return found
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen:

@@ -17,19 +17,11 @@ import yaml
 from health_sim.params import ParamsError, load_params, params_hash, to_yaml, with_overrides
 from health_sim.schema import Params
 
+from .conftest import health_sim_exe
+
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "params" / "baseline.yaml"
 
-
-def health_sim_exe() -> str:
-    """The ``health-sim`` console script of the interpreter running the tests."""
-    exe = Path(sys.executable).parent / "health-sim"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("health-sim")
-    if found is None:  # pragma: no cover - a broken install
-        pytest.fail("the health-sim console script is not installed next to the test interpreter")
-    return found
 
 
 def write(path: Path, text: str) -> Path:
