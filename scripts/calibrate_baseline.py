@@ -11,6 +11,7 @@ that the default county reproduces its published aggregates:
   county 0.239, city 0.090 (NHSS 2018: 87.1% of visits within the county, rural > 90%)
 * upward referrals from the grassroots 1,031 a year (Yangshan 2023)
 * satisfaction 0.90 (below the 0.93 target for end-2023; assumption)
+* TCM share of visits 0.471 (Yangshan 2023), through the grassroots TCM uptake
 
 Method: a fixed-point iteration of the constants on log share ratios (the usual
 contraction for logit constants), with common random numbers so that successive
@@ -34,6 +35,7 @@ TARGET_SHARES = {"village": 0.347, "township": 0.324, "county": 0.239, "city": 0
 TARGET_VISITS = 6.6
 TARGET_UPWARD = 1031.0
 TARGET_SATISFACTION = 0.90
+TARGET_TCM = 0.471  # Yangshan 2023: TCM visits 1.147 million, 47.1% of visits
 
 
 def main() -> None:
@@ -49,17 +51,18 @@ def main() -> None:
     home = dict(c.stay_home_utility)
     formal_t = p.referral.formal_upward["township"]
     intercept = p.satisfaction.intercept
+    tcm = p.tcm.uptake_grassroots
     for it in range(args.iterations):
         over = {f"choice.{g}.asc.{lvl}": asc[g][lvl] for g in asc for lvl in LEVELS}
         over |= {f"choice.stay_home_utility.{k}": v for k, v in home.items()}
-        over |= {"referral.formal_upward.township": formal_t, "satisfaction.intercept": intercept}
+        over |= {"referral.formal_upward.township": formal_t, "satisfaction.intercept": intercept, "tcm.uptake_grassroots": tcm}
         q = with_overrides(p, over)
         k = health_sim.run(q, seed=args.seed, scale=args.scale).kpis
         shares = {lvl: k["visits_by_level"][lvl] / k["visits_total"] for lvl in LEVELS}
         print(
             f"iter {it:2d}: visits/resident {k['visits_per_resident']:.3f}  "
             + "  ".join(f"{lvl} {shares[lvl]:.3f}" for lvl in LEVELS)
-            + f"  grassroots {k['grassroots_share']:.3f}  upward {k['upward_referrals']:.0f}  satisfaction {k['satisfaction']:.3f}"
+            + f"  grassroots {k['grassroots_share']:.3f}  upward {k['upward_referrals']:.0f}  satisfaction {k['satisfaction']:.3f}  tcm {k['tcm_share']:.3f}"
         )
         d = 0.8
         for lvl in LEVELS:
@@ -79,6 +82,7 @@ def main() -> None:
         formal_t = min(1.0, formal_t * (TARGET_UPWARD / max(k["upward_referrals"], 1.0)) ** d)
         lo = lambda x: math.log(x / (1 - x))  # noqa: E731
         intercept += d * (lo(TARGET_SATISFACTION) - lo(k["satisfaction"]))
+        tcm = min(1.0, max(0.0, tcm + 1.2 * (TARGET_TCM - k["tcm_share"])))
     r = lambda x: round(x, 2)  # noqa: E731
     print("\nfitted constants:")
     for g in asc:
@@ -87,6 +91,7 @@ def main() -> None:
     print(f"  choice.stay_home_utility.chronic: {r(home['chronic'])}")
     print(f"  referral.formal_upward.township: {round(formal_t, 4)}")
     print(f"  satisfaction.intercept: {r(intercept)}")
+    print(f"  tcm.uptake_grassroots: {r(tcm)}")
 
 
 if __name__ == "__main__":

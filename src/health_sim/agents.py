@@ -80,10 +80,13 @@ class Doctor(mesa.Agent):
         self.home = home
         self.location = home
         self.specialty = specialty
+        self.posting: str | None = None  # "stationed" or "circuit" while posted by a policy
 
     def post_to(self, facility: Facility) -> None:
         """Move the doctor to ``facility`` (his home loses and the host gains his capacity)."""
         self.location = facility
+        if facility is self.home:
+            self.posting = None
         self.model.facilities.stale = True
 
     def __repr__(self) -> str:

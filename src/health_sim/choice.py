@@ -45,7 +45,7 @@ def facility_utilities(w: Weights, fac, tariff, fac_cols, kind, spec, employee, 
     lvl = COLUMN_LEVEL
     k2, s2, sch = kind[:, None], spec[:, None], employee.astype(np.intp)[:, None]
     cap = fac.capability[fac_cols, k2, s2]
-    oop = tariff.oop_visit[fac_cols, sch] + admit_p[k2] * tariff.oop_admission[fac_cols, sch]
+    oop = tariff.expected_oop_visit[fac_cols, sch] + admit_p[k2] * tariff.expected_oop_admission[fac_cols, sch]
     v = w.asc[g][:, lvl]
     v += w.quality[g][:, None] * cap
     v += w.trust[g][:, None] * trust[:, lvl]

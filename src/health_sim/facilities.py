@@ -27,19 +27,22 @@ class FacilityTable:
     scale: float
     staff: np.ndarray = field(init=False)  # (F, S) doctors present by specialty
     capacity: np.ndarray = field(init=False)  # visits a day at scale
-    capability: np.ndarray = field(init=False)  # (F, K, S) share resolvable
+    capability: np.ndarray = field(init=False)  # (F, K, S) share resolvable (lifted by policies)
+    own_capability: np.ndarray = field(init=False)  # (F, K, S) from its own staff alone
     load: np.ndarray = field(init=False)  # recent visits a day (exponential average)
     backlog: np.ndarray = field(init=False)  # visits waiting
     wait_now: np.ndarray = field(init=False)  # days
     wait_expected: np.ndarray = field(init=False)  # days, residents' expectation
     occupied: np.ndarray = field(init=False)  # beds in use
     stale: bool = True  # staffing changed: recompute capacity and capability
+    open_share: np.ndarray | float = 1.0  # share of capacity open to patients without a referral
 
     def __post_init__(self) -> None:
         f = len(self.ftype)
         self.staff = np.zeros((f, len(SPECIALTIES)))
         self.capacity = np.zeros(f)
         self.capability = np.zeros((f, len(KINDS), len(SPECIALTIES)))
+        self.own_capability = self.capability
         self.backlog = np.zeros(f)
         self.load = np.zeros(f)
         self.wait_now = self.base_wait.copy()
@@ -49,14 +52,28 @@ class FacilityTable:
     def __len__(self) -> int:
         return len(self.ftype)
 
-    def restaff(self, staff: np.ndarray) -> None:
-        """Set doctors present (F, S); recompute capacity and capability from them."""
+    def restaff(self, staff: np.ndarray, capacity_factor: np.ndarray | float = 1.0) -> None:
+        """Set doctors present (F, S); recompute capacity and own capability from them."""
         self.staff = staff
-        self.capacity = np.maximum(staff.sum(axis=1) * self.visits_per_doctor_day * self.scale, 1e-6)
+        self.capacity = np.maximum(staff.sum(axis=1) * self.visits_per_doctor_day * self.scale * capacity_factor, 1e-6)
         present = staff > 0  # (F, S)
         factor = np.where(present, 1.0, self.missing_factor[:, None])  # (F, S)
-        self.capability = self.base_capability[:, :, None] * factor[:, None, :]
+        self.own_capability = self.base_capability[:, :, None] * factor[:, None, :]
+        self.capability = self.own_capability
         self.stale = False
+
+    def lift(self, reference: np.ndarray, by_specialty: np.ndarray, by_kind: np.ndarray) -> None:
+        """Capability = own + (reference - own) x share of the gap closed.
+
+        ``reference`` (F,) is the facility whose capability is the ceiling (a village
+        clinic's township centre, a township centre's county hospital; itself above);
+        the shares closed by specialty (F, S) and by kind (F, K) combine as
+        1 - (1 - a)(1 - b).
+        """
+        own = self.own_capability
+        gap = np.maximum(own[reference] - own, 0.0)
+        closed = 1.0 - (1.0 - by_specialty[:, None, :]) * (1.0 - by_kind[:, :, None])
+        self.capability = own + gap * closed
 
     def end_day(self, arrivals: np.ndarray, memory_days: float) -> None:
         """Queue dynamics: sustained demand beyond capacity builds a backlog (waiting).
@@ -67,8 +84,8 @@ class FacilityTable:
         """
         a = 1.0 / memory_days
         self.load += a * (arrivals - self.load)
-        self.backlog = np.maximum(0.0, self.backlog + self.load - self.capacity)
-        self.wait_now = self.base_wait + self.backlog / self.capacity
+        self.backlog = np.maximum(0.0, self.backlog + self.load - self.capacity * self.open_share)
+        self.wait_now = self.base_wait + self.backlog / (self.capacity * self.open_share)
         self.wait_expected = self.wait_now
 
 

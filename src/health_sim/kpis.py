@@ -49,12 +49,30 @@ COUNTERS: dict[str, str] = {
     "oop_inpatient": "out-of-pocket yuan for admissions",
     "fund": "insurance fund spending, yuan",
     "satisfied": "trips after which the resident was satisfied",
+    **{f"trips_{lvl}": f"first visits to {lvl}-level facilities" for lvl in LEVELS},
+    **{f"satisfied_{lvl}": f"satisfied trips to {lvl}-level facilities" for lvl in LEVELS},
+    "fund_community": "fund spending at village, township and county facilities (the medical community), yuan",
+    "fund_income": "fund income from members' contributions, yuan",
+    "capitation_budget": "capitation budget paid to the medical community, yuan",
+    "county_inpatient_days": "inpatient days at county hospitals (of admissions there)",
+    "tcm_visits": "visits with TCM services",
+    "online_consults": "online (AI-doctor) consultations",
+    "chronic_residents": "residents with a diagnosed chronic condition x days",
+    "chronic_managed": "of which with enough follow-ups in the past year x days",
+    "chronic_controlled": "of which controlled x days",
+    "screenings": "screenings at township centres",
+    "screening_found": "chronic conditions found by screening (early)",
+    "late_diagnoses": "chronic conditions found only at a serious episode (late)",
+    "referrals_formal": "formal referrals, upward and downward",
+    "referrals_tracked": "of which tracked back (closed loop)",
 }
 
 # Counters of the facilities, county-wide (not by township).
 FACILITY_COUNTERS: dict[str, str] = {
     "county_bed_days": "occupied bed-days at county hospitals (simulated)",
     "county_bed_capacity_days": "bed-days available at county hospitals (at scale)",
+    "posted_doctor_days": "days doctors of county and city hospitals spent at township centres (real headcount)",
+    "rotation_trained_days": "share of township staff rotation-trained in the last 5 years, summed over days",
 }
 
 
@@ -183,6 +201,72 @@ def _unresolved(c, days, scale):
 @kpi("county_hospital_occupancy", "share of beds", "occupied bed-days / available bed-days at the county hospitals", needs_facility=True)
 def _occupancy(c, days, scale):
     return ratio(c["county_bed_days"], c["county_bed_capacity_days"])
+
+
+@kpi("satisfaction_by_level", "share of trips", "satisfied trips / trips at each level", parts=LEVELS)
+def _sat_by_level(c, days, scale):
+    return {lvl: ratio(c[f"satisfied_{lvl}"], c[f"trips_{lvl}"]) for lvl in LEVELS}
+
+
+@kpi("doctor_days_sunk", "doctor-days per year", "days county and city doctors spent at township centres (stationed and circuit; real headcount, not scaled)", needs_facility=True)
+def _sunk(c, days, scale):
+    return c["posted_doctor_days"] * 365.0 / days
+
+
+@kpi("staff_rotation_trained_share", "share of staff", "township staff rotation-trained in the last 5 years (mean over the days)", needs_facility=True)
+def _rotation(c, days, scale):
+    return c["rotation_trained_days"] / days
+
+
+@kpi("chronic_followup_rate", "share of residents", "residents with a diagnosed chronic condition and >= 4 follow-ups in the past year / residents with one (mean over days)")
+def _followup(c, days, scale):
+    return ratio(c["chronic_managed"], c["chronic_residents"])
+
+
+@kpi("chronic_control_rate", "share of residents", "residents with a diagnosed chronic condition under control / residents with one (mean over days)")
+def _control(c, days, scale):
+    return ratio(c["chronic_controlled"], c["chronic_residents"])
+
+
+@kpi("screening_detections", "conditions per year", "chronic conditions found by screening at township centres (full-county equivalent)")
+def _screen(c, days, scale):
+    return per_year(c["screening_found"], days, scale)
+
+
+@kpi("early_detection_share", "share of diagnoses", "chronic conditions found by screening / all new diagnoses (screening + at a serious episode)")
+def _early(c, days, scale):
+    return ratio(c["screening_found"], c["screening_found"] + c["late_diagnoses"])
+
+
+@kpi("tcm_share", "share of visits", "visits with TCM services / all visits")
+def _tcm(c, days, scale):
+    return ratio(c["tcm_visits"], c["visits"])
+
+
+@kpi("online_consultations", "consultations per year", "online (AI-doctor) consultations (full-county equivalent)")
+def _online(c, days, scale):
+    return per_year(c["online_consults"], days, scale)
+
+
+@kpi("referral_closed_loop_rate", "share of referrals", "formal referrals (up and down) whose return is tracked / formal referrals")
+def _closed_loop(c, days, scale):
+    return ratio(c["referrals_tracked"], c["referrals_formal"])
+
+
+@kpi("fund_balance", "yuan per year", "fund income minus fund spending (full-county equivalent)")
+def _balance(c, days, scale):
+    return per_year(c["fund_income"] - c["fund"], days, scale)
+
+
+@kpi("capitation_surplus", "yuan per year", "capitation budget minus the medical community's fund spending while capitation is paid (0 without capitation)")
+def _surplus(c, days, scale):
+    budget = c["capitation_budget"]
+    return per_year(budget - c["fund_community"] * (budget > 0), days, scale)
+
+
+@kpi("county_hospital_length_of_stay", "days", "inpatient days at county hospitals / county-hospital admissions")
+def _los(c, days, scale):
+    return ratio(c["county_inpatient_days"], c["admitted_county"])
 
 
 def evaluate(c: Mapping, days, scale: float, names: list[str] | None = None, facility: bool = True) -> dict:

@@ -24,6 +24,7 @@ Each day (see :meth:`HealthSystemModel.step`):
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
@@ -32,12 +33,14 @@ import pandas as pd
 from . import choice
 from . import rng as crn
 from .agents import Doctor, Facility
+from .chronic import ChronicCare
 from .county import COLUMN_LEVEL, build_county
 from .facilities import FacilityTable, build_table, doctor_counts, facility_rows
 from .insurance import Tariff
 from .kpis import COUNTERS, FACILITY_COUNTERS, evaluate
-from .population import EMPLOYEE, build_residents
-from .schema import AGE_BANDS, KINDS, LEVELS, SPECIALTIES, Params
+from .policies import Policies
+from .population import EMPLOYEE, assign_contracts, build_residents
+from .schema import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Params
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
@@ -48,6 +51,34 @@ _VILLAGE, _TOWNSHIP, _COUNTY, _CITY = range(4)
 _REFER_TO_COLUMN = np.array([1, 2, 5, -1])
 # Travel-time column of each level (the three county hospitals share the county seat).
 _TRAVEL_COLUMN = np.array([0, 1, 2, 5])
+_SEVERE_KINDS = [_K["serious"], _K["emergency"], _K["admission"]]
+# Per-episode draws (one uniform each, keyed by resident and day).
+_EPISODE_STREAMS = {
+    "admit": crn.ADMIT,
+    "formal": crn.FORMAL_REFERRAL,
+    "extra": crn.EXTRA_VISITS,
+    "los": crn.LENGTH_OF_STAY,
+    "down": crn.DOWNWARD,
+    "track": crn.TRACKING,
+}
+
+
+@dataclass
+class _Trip:
+    """Patients travelling to a facility in one pass of a day (arrays of equal length)."""
+
+    d: int  # day (clock)
+    p: int  # pass: 0 first choice, then after a referral or a failed visit
+    epi: np.ndarray  # index into the day's episodes
+    rid: np.ndarray  # resident
+    town: np.ndarray
+    f: np.ndarray  # facility
+    lvl: np.ndarray
+    kind: np.ndarray
+    spec: np.ndarray
+    sev: np.ndarray
+    referred: np.ndarray  # came on a formal referral
+    u: dict  # per-episode uniforms
 
 
 def _seed_from(rng, default: int) -> int:
@@ -97,7 +128,6 @@ class HealthSystemModel(mesa.Model):
             for spec, n in counts.items():
                 for _ in range(n):
                     Doctor(self, fac, spec)
-        self.restaff()
 
         V, T = self.county.n_villages, self.county.n_townships
         types = [r[0] for r in rows]
@@ -108,20 +138,35 @@ class HealthSystemModel(mesa.Model):
             "city": types.index("city_tertiary"),
         }
         self._town_fac0 = V
-        self._county_rows = np.flatnonzero(self.facilities.level == _COUNTY)
-        self.tariff = Tariff(params.insurance, self.facilities)
+        fac = self.facilities
+        self._county_rows = np.flatnonzero(fac.level == _COUNTY)
+        # the facility whose capability caps a policy's lift: a village clinic's township
+        # centre, a township centre's county people's hospital, itself above
+        self._reference = np.arange(len(fac))
+        self._reference[fac.level == _VILLAGE] = V + fac.township[fac.level == _VILLAGE]
+        self._reference[fac.level == _TOWNSHIP] = self.col_facility["county_people"]
+
+        self.policies = Policies(self)
+        self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
+        self.restaff()
+        self.tariff = Tariff(params.insurance, fac)
         self.weights = choice.Weights(params)
-        self._refresh_risks()
+        self.chronic = ChronicCare(params, self.residents, seed)
 
         res = self.residents
         self._residents_by_town = np.bincount(res.township, minlength=T).astype(float)
         self._mch_ok = (res.age < 15) | (res.female & (res.age >= 15) & (res.age < 50))
         self._employee = res.scheme == EMPLOYEE
+        ins = params.insurance
+        income = np.where(self._employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year) / 365.0
+        self._income_by_town = np.bincount(res.township, income, minlength=T)
+        self._screened_day = np.full(res.n, -(10**6), dtype=np.int32)
         ep = params.episodes
         self._admit_p = np.array([ep.admit_probability[k] for k in KINDS])
         self._extra = np.array([ep.extra_visits[k] for k in KINDS])
         mix = np.array([[ep.specialty_mix[k].get(s, 0.0) for s in SPECIALTIES] for k in KINDS])
-        self._spec_cum = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+        self._spec_mix = mix / mix.sum(axis=1, keepdims=True)
+        self._spec_cum = np.cumsum(self._spec_mix, axis=1)
         rp = params.referral
         self._formal = np.array([rp.formal_upward[lvl] for lvl in LEVELS])
         self._down = np.array([rp.downward[lvl] for lvl in LEVELS])
@@ -131,40 +176,39 @@ class HealthSystemModel(mesa.Model):
         self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
 
         # Beds: admissions, transfers and discharges scheduled on a ring of days.
-        self._horizon = int(np.ceil(self.facilities.length_of_stay.max() * 1.5)) + 3
-        self._bed_in = np.zeros((self._horizon, len(self.facilities)))
-        self._bed_out = np.zeros((self._horizon, len(self.facilities)))
+        self._horizon = int(np.ceil(fac.length_of_stay.max() * 1.5)) + 3
+        self._bed_in = np.zeros((self._horizon, len(fac)))
+        self._bed_out = np.zeros((self._horizon, len(fac)))
         self._down_due = np.zeros((self._horizon, 2, T))  # referrals down (all, from county) by township
 
         self._daily = np.zeros((self.n_days, len(COUNTERS), T))
         self._daily_facility = np.zeros((self.n_days, len(FACILITY_COUNTERS)))
+        self._capability = np.zeros((self.n_days, T, len(KINDS)))  # township centres' capability by kind
         self._day = np.zeros((len(COUNTERS), T))
-        self._arrivals = np.zeros(len(self.facilities))
+        self._arrivals = np.zeros(len(fac))
         self.days_run = 0  # recorded days simulated
         self._clock = 0  # all days simulated, burn-in included (keys the random streams)
 
     # --- state derived from agents and residents -------------------------------
 
     def restaff(self) -> None:
-        """Recompute facility capacity and capability from where the doctors are."""
+        """Recompute facility capacity and capability from where the doctors are (and the levers)."""
         staff = np.zeros((len(self.facilities), len(SPECIALTIES)))
         for d in self.agents_by_type[Doctor]:
             staff[d.location.index, _S[d.specialty]] += 1
-        self.facilities.restaff(staff)
+        st = self.policies.state
+        factor = np.where(self.facilities.level <= _TOWNSHIP, st.grassroots_capacity_factor, 1.0)
+        self.facilities.restaff(self.policies.staff_extra(staff), factor)
+        self._lift()
 
-    def _refresh_risks(self) -> None:
-        """Daily episode probabilities per resident and kind (cumulative over KINDS)."""
-        res, ep = self.residents, self.params.episodes
-        band = res.age_band
-        rate = np.zeros((res.n, len(KINDS)), dtype=np.float64)
-        for k in ("minor", "serious", "emergency", "admission"):
-            rate[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS])[band]
-        rate[:, _K["chronic"]] = ep.chronic_followups_per_condition * res.n_diagnosed
-        p = rate / 365.0
-        if (p.sum(axis=1) >= 1).any():
-            raise ValueError("episode rates add up to one or more episodes a day for some residents")
-        self._cum = np.cumsum(p, axis=1).astype(np.float32)
-        self._p_total = np.ascontiguousarray(self._cum[:, -1])
+    def _lift(self) -> None:
+        if self.policies.any:
+            by_spec, by_kind = self.policies.uplift(self.date_of(self._clock))
+            self.facilities.lift(self._reference, by_spec, by_kind)
+
+    def date_of(self, clock: int) -> dt.date:
+        """Calendar date of simulated day ``clock`` (burn-in days fall before the start date)."""
+        return self.start_date + dt.timedelta(days=clock - self.burn_in_days)
 
     # --- one day ----------------------------------------------------------------
 
@@ -178,17 +222,34 @@ class HealthSystemModel(mesa.Model):
         while self._clock < self.burn_in_days:
             self._day_of_care()
         self._day_of_care()
-        self._daily[self.days_run] = self._day
+        i, fac = self.days_run, self.facilities
+        self._daily[i] = self._day
         cr = self._county_rows
-        self._daily_facility[self.days_run, _FI["county_bed_days"]] = self.facilities.occupied[cr].sum()
-        self._daily_facility[self.days_run, _FI["county_bed_capacity_days"]] = self.facilities.beds[cr].sum()
+        self._daily_facility[i, _FI["county_bed_days"]] = fac.occupied[cr].sum()
+        self._daily_facility[i, _FI["county_bed_capacity_days"]] = fac.beds[cr].sum()
+        self._daily_facility[i, _FI["posted_doctor_days"]] = self.policies.sinking.doctor_days
+        self._daily_facility[i, _FI["rotation_trained_days"]] = self.policies.skills.rotation_trained
+        towns = self._town_fac0 + np.arange(self.county.n_townships)
+        self._capability[i] = np.einsum("tks,ks->tk", fac.capability[towns], self._spec_mix)
         self.days_run += 1
 
     def _day_of_care(self) -> None:
-        if self.facilities.stale:
-            self.restaff()
         d = self._clock
+        date = self.date_of(d)
         fac, res, seed = self.facilities, self.residents, self.seed
+        pol = self.policies
+        todo = pol.update(date, d)
+        if todo.get("contracts"):
+            assign_contracts(self.params, res, pol.state.contract_rate)
+        if todo.get("tariff"):
+            st = pol.state
+            self.tariff = Tariff(self.params.insurance, fac, st.reimbursement_delta_outpatient, st.reimbursement_delta_inpatient, st.unreferred_cut)
+        if fac.stale or todo.get("restaff"):
+            self.restaff()
+        elif todo.get("uplift"):
+            self._lift()
+        if pol.any:
+            fac.open_share = np.where(fac.level == _COUNTY, 1.0 - pol.state.reserved_slots, 1.0)
         self._day[:] = 0.0
         self._arrivals[:] = 0.0
         slot = d % self._horizon
@@ -199,31 +260,60 @@ class HealthSystemModel(mesa.Model):
         self._day[_CI["referrals_down_county"]] += self._down_due[slot, 1]
         self._down_due[slot] = 0.0
         self._day[_CI["resident_days"]] += self._residents_by_town
+        self._day[_CI["fund_income"]] += self._income_by_town
+        if pol.state.capitation > 0:
+            budget = self.params.policies.capitation.budget_per_resident_year / 365.0
+            self._day[_CI["capitation_budget"]] += budget * self._residents_by_town
 
         # 1. Illness
         u = crn.day_uniforms(seed, crn.ARRIVAL, d, res.n)
-        ids = np.flatnonzero(u < self._p_total)
+        ids = np.flatnonzero(u < self.chronic.total())
         if ids.size:
             self._episodes(d, ids, u[ids])
 
         # 5. Facilities
         fac.end_day(self._arrivals, self.params.facilities.wait_memory_days)
-        # 4'. What residents hear: weekly, trust relaxes towards each level's reputation.
+        # 4'. Weekly: trust relaxes towards each level's reputation; chronic control follows follow-up.
         if d % 7 == 6:
             res.trust += self._pull_weekly * (self._reputation - res.trust)
+            self.chronic.turnover(crn.day_uniforms(seed, crn.TURNOVER, d, res.n * len(CONDITIONS)).reshape(res.n, -1), 7.0)
+            self.chronic.refresh_control(d)
+        # chronic management as of the last weekly review
+        cb = self.chronic.by_township
+        self._day[_CI["chronic_residents"]] += cb[0]
+        self._day[_CI["chronic_managed"]] += cb[1]
+        self._day[_CI["chronic_controlled"]] += cb[2]
         self._clock += 1
 
     def _episodes(self, d: int, ids: np.ndarray, u_arrival: np.ndarray) -> None:
-        res, fac, seed = self.residents, self.facilities, self.seed
+        res, fac, seed, st = self.residents, self.facilities, self.seed, self.policies.state
         town = res.township[ids].astype(np.intp)
-        kind = (u_arrival[:, None] >= self._cum[ids]).sum(axis=1)
+        kind = (u_arrival[:, None] >= self.chronic.cumulative(ids)).sum(axis=1)
         kind = np.minimum(kind, len(KINDS) - 1)
-        n = ids.size
         self._tally("episodes", town)
         for k, name in enumerate(KINDS):
             m = kind == k
             if m.any():
                 self._tally(f"episodes_{name}", town[m])
+
+        # Online (AI-doctor) consultation: some minor episodes end without a trip.
+        if st.online_share > 0:
+            uo = crn.uniforms_matrix(seed, crn.ONLINE, d, ids, 2)
+            online = (kind == _K["minor"]) & (uo[:, 0] < st.online_share)
+            if online.any():
+                self._tally("online_consults", town[online])
+                done = online & (uo[:, 1] < st.online_resolve)
+                keep = ~done
+                ids, u_arrival, town, kind = ids[keep], u_arrival[keep], town[keep], kind[keep]
+        # Serious episodes reveal undiagnosed chronic conditions (late diagnosis).
+        severe = np.isin(kind, _SEVERE_KINDS)
+        if severe.any():
+            late = self.chronic.late_diagnosis(ids[severe], crn.uniforms_matrix(seed, crn.LATE_DIAGNOSIS, d, ids[severe], len(CONDITIONS)))
+            if late.any():
+                self._tally("late_diagnoses", town[severe], late.astype(float))
+        n = ids.size
+        if n == 0:
+            return
 
         # Severity and specialty needed
         sev = crn.uniforms(seed, crn.SEVERITY, d, ids)
@@ -245,24 +335,26 @@ class HealthSystemModel(mesa.Model):
             np.full(n, cf["city"]),
         ])
         employee = self._employee[ids]
+        contracted = res.contracted[ids]
         util = choice.facility_utilities(
             self.weights, fac, self.tariff, fac_cols, kind, spec, employee,
-            res.trust[ids], res.contracted[ids], res.last_level[ids], self.county.travel_minutes[vill],
+            res.trust[ids], contracted, res.last_level[ids], self.county.travel_minutes[vill],
             self._admit_p,
         )
+        if st.first_contact or st.scheduled_followup or st.community_followup:
+            bonus = np.where(kind == _K["minor"], st.first_contact * contracted, 0.0)
+            bonus += np.where(kind == _K["chronic"], st.scheduled_followup * contracted + st.community_followup, 0.0)
+            util[:, :2] += bonus[:, None]
         eligible = np.ones((n, 6), dtype=bool)
         eligible[:, 4] = self._mch_ok[ids]
         home_u = self.weights.stay_home[kind]
 
-        u_admit = crn.uniforms(seed, crn.ADMIT, d, ids)
-        u_formal = crn.uniforms(seed, crn.FORMAL_REFERRAL, d, ids)
-        u_extra = crn.uniforms(seed, crn.EXTRA_VISITS, d, ids)
-        u_los = crn.uniforms(seed, crn.LENGTH_OF_STAY, d, ids)
-        u_down = crn.uniforms(seed, crn.DOWNWARD, d, ids)
+        draws = {name: crn.uniforms(seed, stream, d, ids) for name, stream in _EPISODE_STREAMS.items()}
 
         active = np.arange(n)
         cur_level = np.full(n, -1, dtype=np.int8)
         forced = np.full(n, -1, dtype=np.int8)  # column a formal referral sends the patient to
+        came_from = np.full(n, -1, dtype=np.int8)  # level a tracked referral came from
         for p in range(4):
             if active.size == 0:
                 break
@@ -280,17 +372,18 @@ class HealthSystemModel(mesa.Model):
             col = col[~home]
             if go.size == 0:
                 break
-            referred = forced[go] >= 0
-            unresolved = self._visit(d, p, ids[go], town[go], fac_cols[go, col], COLUMN_LEVEL[col], kind[go], spec[go], sev[go], referred, u_admit[go], u_formal[go], u_extra[go], u_los[go], u_down[go], forced, go)
+            trip = _Trip(d, p, go, ids[go], town[go], fac_cols[go, col], COLUMN_LEVEL[col], kind[go], spec[go], sev[go], forced[go] >= 0, {k: v[go] for k, v in draws.items()})
+            unresolved = self._visit(trip, forced, came_from)
             cur_level[go] = COLUMN_LEVEL[col]
             active = go[unresolved]
 
-    def _visit(self, d, p, rid, town, f, lvl, kind, spec, sev, referred, u_admit, u_formal, u_extra, u_los, u_down, forced, epi):
-        """A trip of each patient in ``rid`` to facility ``f``; returns the mask of unresolved ones
+    def _visit(self, t: "_Trip", forced: np.ndarray, came_from: np.ndarray) -> np.ndarray:
+        """A trip of each patient of ``t`` to his facility; returns the mask of unresolved ones
         (and sets ``forced`` for those formally referred)."""
-        fac, res, seed = self.facilities, self.residents, self.seed
-        resolved = sev < fac.capability[f, kind, spec]
-        want_bed = resolved & (u_admit < self._admit_p[kind])
+        fac, res, seed, st = self.facilities, self.residents, self.seed, self.policies.state
+        d, p, rid, town, f, lvl, kind, spec = t.d, t.p, t.rid, t.town, t.f, t.lvl, t.kind, t.spec
+        resolved = t.sev < fac.capability[f, kind, spec]
+        want_bed = resolved & (t.u["admit"] < self._admit_p[kind])
         admitted = np.zeros_like(want_bed)
         if want_bed.any():
             w = np.flatnonzero(want_bed)
@@ -304,13 +397,22 @@ class HealthSystemModel(mesa.Model):
             admitted[w[has_bed]] = True
             resolved[w[~has_bed]] = False  # no bed: sent up like an episode beyond capability
         outpatient = resolved & ~admitted
-        n_extra = np.where(outpatient, np.floor(self._extra[kind] + u_extra), 0.0)
+        n_extra = np.where(outpatient, np.floor(self._extra[kind] + t.u["extra"]), 0.0)
         n_visits = 1.0 + n_extra
 
+        # Length of stay (shorter under DRG at county and city) and the bill
+        los = np.maximum(1, np.rint(fac.length_of_stay[f] * (0.5 + t.u["los"]) * np.where(lvl >= _COUNTY, st.length_of_stay_factor, 1.0))).astype(np.intp)
+        mean_los = fac.length_of_stay[f]
+        price_adm = fac.price_admission[f] * ((1.0 - st.drg) * los / mean_los + st.drg * st.drg_price_factor)
         sch = res.scheme[rid]
-        oop = np.where(admitted, self.tariff.oop_admission[f, sch], n_visits * self.tariff.oop_visit[f, sch])
-        fund = np.where(admitted, self.tariff.fund_admission[f, sch], n_visits * self.tariff.fund_visit[f, sch])
+        oop_v, fund_v = self.tariff.visit(n_visits * fac.price_visit[f], f, sch, t.referred)
+        oop_a, fund_a = self.tariff.admission(price_adm, f, sch, t.referred)
+        oop = np.where(admitted, oop_a, oop_v)
+        fund = np.where(admitted, fund_a, fund_v)
         wait = fac.wait_now[f]
+        skip = max(st.green_channel, float(st.reserved_slots > 0))
+        if skip > 0:  # referred patients skip the hospitals' queue
+            wait = np.where(t.referred & (lvl >= _COUNTY), fac.base_wait[f] + (1.0 - skip) * (wait - fac.base_wait[f]), wait)
         travel = self.county.travel_minutes[res.village[rid], _TRAVEL_COLUMN[lvl]]
 
         self._tally("trips", town)
@@ -319,10 +421,11 @@ class HealthSystemModel(mesa.Model):
             m = lvl == li
             if m.any():
                 self._tally(f"visits_{name}", town[m], n_visits[m])
+                self._tally(f"trips_{name}", town[m])
         hosp = lvl >= _COUNTY
         if hosp.any():
             self._tally("hospital_trips", town[hosp])
-            hr = hosp & referred
+            hr = hosp & t.referred
             if hr.any():
                 self._tally("hospital_trips_referred", town[hr])
         self._tally("travel_minutes", town, travel)
@@ -330,56 +433,102 @@ class HealthSystemModel(mesa.Model):
         self._tally("oop_outpatient", town, np.where(admitted, 0.0, oop))
         self._tally("oop_inpatient", town, np.where(admitted, oop, 0.0))
         self._tally("fund", town, fund)
+        self._tally("fund_community", town, np.where(lvl <= _COUNTY, fund, 0.0))
         np.add.at(self._arrivals, f, n_visits)
+
+        # TCM services: TCM episodes, the county TCM hospital, and TCM at grassroots visits
+        grass_tcm = (lvl <= _TOWNSHIP) & ((kind == _K["minor"]) | (kind == _K["chronic"])) & (crn.uniforms(seed, crn.TCM, d, rid, slot=p) < st.tcm_uptake)
+        tcm = (spec == _S["tcm"]) | (f == self.col_facility["county_tcm"]) | grass_tcm
+        self._tally("tcm_visits", town, n_visits * tcm)
+
+        # Chronic follow-up visits count towards management
+        fu = resolved & (kind == _K["chronic"])
+        if fu.any():
+            self.chronic.record_followups(rid[fu], d)
+
+        # Screening at township centres (equipment): early diagnosis of chronic conditions
+        if st.screened_share > 0:
+            sc = self.params.policies.screening
+            us = crn.uniforms_matrix(seed, crn.SCREENING, d, rid, 1 + len(CONDITIONS), slot=p)
+            screen = (lvl == _TOWNSHIP) & (res.age[rid] >= sc.min_age) & (d - self._screened_day[rid] >= 365) & (us[:, 0] < st.screened_share)
+            if screen.any():
+                r = rid[screen]
+                self._screened_day[r] = d
+                self._tally("screenings", town[screen])
+                bits = np.zeros(len(r), dtype=np.uint8)
+                for b in range(len(CONDITIONS)):
+                    bits |= ((us[screen, 1 + b] < sc.sensitivity).astype(np.uint8) << b)
+                found = self.chronic.diagnose(r, bits)
+                self._tally("screening_found", town[screen], found.astype(float))
 
         # Experience -> satisfaction -> trust in that level
         a, b_unres, b_wait, b_cost, lr = self._sat
         logit = a + b_unres * (~resolved) + b_wait * wait + b_cost * oop / 100.0
         sat = crn.uniforms(seed, crn.SATISFACTION, d, rid, slot=p) < 1.0 / (1.0 + np.exp(-logit))
         self._tally("satisfied", town, sat.astype(float))
-        t = res.trust[rid, lvl]
-        res.trust[rid, lvl] = t + lr * (sat - t)
-        res.last_level[rid[resolved]] = lvl[resolved]
+        for li, name in enumerate(LEVELS):
+            m = (lvl == li) & sat
+            if m.any():
+                self._tally(f"satisfied_{name}", town[m])
+        tr = res.trust[rid, lvl]
+        res.trust[rid, lvl] = tr + lr * (sat - tr)
+        back = came_from[t.epi]
+        home_level = np.where(resolved & (back >= 0), back, lvl)  # a tracked referral returns to the grassroots
+        res.last_level[rid[resolved]] = home_level[resolved]
 
         # Admissions: bed now; discharge (or transfer down to the township centre) later
         if admitted.any():
             ai = np.flatnonzero(admitted)
-            fa, la, ta = f[ai], lvl[ai], town[ai]
+            fa, la, ta, lo = f[ai], lvl[ai], town[ai], los[ai]
             np.add.at(fac.occupied, fa, 1.0)
             self._tally("admitted", ta)
             cm = la == _COUNTY
             if cm.any():
                 self._tally("admitted_county", ta[cm])
-            los = np.maximum(1, np.rint(fac.length_of_stay[fa] * (0.5 + u_los[ai]))).astype(np.intp)
-            down = (u_down[ai] < self._down[la]) & (la >= _COUNTY)
-            acute = np.maximum(1, np.rint(los * self.params.referral.acute_share_of_stay)).astype(np.intp)
-            acute = np.minimum(acute, los)
+            down = (t.u["down"][ai] < np.minimum(1.0, self._down[la] * st.downward_factor)) & (la >= _COUNTY)
+            acute = np.maximum(1, np.rint(lo * self.params.referral.acute_share_of_stay)).astype(np.intp)
+            acute = np.minimum(acute, lo)
+            if cm.any():
+                self._tally("county_inpatient_days", ta[cm], np.where(down, acute, lo)[cm].astype(float))
             H = self._horizon
             stay = ~down
-            np.add.at(self._bed_out, ((d + los[stay]) % H, fa[stay]), 1.0)
+            np.add.at(self._bed_out, ((d + lo[stay]) % H, fa[stay]), 1.0)
             if down.any():
                 tf = self._town_fac0 + ta[down]
                 due = (d + acute[down]) % H
                 np.add.at(self._bed_out, (due, fa[down]), 1.0)
                 np.add.at(self._bed_in, (due, tf), 1.0)
-                np.add.at(self._bed_out, ((d + los[down]) % H, tf), 1.0)
+                np.add.at(self._bed_out, ((d + lo[down]) % H, tf), 1.0)
                 np.add.at(self._down_due, (due, 0, ta[down]), 1.0)
                 np.add.at(self._down_due, (due, 1, ta[down]), (la[down] == _COUNTY).astype(float))
+                tracked = t.u["track"][ai][down] < st.closed_loop
+                self._tally("referrals_formal", ta[down])
+                self._tally("referrals_tracked", ta[down], tracked.astype(float))
+                res.last_level[rid[ai][down]] = np.where(tracked, _TOWNSHIP, res.last_level[rid[ai][down]])
 
         # Beyond capability (or no bed): formal referral up, else the patient decides himself
         unresolved = ~resolved
         if unresolved.any():
             ui = np.flatnonzero(unresolved)
             lu = lvl[ui]
-            formal = (u_formal[ui] < self._formal[lu]) & (lu < _CITY)
+            pf = self._formal[lu] * np.where(lu <= _TOWNSHIP, st.formal_referral_factor, 1.0)
+            formal = (t.u["formal"][ui] < pf) & (lu < _CITY)
             formal |= want_bed[ui] & (lu < _CITY)  # no bed: transferred
             fi = ui[formal]
-            forced[epi[ui]] = -1
-            forced[epi[fi]] = _REFER_TO_COLUMN[lvl[fi]]
+            forced[t.epi[ui]] = -1
+            forced[t.epi[fi]] = _REFER_TO_COLUMN[lvl[fi]]
+            if fi.size:
+                tracked = t.u["track"][fi] < st.closed_loop
+                came_from[t.epi[fi]] = np.where(tracked & (lvl[fi] <= _TOWNSHIP), lvl[fi], came_from[t.epi[fi]])
+                self._tally("referrals_formal", town[fi])
+                self._tally("referrals_tracked", town[fi], tracked.astype(float))
             for li, name in ((_VILLAGE, "referrals_up_village_township"), (_TOWNSHIP, "referrals_up_grassroots"), (_COUNTY, "referrals_up_county_city")):
                 m = lvl[fi] == li
                 if m.any():
                     self._tally(name, town[fi[m]])
+            at_town = lu == _TOWNSHIP
+            if at_town.any():
+                self.policies.sinking.record_unresolved(town[ui[at_town]], spec[ui[at_town]])
             if (lu == _CITY).any():  # the city hospital is the last resort: nowhere further to go
                 gone = ui[lu == _CITY]
                 self._tally("gave_up", town[gone])

@@ -185,22 +185,56 @@ def _source_of(loc: tuple, origin: dict, default_src: str) -> str:
     return below[-1] if below else default_src
 
 
+def context_problems(p: Params) -> list[tuple[tuple, str]]:
+    """Combinations that each key allows but that make no sense together: (location, message)."""
+    import datetime as dt
+    import math
+
+    out: list[tuple[tuple, str]] = []
+    end = p.run.start_date + dt.timedelta(days=p.run.days - 1)
+    for name in type(p.policies).model_fields:
+        lever = getattr(p.policies, name)
+        if lever.enabled and lever.start > end:
+            out.append((("policies", name, "start"), f"{lever.start} is after the run ends ({end})"))
+    st, ci = p.policies.stationed, p.policies.circuit
+    staff = {ft: int(round(sum(getattr(p.facilities, ft).doctors.values()))) for ft in ("county_people", "city_tertiary")}
+    at_once = lambda per_year: math.ceil(per_year * st.period_days / 365)  # noqa: E731
+    if st.enabled:
+        county_out = at_once(st.doctors_per_year_county) + (ci.teams * ci.team_size if ci.enabled else 0)
+        if st.doctors_per_year_county > staff["county_people"] or county_out > staff["county_people"]:
+            out.append((("policies", "stationed", "doctors_per_year_county"), f"{st.doctors_per_year_county} a year ({county_out} away at once with the circuit teams) is more than the county people's hospital's {staff['county_people']} doctors"))
+        if st.doctors_per_year_city > staff["city_tertiary"]:
+            out.append((("policies", "stationed", "doctors_per_year_city"), f"{st.doctors_per_year_city} is more than the city hospital's {staff['city_tertiary']} doctors"))
+    if ci.enabled and ci.teams * ci.team_size > staff["county_people"]:
+        out.append((("policies", "circuit", "teams"), f"{ci.teams} teams of {ci.team_size} is more than the county people's hospital's {staff['county_people']} doctors"))
+    return out
+
+
 def validate(data: dict, origin: dict | None = None, source: str = "<params>") -> Params:
     """Validate merged parameter data; raise ParamsError with one line on the first problem."""
     origin = {tuple(str(p) for p in k): v for k, v in (origin or {}).items()}
     try:
-        return Params.model_validate(data)
+        params = Params.model_validate(data)
     except ValidationError as e:
         errors = e.errors()
         loc, msg = _describe(errors[0])
         src = _source_of(loc, origin, source)
         key = ".".join(str(p) for p in loc) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        if src == "--set":
-            raise ParamsError(f"--set {key}: {msg}{more}") from None
-        if src.startswith("--"):  # a command-line flag standing for one key
-            raise ParamsError(f"{src}: {msg}{more}") from None
-        raise ParamsError(f"{src}: {key}: {msg}{more}") from None
+        raise ParamsError(_format(src, key, msg, len(errors) - 1)) from None
+    problems = context_problems(params)
+    if problems:
+        loc, msg = problems[0]
+        raise ParamsError(_format(_source_of(loc, origin, source), ".".join(loc), msg, len(problems) - 1))
+    return params
+
+
+def _format(src: str, key: str, msg: str, n_more: int) -> str:
+    more = f" (and {n_more} more)" if n_more else ""
+    if src == "--set":
+        return f"--set {key}: {msg}{more}"
+    if src.startswith("--"):  # a command-line flag standing for one key
+        return f"{src}: {msg}{more}"
+    return f"{src}: {key}: {msg}{more}"
 
 
 def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *, flags: dict[str, tuple[str, Any]] | None = None) -> Params:

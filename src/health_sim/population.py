@@ -53,11 +53,11 @@ class Residents:
         return ((d & 1) > 0).astype(np.int8) + ((d & 2) > 0) + ((d & 4) > 0)
 
 
-def contract_probability(params: Params, priority: np.ndarray) -> np.ndarray:
+def contract_probability(params: Params, priority: np.ndarray, rate: float | None = None) -> np.ndarray:
     """Per-resident sign-up probability: priority residents have ``contract_priority_odds``
-    times the odds, and the mean equals ``contract_rate``."""
+    times the odds, and the mean equals ``rate`` (default ``population.contract_rate``)."""
     pp = params.population
-    target, orr = pp.contract_rate, pp.contract_priority_odds
+    target, orr = (pp.contract_rate if rate is None else rate), pp.contract_priority_odds
     if target <= 0 or target >= 1:
         return np.full(len(priority), target)
     share = priority.mean()
@@ -127,7 +127,10 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
     return res
 
 
-def assign_contracts(params: Params, res: Residents) -> None:
-    """Sign residents with a family doctor, priority groups first (elderly, diagnosed chronic)."""
+def assign_contracts(params: Params, res: Residents, rate: float | None = None) -> None:
+    """Sign residents with a family doctor, priority groups first (elderly, diagnosed chronic).
+
+    A resident signs when his own persistent uniform is below his probability, so a
+    higher rate only adds residents (common random numbers)."""
     priority = (res.age >= 65) | (res.diagnosed > 0)
-    res.contracted = res.contract_u < contract_probability(params, priority)
+    res.contracted = res.contract_u < contract_probability(params, priority, rate)

@@ -27,6 +27,14 @@ LENGTH_OF_STAY = 8
 DOWNWARD = 9
 SATISFACTION = 10
 EXTRA_VISITS = 11
+SINKING = 12
+SCREENING = 13
+ONLINE = 14
+TCM = 15
+CONTROL = 16
+TRACKING = 17
+LATE_DIAGNOSIS = 18
+TURNOVER = 19
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -42,13 +50,22 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix_int(x: int) -> int:
+    """SplitMix64 finaliser on a Python int (the same function as :func:`_mix`)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
 def _key(seed: int, stream: int, day: int, slot: int) -> np.uint64:
-    with np.errstate(over="ignore"):
-        k = np.array([seed, stream, day, slot], dtype=np.uint64)
-        h = np.uint64(0)
-        for v in k:
-            h = _mix(np.array([h ^ v], dtype=np.uint64))[0]
-    return h
+    h = 0
+    for v in (seed, stream, day, slot):
+        h = _mix_int(h ^ (v & _MASK))
+    return np.uint64(h)
 
 
 def uniforms(seed: int, stream: int, day: int, ids: np.ndarray, slot: int = 0) -> np.ndarray:

@@ -14,11 +14,13 @@ probabilities in [0, 1].
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
-
 import difflib
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator
+
+from .levers import PolicyParams
+from .schema_base import NonNeg, P, Rate, Section, _check_keys, _per_kind
 
 # --- vocabularies ---------------------------------------------------------------
 
@@ -63,42 +65,6 @@ FACILITY_LEVEL = {
 AGE_BANDS = ("0-14", "15-44", "45-64", "65+")
 """Age bands (years) used by every age-specific table; the last is open-ended (to 90)."""
 AGE_BAND_EDGES = (0, 15, 45, 65, 91)
-
-
-def P(default: Any = ..., description: str = "", *, unit: str = "", source: str = "", **kw: Any) -> Any:
-    """A parameter field: default, one-line description, unit and source of the default."""
-    extra = {"unit": unit, "source": source}
-    if callable(default) and not isinstance(default, (int, float, str)):
-        return Field(default_factory=default, description=description, json_schema_extra=extra, **kw)
-    return Field(default, description=description, json_schema_extra=extra, **kw)
-
-
-Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-
-
-class Section(BaseModel):
-    """Base of every parameter section: unknown keys are errors; assignments are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
-
-
-def _per_kind(values: dict[str, float]) -> Any:
-    return lambda: dict(values)
-
-
-def _check_keys(v: dict, allowed: tuple[str, ...], what: str, need_all: bool = True) -> dict:
-    unknown = [k for k in v if k not in allowed]
-    if unknown:
-        k = unknown[0]
-        close = difflib.get_close_matches(k, allowed, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(allowed)})"
-        raise ValueError(f"unknown {what} '{k}'{hint}")
-    if need_all:
-        missing = [k for k in allowed if k not in v]
-        if missing:
-            raise ValueError(f"missing {what} '{missing[0]}'")
-    return v
 
 
 # --- run --------------------------------------------------------------------------
@@ -214,6 +180,7 @@ def _band(values: tuple[float, ...]) -> Any:
 class ChronicCondition(Section):
     prevalence: dict[str, Rate] = P(..., "Prevalence by age band.", unit="share of residents")
     diagnosed: Rate = P(..., "Share of prevalent cases already diagnosed (aware) at the start.", unit="share")
+    late_diagnosis: Rate = P(0.05, "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.", unit="probability per episode", source="calibrated: keeps awareness steady against turnover in the baseline")
 
     @field_validator("prevalence")
     @classmethod
@@ -228,7 +195,7 @@ def _conditions() -> dict:
         # Li Y et al. 2020, BMJ: 12.8% of adults, awareness 43.3%.
         "diabetes": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.05, 0.14, 0.20))), "diagnosed": 0.433},
         # Wang C et al. 2018, Lancet (China Pulmonary Health): 13.7% of 40+; few ever tested (12%).
-        "copd": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22))), "diagnosed": 0.25},
+        "copd": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22))), "diagnosed": 0.25, "late_diagnosis": 0.02},
     }
 
 
@@ -260,6 +227,16 @@ class PopulationParams(Section):
     @classmethod
     def _trust(cls, v: dict) -> dict:
         return _check_keys(v, LEVELS, "level")
+
+
+class ChronicParams(Section):
+    """Chronic-disease management: follow-up, control, and what poor control costs."""
+
+    followups_for_control: int = P(4, "Follow-up visits in the past year that count as managed.", unit="visits per year", source="DOMAIN: >= 4 face-to-face follow-ups a year for hypertension and type-2 diabetes", ge=1)
+    control_if_managed: Rate = P(0.6, "Probability that a diagnosed condition is controlled when managed.", unit="probability", source="assumption")
+    control_if_not_managed: Rate = P(0.3, "Probability that a diagnosed condition is controlled without regular follow-up.", unit="probability", source="assumption")
+    turnover_per_year: float = P(0.05, "Rate at which a diagnosed condition gives way to an undiagnosed one (deaths, migration and new cases in the same resident slot), keeping awareness steady.", unit="per year", source="assumption")
+    uncontrolled_risk_factor: float = P(1.5, "Multiplier of serious, emergency and admission episode rates for residents with an uncontrolled (or undiagnosed) chronic condition.", unit="factor", source="assumption", ge=1.0)
 
 
 # --- episodes ---------------------------------------------------------------------
@@ -402,7 +379,7 @@ class ChoiceWeights(Section):
 class ChoiceParams(Section):
     minor: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 1.49, "township": 0.0, "county": -0.76, "city": -0.23},
+            asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.61},
             quality=4.5,  # Yu et al. 2021, BMJ Open: good treatment effect 4.50
             trust=2.0,  # assumption
             cost_per_100_yuan=-0.50,  # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
@@ -423,7 +400,7 @@ class ChoiceParams(Section):
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 0.64, "township": 0.0, "county": 0.69, "city": 1.52},
+            asc={"village": 0.64, "township": 0.0, "county": 0.63, "city": 1.14},
             quality=6.0,  # assumption: for severe illness quality dominates (DOMAIN)
             trust=2.5,
             cost_per_100_yuan=-0.02,  # price barely matters for severe illness (DOMAIN)
@@ -440,7 +417,7 @@ class ChoiceParams(Section):
             "asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
         ),
     )
-    stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.69, "chronic": 4.09, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
+    stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.74, "chronic": 4.14, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
 
     @field_validator("stay_home_utility")
     @classmethod
@@ -452,8 +429,9 @@ class ChoiceParams(Section):
 
 
 class ReferralParams(Section):
-    formal_upward: dict[str, Rate] = P(lambda: {"village": 0.02, "township": 0.0125, "county": 0.25, "city": 0.0}, "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).", unit="probability", source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots")
+    formal_upward: dict[str, Rate] = P(lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0}, "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).", unit="probability", source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots")
     downward: dict[str, Rate] = P(lambda: {"village": 0.0, "township": 0.0, "county": 0.04, "city": 0.008}, "Probability that an inpatient is referred down to the own township centre for recovery.", unit="probability", source="Yangshan 2023: 4.0% of public-hospital inpatients sent down; national tertiary 0.6-0.9%")
+    closed_loop_tracking: Rate = P(0.3, "Share of formally referred patients whose return is tracked (sent back to their grassroots facility).", unit="share", source="assumption (target 95%, DOMAIN)")
     acute_share_of_stay: Rate = P(0.6, "Share of a downward-referred inpatient's stay spent at the referring hospital.", unit="share", source="assumption")
 
     @field_validator("formal_upward", "downward")
@@ -463,7 +441,7 @@ class ReferralParams(Section):
 
 
 class SatisfactionParams(Section):
-    intercept: float = P(3.1, "Log-odds of satisfaction for a resolved visit with no wait and no cost.", unit="log-odds", source="calibrated: satisfaction near 0.9 (district surveys, DOMAIN)")
+    intercept: float = P(3.19, "Log-odds of satisfaction for a resolved visit with no wait and no cost.", unit="log-odds", source="calibrated: satisfaction near 0.9 (district surveys, DOMAIN)")
     unresolved: float = P(-2.0, "Change in log-odds when the facility could not resolve the episode.", unit="log-odds", source="assumption")
     wait_per_day: float = P(-2.0, "Change in log-odds per day of waiting.", unit="log-odds per day", source="assumption", le=0.0)
     cost_per_100_yuan: float = P(-0.05, "Change in log-odds per 100 yuan paid out of pocket.", unit="log-odds per 100 yuan", source="assumption", le=0.0)
@@ -475,6 +453,7 @@ class SatisfactionParams(Section):
 
 
 class Benefit(Section):
+    in_scope: Rate = P(0.85, "Share of the bill within the policy scope (drugs and services the fund covers).", unit="share", source="assumption")
     reimbursement: Rate = P(..., "Share of the price above the deductible paid by the resident scheme.", unit="share")
     deductible: NonNeg = P(..., "Deductible per visit or admission under the resident scheme.", unit="yuan")
     employee_reimbursement: Rate = P(..., "Same, employee scheme.", unit="share")
@@ -486,6 +465,7 @@ def _benefits(rows: dict[str, tuple[float, float, float, float]]) -> Any:
     return lambda: {lvl: Benefit(**dict(zip(keys, r))) for lvl, r in rows.items()}
 
 
+
 class BenefitsByLevel(Section):
     village: Benefit
     township: Benefit
@@ -494,6 +474,8 @@ class BenefitsByLevel(Section):
 
 
 class InsuranceParams(Section):
+    contribution_per_resident_year: float = P(1020.0, "Fund income per resident-scheme member a year (individual premium plus government subsidy).", unit="yuan per member-year", source="national 2023 resident scheme: 380 individual + 640 subsidy", ge=0.0)
+    contribution_per_employee_year: float = P(4000.0, "Fund income per employee-scheme member a year (pooled part).", unit="yuan per member-year", source="assumption", ge=0.0)
     outpatient: BenefitsByLevel = P(
         lambda: BenefitsByLevel(**_benefits({"village": (0.70, 0.0, 0.80, 0.0), "township": (0.60, 0.0, 0.75, 0.0), "county": (0.45, 0.0, 0.65, 0.0), "city": (0.25, 0.0, 0.50, 0.0)})()),
         "Outpatient benefits by level (general outpatient pooling).",
@@ -504,6 +486,10 @@ class InsuranceParams(Section):
         "Inpatient benefits by level.",
         source="DOMAIN: resident scheme ~70% within policy scope, employee ~80%; higher rates, lower deductibles at lower levels",
     )
+
+
+class TCMParams(Section):
+    uptake_grassroots: Rate = P(0.48, "Share of minor and chronic visits at village clinics and township centres that receive TCM services.", unit="share of visits", source="calibrated: Yangshan 2023 TCM visits 47.1% of all visits")
 
 
 # --- everything -------------------------------------------------------------------
@@ -520,4 +506,7 @@ class Params(Section):
     choice: ChoiceParams = P(ChoiceParams, "Where residents seek care: multinomial-logit weights.")
     referral: ReferralParams = P(ReferralParams, "Formal upward and downward referral.")
     satisfaction: SatisfactionParams = P(SatisfactionParams, "Satisfaction after a visit and trust learning.")
-    insurance: InsuranceParams = P(InsuranceParams, "Reimbursement and deductibles by level and scheme.")
+    insurance: InsuranceParams = P(InsuranceParams, "Reimbursement and deductibles by level and scheme; fund income.")
+    chronic: ChronicParams = P(ChronicParams, "Chronic-disease follow-up and control.")
+    tcm: TCMParams = P(TCMParams, "Traditional Chinese medicine services.")
+    policies: PolicyParams = P(PolicyParams, "Policy levers (all off in the baseline).")
