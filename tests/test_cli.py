@@ -2,7 +2,7 @@
 
 Error contract: bad input -> exactly one line on stderr naming the file (or ``--set`` /
 the flag) and the dotted key, exit code 2, nothing on stdout, nothing written.
-Runs: the five output files, their content, determinism, quietness off a terminal,
+Runs: the output files, their content, determinism, quietness off a terminal,
 and atomic replacement of the output directory.
 """
 
@@ -27,7 +27,7 @@ from .conftest import health_sim_exe
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "params" / "baseline.yaml"
-OUTPUT_FILES = {"kpis.json", "daily.parquet", "township.parquet", "params.resolved.yaml", "manifest.json"}
+OUTPUT_FILES = {"kpis.json", "daily.parquet", "township.parquet", "annual.parquet", "capability.parquet", "params.resolved.yaml", "manifest.json"}
 TOWNSHIPS = [
     "Yangcheng", "Qigong", "Taiping", "Dubu", "Jiangying", "Yangmei", "Qinglian",
     "Libu", "Xiaojiang", "Dalang", "Lingbei", "Huangben", "Chengjia",
@@ -223,7 +223,7 @@ def out(twin_runs):
     return twin_runs[0]
 
 
-def test_run_writes_exactly_the_five_files(twin_runs):
+def test_run_writes_exactly_the_output_files(twin_runs):
     a, b, _ = twin_runs
     for o in (a, b):
         assert {p.name for p in o.iterdir()} == OUTPUT_FILES

@@ -65,6 +65,7 @@ COUNTERS: dict[str, str] = {
     "late_diagnoses": "chronic conditions found only at a serious episode (late)",
     "referrals_formal": "formal referrals, upward and downward",
     "referrals_tracked": "of which tracked back (closed loop)",
+    "unresolved_township": "trips to township centres that could not resolve the episode",
 }
 
 # Counters of the facilities, county-wide (not by township).
@@ -251,6 +252,11 @@ def _online(c, days, scale):
 @kpi("referral_closed_loop_rate", "share of referrals", "formal referrals (up and down) whose return is tracked / formal referrals")
 def _closed_loop(c, days, scale):
     return ratio(c["referrals_tracked"], c["referrals_formal"])
+
+
+@kpi("township_resolution_share", "share of trips", "trips to township centres that resolved the episode / trips to township centres")
+def _town_resolved(c, days, scale):
+    return 1.0 - ratio(c["unresolved_township"], c["trips_township"])
 
 
 @kpi("fund_balance", "yuan per year", "fund income minus fund spending (full-county equivalent)")

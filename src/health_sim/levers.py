@@ -112,7 +112,7 @@ class Gatekeeping(Lever):
 class Capitation(Lever):
     """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用)."""
 
-    budget_per_resident_year: float = P(1450.0, "Capitation budget of the medical community (village, township, county) per resident-year.", unit="yuan per resident-year", source="assumption: near the baseline fund spending within the county", ge=0.0)
+    budget_per_resident_year: float = P(560.0, "Capitation budget of the medical community (village, township, county) per resident-year.", unit="yuan per resident-year", source="assumption: the baseline fund spending at village, township and county facilities (about 550 yuan per resident-year), so a surplus comes only from savings", ge=0.0)
     surplus_retention: Rate = P(0.6, "Share of the surplus the community keeps (its incentive).", unit="share", source="assumption")
     downward_response: float = P(1.5, "Relative rise in downward referral at full incentive (refers down sooner).", unit="factor - 1", source="assumption", ge=0.0)
     followup_response: float = P(1.0, "Utility added to chronic follow-up visits at full incentive (the community follows up more).", unit="utility", source="assumption", ge=0.0)

@@ -146,6 +146,7 @@ class HealthSystemModel(mesa.Model):
         self._reference[fac.level == _VILLAGE] = V + fac.township[fac.level == _VILLAGE]
         self._reference[fac.level == _TOWNSHIP] = self.col_facility["county_people"]
 
+        self._clock = 0  # all days simulated, burn-in included (keys the random streams)
         self.policies = Policies(self)
         self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
         self.restaff()
@@ -187,7 +188,6 @@ class HealthSystemModel(mesa.Model):
         self._day = np.zeros((len(COUNTERS), T))
         self._arrivals = np.zeros(len(fac))
         self.days_run = 0  # recorded days simulated
-        self._clock = 0  # all days simulated, burn-in included (keys the random streams)
 
     # --- state derived from agents and residents -------------------------------
 
@@ -528,6 +528,7 @@ class HealthSystemModel(mesa.Model):
                     self._tally(name, town[fi[m]])
             at_town = lu == _TOWNSHIP
             if at_town.any():
+                self._tally("unresolved_township", town[ui[at_town]])
                 self.policies.sinking.record_unresolved(town[ui[at_town]], spec[ui[at_town]])
             if (lu == _CITY).any():  # the city hospital is the last resort: nowhere further to go
                 gone = ui[lu == _CITY]
@@ -580,6 +581,45 @@ class HealthSystemModel(mesa.Model):
             "date": pd.to_datetime([self.start_date + dt.timedelta(days=i) for i in range(d)]),
         })
         return pd.concat([days, k, c], axis=1)
+
+    def annual_frame(self) -> pd.DataFrame:
+        """One row per calendar year of the run: KPIs and counters (so "by 2025" targets can be judged)."""
+        d = self.days_run
+        c = pd.DataFrame(self._daily[:d].sum(axis=2), columns=list(COUNTERS))
+        for i, name in enumerate(FACILITY_COUNTERS):
+            c[name] = self._daily_facility[:d, i]
+        years = np.array([(self.start_date + dt.timedelta(days=i)).year for i in range(d)])
+        c["year"] = years
+        g = c.groupby("year", sort=True)
+        sums, days = g.sum(), g.size()
+        rows = []
+        for year in sums.index:
+            row = {"year": int(year), "days": int(days[year])}
+            k = evaluate(sums.loc[year].to_dict(), int(days[year]), self.scale)
+            for name, v in k.items():
+                if isinstance(v, dict):
+                    row.update({f"{name}.{part}": x for part, x in v.items()})
+                else:
+                    row[name] = v
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def capability_frame(self) -> pd.DataFrame:
+        """Township centres' capability by episode kind, day by day (long format).
+
+        Capability is the share of episodes of a kind the centre can resolve, averaged over
+        the specialties episodes of that kind need; ``index`` averages the kinds."""
+        d, T = self.days_run, self.county.n_townships
+        cap = self._capability[:d]  # (days, T, K)
+        dates = np.array([self.start_date + dt.timedelta(days=i) for i in range(d)])
+        out = pd.DataFrame({
+            "date": pd.to_datetime(np.repeat(dates, T)),
+            "township": np.tile(self.county.township_names, d),
+        })
+        for k, name in enumerate(KINDS):
+            out[name] = cap[:, :, k].ravel()
+        out["index"] = cap.mean(axis=2).ravel()
+        return out
 
     def township_frame(self) -> pd.DataFrame:
         """One row per township of residence: counters over the run and KPIs."""

@@ -21,11 +21,14 @@ from .schema import Params
 
 @dataclass
 class RunResult:
-    """What a run produced: KPIs (name -> value), a row a day, a row per township."""
+    """What a run produced: KPIs (name -> value), a row a day, a row per township, a row
+    per calendar year, and the township centres' capability day by day."""
 
     kpis: dict
     daily: pd.DataFrame
     township: pd.DataFrame
+    annual: pd.DataFrame
+    capability: pd.DataFrame
     params: Params
     seed: int
     wall_seconds: float
@@ -38,6 +41,8 @@ class RunResult:
             "kpis.json": lambda p: p.write_text(json.dumps(self.kpis, indent=2, allow_nan=True) + "\n"),
             "daily.parquet": lambda p: self.daily.to_parquet(p, index=False),
             "township.parquet": lambda p: self.township.to_parquet(p, index=False),
+            "annual.parquet": lambda p: self.annual.to_parquet(p, index=False),
+            "capability.parquet": lambda p: self.capability.to_parquet(p, index=False),
             "params.resolved.yaml": lambda p: p.write_text(to_yaml(self.params), encoding="utf-8"),
             "manifest.json": lambda p: p.write_text(json.dumps(self.manifest, indent=2) + "\n"),
         }
@@ -118,4 +123,4 @@ def run(params: Params | None = None, seed: int | None = None, *, scale: float |
         "mesa": mesa.__version__,
         "numpy": np.__version__,
     }
-    return RunResult(model.kpis(), model.daily_frame(), model.township_frame(), params, model.seed, wall, manifest)
+    return RunResult(model.kpis(), model.daily_frame(), model.township_frame(), model.annual_frame(), model.capability_frame(), params, model.seed, wall, manifest)

@@ -120,7 +120,7 @@ class Sinking:
                 n_city = math.ceil(self.st.doctors_per_year_city * per * i_st)
                 for doc, t in self._assign(n_county, pool, key_st, ordered, crn.SINKING):
                     self._post(doc, t, "stationed")
-                for doc, t in self._assign(n_city, self._pool("city_tertiary"), key_st, ordered, crn.SINKING + 1):
+                for doc, t in self._assign(n_city, self._pool("city"), key_st, ordered, crn.SINKING + 1):
                     self._post(doc, t, "stationed")
                 if new_order:  # the record starts afresh for the next order
                     self.unresolved[:] = 1.0

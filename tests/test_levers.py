@@ -1,0 +1,258 @@
+"""Every lever moves its KPIs the way its mechanism says (same seed: common random numbers),
+switching a lever off restores the baseline exactly, and nonsensical combinations are rejected."""
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import health_sim
+from health_sim.params import ParamsError, load_params, with_overrides
+
+BASE = {"run.scale": 0.03, "run.days": 240, "run.burn_in_days": 60}
+
+
+@lru_cache(maxsize=None)
+def _run(items: tuple) -> health_sim.RunResult:
+    params = with_overrides(load_params("params/baseline.yaml"), {**BASE, **dict(items)})
+    return health_sim.run(params, seed=5)
+
+
+def run(**over) -> health_sim.RunResult:
+    return _run(tuple(sorted(over.items())))
+
+
+def lever(name: str, **over) -> dict:
+    """Overrides that switch lever ``name`` on from day 1 with the given settings."""
+    return {f"policies.{name}.enabled": True, **{f"policies.{name}.{k}": v for k, v in over.items()}}
+
+
+def kpis(**over) -> dict:
+    return run(**over).kpis
+
+
+def base() -> dict:
+    return kpis()
+
+
+# --- doctor sinking -------------------------------------------------------------------
+
+
+def test_more_stationed_doctors_raise_grassroots_share_and_capability():
+    few = run(**lever("stationed", doctors_per_year_county=10))
+    many = run(**lever("stationed", doctors_per_year_county=60))
+    b = run()
+    assert many.kpis["grassroots_share"] > few.kpis["grassroots_share"] > b.kpis["grassroots_share"]
+    assert many.kpis["doctor_days_sunk"] > few.kpis["doctor_days_sunk"] > 0 == b.kpis["doctor_days_sunk"]
+    cap = lambda r: r.capability["index"].iloc[-13:].mean()  # noqa: E731 - last day, all townships
+    assert cap(many) > cap(few) > cap(b)
+
+
+def test_stationed_doctors_leave_a_gap_at_home():
+    b, s = kpis(), kpis(**lever("stationed", doctors_per_year_county=150, period_days=120))
+    assert s["doctor_days_sunk"] == pytest.approx(np.ceil(150 * 120 / 365) * 365, rel=0.01)
+    assert s["visits_by_level"]["county"] < b["visits_by_level"]["county"]
+
+
+def test_mentoring_keeps_part_of_the_lift_after_the_doctors_leave():
+    """Postings end after 60 days; with mentoring the centres keep a lifted capability."""
+    over = lever("stationed", doctors_per_year_county=60, period_days=60)
+    over |= {"policies.stationed.start": "2023-01-01"}
+    none = run(**over, **{"policies.stationed.mentoring_retention": 0.0})
+    kept = run(**over, **{"policies.stationed.mentoring_retention": 0.6})
+    cap = lambda r: r.capability.groupby("date")["index"].mean()  # noqa: E731
+    assert (cap(kept).iloc[30:] >= cap(none).iloc[30:] - 1e-12).all()
+    assert cap(kept).iloc[-1] > cap(none).iloc[-1]
+
+
+def test_effort_depends_on_whether_evaluation_feeds_promotion():
+    tied = kpis(**lever("stationed", doctors_per_year_county=60))
+    untied = kpis(**lever("stationed", doctors_per_year_county=60, evaluation_tied_to_promotion=False))
+    assert tied["township_resolution_share"] > untied["township_resolution_share"]
+
+
+def test_ordered_dispatch_beats_untargeted_on_the_ordered_conditions():
+    ordered = kpis(**lever("stationed", doctors_per_year_county=40, dispatch="ordered"))
+    untargeted = kpis(**lever("stationed", doctors_per_year_county=40, dispatch="untargeted"))
+    assert ordered["township_resolution_share"] > untargeted["township_resolution_share"]
+    assert ordered["doctor_days_sunk"] == pytest.approx(untargeted["doctor_days_sunk"])
+
+
+def test_circuit_teams_visit_the_centres():
+    k = kpis(**lever("circuit", teams=3, team_size=3, days_per_centre=7))
+    assert k["doctor_days_sunk"] == pytest.approx(9 * 365)
+    assert k["grassroots_share"] > base()["grassroots_share"]
+
+
+# --- training, equipment, telemedicine ---------------------------------------------------
+
+
+def test_training_builds_lasting_capability():
+    r = run(**lever("training", village_sessions_per_year=70, rotation_share_per_year=0.28, techniques_per_year=23))
+    assert r.kpis["staff_rotation_trained_share"] > 0.05
+    cap = r.capability.groupby("date")["index"].mean()
+    assert cap.iloc[-1] > cap.iloc[0]
+    assert r.kpis["grassroots_share"] > base()["grassroots_share"]
+
+
+def test_screening_finds_conditions_early():
+    k = kpis(**lever("screening", screened_share=0.8))
+    b = base()
+    assert b["screening_detections"] == 0 and k["screening_detections"] > 0
+    assert k["early_detection_share"] > b["early_detection_share"]
+
+
+def test_online_consultations_replace_trips():
+    k = kpis(**lever("telemedicine", online_share=0.2, remote_lift=0.0))
+    b = base()
+    assert k["online_consultations"] > 0 == b["online_consultations"]
+    assert k["visits_per_resident"] < b["visits_per_resident"]
+
+
+def test_remote_consultation_lifts_township_centres():
+    r, b = run(**lever("telemedicine", online_share=0.0, remote_lift=0.5)), run()
+    last = lambda x, kind: x.capability[kind].iloc[-13:].mean()  # noqa: E731
+    assert last(r, "serious") > last(b, "serious") and last(r, "emergency") > last(b, "emergency")
+    assert last(r, "minor") == pytest.approx(last(b, "minor"))
+    assert r.kpis["grassroots_share"] > b.kpis["grassroots_share"]
+
+
+# --- insurance payment -----------------------------------------------------------------
+
+
+def test_wider_reimbursement_gap_raises_grassroots_share():
+    k = kpis(**lever("reimbursement", outpatient_grassroots_increase=0.2, outpatient_hospital_decrease=0.15))
+    assert k["grassroots_share"] > base()["grassroots_share"] + 0.005
+
+
+def test_gatekeeping_means_fewer_unreferred_hospital_visits():
+    d0, d1 = run().daily, run(**lever("gatekeeping", unreferred_reduction=0.3)).daily
+    unreferred = lambda d: (d["hospital_trips"] - d["hospital_trips_referred"]).sum()  # noqa: E731
+    assert unreferred(d1) < unreferred(d0)
+
+
+def test_drg_shortens_stays_and_sends_more_down():
+    b, k = base(), kpis(**lever("drg"))
+    assert k["county_hospital_length_of_stay"] < b["county_hospital_length_of_stay"] - 0.5
+    assert k["downward_referrals"] > b["downward_referrals"]
+
+
+def test_capitation_keeps_accounts_and_refers_down_sooner():
+    b, k = base(), kpis(**lever("capitation"))
+    assert b["capitation_surplus"] == 0 and k["capitation_surplus"] != 0
+    assert k["downward_referrals"] > b["downward_referrals"]
+    assert k["fund_balance"] == pytest.approx(b["fund_balance"], rel=0.5)  # the budget is not fund spending here
+
+
+def test_salary_reform_raises_grassroots_capacity_and_effort():
+    b, k = base(), kpis(**lever("salary_reform"))
+    assert k["township_resolution_share"] > b["township_resolution_share"]
+    assert k["grassroots_share"] > b["grassroots_share"]
+
+
+# --- service organisation -------------------------------------------------------------
+
+
+def test_family_doctor_contracting_brings_more_follow_ups():
+    b, k = base(), kpis(**lever("family_doctor", contract_rate=0.9, scheduled_followup=3.0))
+    assert k["chronic_followup_rate"] > b["chronic_followup_rate"]
+    assert k["grassroots_share"] > b["grassroots_share"]
+
+
+def test_two_way_referral_closes_the_loop():
+    b, k = base(), kpis(**lever("referral_system"))
+    assert k["referral_closed_loop_rate"] > 0.9 > b["referral_closed_loop_rate"]
+    assert k["upward_referrals"] > b["upward_referrals"]
+    assert k["downward_referrals"] > b["downward_referrals"]
+
+
+def test_medical_community_drug_list_keeps_chronic_patients_at_the_grassroots():
+    d0, d1 = run().daily, run(**lever("medical_community")).daily
+    assert d1["visits_village"].sum() + d1["visits_township"].sum() > d0["visits_village"].sum() + d0["visits_township"].sum()
+
+
+def test_tcm_services_raise_the_tcm_share():
+    b, k = base(), kpis(**lever("tcm"))
+    assert k["tcm_share"] > b["tcm_share"] + 0.03
+
+
+# --- time, off means off, nonsense ------------------------------------------------------
+
+
+def test_a_lever_starting_mid_run_leaves_the_days_before_untouched():
+    over = lever("reimbursement", outpatient_grassroots_increase=0.3) | {"policies.reimbursement.start": "2023-05-01"}
+    d0, d1 = run().daily, run(**over).daily
+    before = d0["date"] < "2023-05-01"
+    pd.testing.assert_frame_equal(d0[before], d1[before], check_exact=True)
+    assert not d0[~before]["visits_township"].equals(d1[~before]["visits_township"])
+
+
+def test_ramp_up_grows_the_effect():
+    over = lever("reimbursement", outpatient_grassroots_increase=0.3, ramp_years=0.6)
+    r = run(**over)
+    gap = (r.daily["grassroots_share"] - run().daily["grassroots_share"]).rolling(30).mean()
+    assert gap.iloc[-1] > gap.iloc[40]
+
+
+ALL_ON = {
+    "stationed": {"doctors_per_year_county": 30},
+    "circuit": {"teams": 3},
+    "training": {"village_sessions_per_year": 70, "rotation_share_per_year": 0.28, "techniques_per_year": 23},
+    "screening": {},
+    "telemedicine": {},
+    "reimbursement": {"outpatient_grassroots_increase": 0.1},
+    "gatekeeping": {},
+    "capitation": {},
+    "drg": {},
+    "salary_reform": {},
+    "family_doctor": {},
+    "referral_system": {},
+    "medical_community": {},
+    "tcm": {},
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_ON))
+def test_switching_a_lever_off_restores_the_baseline_exactly(name):
+    off = {f"policies.{name}.{k}": v for k, v in ALL_ON[name].items()} | {f"policies.{name}.enabled": False}
+    pd.testing.assert_frame_equal(run().daily, run(**off).daily, check_exact=True)
+    on = lever(name, **ALL_ON[name])
+    assert not run().daily.equals(run(**on).daily), f"{name} switched on changes nothing"
+
+
+def test_every_lever_is_tested_here():
+    assert set(ALL_ON) == set(type(load_params().policies).model_fields)
+
+
+@pytest.mark.parametrize("over, key", [
+    ({"policies.stationed.enabled": True, "policies.stationed.start": "2031-01-01"}, "policies.stationed.start"),
+    ({"policies.drg.enabled": True, "policies.drg.start": "2024-06-01", "run.days": 100}, "policies.drg.start"),
+    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 400}, "policies.stationed.doctors_per_year_county"),
+    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 200, "policies.stationed.period_days": 365,
+      "policies.circuit.enabled": True, "policies.circuit.teams": 20}, "policies.stationed.doctors_per_year_county"),
+    ({"policies.circuit.enabled": True, "policies.circuit.teams": 100, "policies.circuit.team_size": 5}, "policies.circuit.teams"),
+    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_city": 5000}, "policies.stationed.doctors_per_year_city"),
+])
+def test_nonsensical_combinations_are_rejected(over, key):
+    with pytest.raises(ParamsError) as e:
+        load_params("params/baseline.yaml", over)
+    msg = str(e.value)
+    assert key in msg and "\n" not in msg
+
+
+def test_the_nonsense_check_names_the_scenario_file(tmp_path):
+    f = tmp_path / "late.yaml"
+    f.write_text(f"extends: {(__import__('pathlib').Path('params/baseline.yaml').resolve())}\npolicies:\n  drg: {{enabled: true, start: 2030-01-01}}\n")
+    with pytest.raises(ParamsError, match=r"late.yaml: policies.drg.start: 2030-01-01 is after the run ends"):
+        load_params(f)
+
+
+def test_every_scenario_file_loads_and_names_what_it_represents():
+    from pathlib import Path
+
+    files = sorted(Path("params/scenarios").glob("*.yaml"))
+    assert len(files) >= 17
+    for f in files:
+        assert f.read_text(encoding="utf-8").startswith("# "), f"{f} does not say what it represents"
+        load_params(f)
