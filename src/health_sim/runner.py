@@ -64,6 +64,7 @@ def write_dir_atomically(out: Path, files: dict) -> None:
     os.chmod(tmp, 0o777 & ~umask)
     try:
         for name, writer in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             writer(tmp / name)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

@@ -65,6 +65,7 @@ class Policies:
         self.sinking = Sinking(model)
         self.skills = Skills(self.params, model.county.n_townships)
         self.state = self._state(model.start_date - dt.timedelta(days=1))
+        self._contract_applied = self.state.contract_rate
         self.any = any(getattr(self.params.policies, n).enabled for n in type(self.params.policies).model_fields)
 
     def _state(self, date: dt.date) -> PolicyState:
@@ -108,9 +109,17 @@ class Policies:
         return {
             "restaff": restaff or new.village_tcm != old.village_tcm or new.grassroots_capacity_factor != old.grassroots_capacity_factor,
             "tariff": new.tariff_key() != old.tariff_key(),
-            "contracts": new.contract_rate != old.contract_rate,
+            "contracts": self._contracts_due(new.contract_rate),
             "uplift": True,
         }
+
+    def _contracts_due(self, rate: float) -> bool:
+        """Re-sign residents when the contract rate has moved by half a point (or reached its end)."""
+        target = self.params.policies.family_doctor.contract_rate
+        if abs(rate - self._contract_applied) >= 0.005 or (rate != self._contract_applied and rate in (target, self.params.population.contract_rate)):
+            self._contract_applied = rate
+            return True
+        return False
 
     def staff_extra(self, staff: np.ndarray) -> np.ndarray:
         """Doctors present, with the TCM specialty present at village clinics if they offer TCM."""

@@ -1,0 +1,100 @@
+"""Replicated runs of a scenario under common random numbers, as tables.
+
+Replicate ``r`` of every scenario uses the same seed (spawned from one SeedSequence), so
+the difference between two scenarios' replicate r is the policy's effect on the same
+residents with the same illnesses and draws; intervals come from the spread across
+replicates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .params import load_params, with_overrides
+from .runner import run, write_dir_atomically
+from .schema import Params
+
+SCALE_ENV = "HEALTH_SIM_SCALE"
+"""Environment variable that, when set, overrides the scale of notebooks and suites (CI uses it)."""
+
+
+def replicate_seeds(seed: int, n: int) -> list[int]:
+    """Seeds of replicates 0..n-1, spawned from ``SeedSequence(seed)``; the same for every scenario."""
+    children = np.random.SeedSequence(seed).spawn(n)
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+
+
+def scale_or_env(scale: float) -> float:
+    """``scale``, unless the environment variable HEALTH_SIM_SCALE gives another one."""
+    env = os.environ.get(SCALE_ENV)
+    return float(env) if env else float(scale)
+
+
+def flatten(kpis: dict) -> dict:
+    """KPIs with parts as ``name.part`` keys."""
+    out = {}
+    for k, v in kpis.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{p}": x for p, x in v.items()})
+        else:
+            out[k] = v
+    return out
+
+
+def summarise(kpis: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
+    """Mean and central ``level`` interval of each KPI across replicates (one row per KPI)."""
+    cols = [c for c in kpis.columns if c not in ("replicate", "seed")]
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    k = kpis[cols].astype(float)
+    return pd.DataFrame({"mean": k.mean(), "lo": k.quantile(lo), "hi": k.quantile(hi)}).rename_axis("kpi")
+
+
+@dataclass
+class Replicates:
+    """Tables of a replicated scenario, each with a ``replicate`` column."""
+
+    name: str
+    params: Params
+    seeds: list[int]
+    kpis: pd.DataFrame  # one row per replicate
+    daily: pd.DataFrame
+    township: pd.DataFrame
+    annual: pd.DataFrame
+    capability: pd.DataFrame
+
+    def write(self, out_dir: str | Path, extra: dict | None = None) -> Path:
+        """Write the tables (parquet) and any ``extra`` files (name -> writer(path)) atomically."""
+        files = {f"{n}.parquet": (lambda p, df=getattr(self, n): df.to_parquet(p, index=False)) for n in ("kpis", "daily", "township", "annual", "capability")}
+        files |= extra or {}
+        write_dir_atomically(Path(out_dir), files)
+        return Path(out_dir)
+
+
+def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False) -> Replicates:
+    """Run ``replicates`` replicates of a scenario (a params file or Params)."""
+    if isinstance(scenario, Params):
+        params, name = scenario, "scenario"
+    else:
+        params, name = load_params(scenario), Path(scenario).stem
+    over = dict(overrides or {})
+    if scale is not None:
+        over["run.scale"] = scale
+    if days is not None:
+        over["run.days"] = days
+    if over:
+        params = with_overrides(params, over)
+    seeds = replicate_seeds(seed, replicates)
+    tables: dict[str, list] = {k: [] for k in ("kpis", "daily", "township", "annual", "capability")}
+    for r, s in enumerate(seeds):
+        res = run(params, seed=s, progress=progress)
+        tables["kpis"].append(pd.DataFrame([{"replicate": r, "seed": s, **flatten(res.kpis)}]))
+        for k in ("daily", "township", "annual", "capability"):
+            df = getattr(res, k).copy()
+            df.insert(0, "replicate", r)
+            tables[k].append(df)
+    return Replicates(name, params, seeds, **{k: pd.concat(v, ignore_index=True) for k, v in tables.items()})
