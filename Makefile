@@ -1,6 +1,6 @@
 # health_sim: the two commands of the README, and a few more.
-#   make baseline   run the main job (the 2023 baseline at full scale) into outputs/baseline/
-#   make test       run the test suite
+#   make scenarios  the main job: every scenario through the notebook template, and the scorecard, into outputs/
+#   make test       the test suite (unit tests and the notebooks, validated with nbval)
 # Both install what they need first: uv (from PyPI, if missing) and the locked environment.
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
@@ -8,7 +8,11 @@ export UV_COMPILE_BYTECODE := 1
 export UV_FROZEN := 1
 PYTEST_ARGS ?=
 
-.PHONY: baseline test bench lab setup
+SCALE ?= 0.05
+REPS ?= 3
+JOBS ?= 2
+
+.PHONY: scenarios baseline test bench lab setup
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -18,6 +22,9 @@ $(UV):
 	@touch $@
 
 setup: .venv/.synced
+
+scenarios: setup
+	$(UV) run health-sim scenarios --scale $(SCALE) --reps $(REPS) --jobs $(JOBS)
 
 baseline: setup
 	$(UV) run health-sim run params/baseline.yaml --out outputs/baseline

@@ -74,8 +74,8 @@ def main() -> None:
             ref = asc[g]["township"]
             for lvl in LEVELS:
                 asc[g][lvl] -= ref
-            if g == "minor":
-                home = {kk: (v - ref if kk in ("minor", "chronic") else v) for kk, v in home.items()}
+            kinds = ("minor", "chronic") if g == "minor" else ("serious", "emergency", "admission")
+            home = {kk: (v - ref if kk in kinds else v) for kk, v in home.items()}
         shift = 2.5 * math.log(k["visits_per_resident"] / TARGET_VISITS)  # visits respond weakly: a longer step
         home["minor"] += shift
         home["chronic"] += shift
@@ -87,8 +87,7 @@ def main() -> None:
     print("\nfitted constants:")
     for g in asc:
         print(f"  choice.{g}.asc: {{{', '.join(f'{lvl}: {r(asc[g][lvl])}' for lvl in LEVELS)}}}")
-    print(f"  choice.stay_home_utility.minor: {r(home['minor'])}")
-    print(f"  choice.stay_home_utility.chronic: {r(home['chronic'])}")
+    print(f"  choice.stay_home_utility: {{{', '.join(f'{k}: {r(v)}' for k, v in home.items())}}}")
     print(f"  referral.formal_upward.township: {round(formal_t, 4)}")
     print(f"  satisfaction.intercept: {r(intercept)}")
     print(f"  tcm.uptake_grassroots: {r(tcm)}")

@@ -141,7 +141,8 @@ def test_formal_referral_and_downward_referral_probabilities(baseline_params):
     a, b = _pair(baseline_params, **beds, **{"referral.formal_upward.township": 0.0, "referral.formal_upward.village": 0.0, "referral.downward.county": 0.3})
     assert b["upward_referrals"] == 0 and a["upward_referrals"] > 0
     assert b["downward_referrals"] > 3 * a["downward_referrals"]
-    assert b["downward_inpatient_share"] == pytest.approx(0.3, abs=0.08)
+    long = health_sim.run(quick(baseline_params, **beds, **{"referral.downward.county": 0.3, "run.days": 240, "run.scale": 0.03}), seed=7).kpis
+    assert long["downward_inpatient_share"] == pytest.approx(0.3, abs=0.05)
 
 
 def test_less_capacity_means_longer_waits(baseline_params):

@@ -87,6 +87,40 @@ def run(
         )
 
 
+@app.command()
+def scenarios(
+    scale: Annotated[float, typer.Option(help="Share of residents simulated in every scenario.")] = 0.05,
+    reps: Annotated[int, typer.Option(help="Replicates per scenario (common random numbers).")] = 3,
+    jobs: Annotated[int, typer.Option(help="Scenarios run at a time.")] = 2,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only this scenario (file name without .yaml); repeatable.")] = None,
+    seed: Annotated[int, typer.Option(help="Base seed of the replicates.")] = 20230101,
+    days: Annotated[int, typer.Option(help="Days to simulate; 0 keeps each scenario's own length.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there.")] = Path("outputs"),
+) -> None:
+    """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
+    time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html."""
+    from .params import ParamsError
+    from .suite import run_suite
+
+    for flag, value, lo, hi in (("--scale", scale, 0.0, 1.0), ("--reps", reps, 1, 1000), ("--jobs", jobs, 1, 64)):
+        if not (lo < value <= hi if flag == "--scale" else lo <= value <= hi):
+            _fail(f"{flag}: {value} is outside {'(0, 1]' if flag == '--scale' else f'[{lo}, {hi}]'}")
+    if days < 0:
+        _fail(f"--days: {days} is negative")
+    try:
+        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None)
+    except (ValueError, ParamsError, FileNotFoundError) as e:
+        _fail(str(e).splitlines()[0])
+    failed = [o for o in outcomes if not o.ok]
+    ok = card[card["status"] == "ok"]
+    met = int(ok["met"].fillna(False).astype(bool).sum()) if len(ok) else 0
+    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met; scorecard: {out / 'scorecard.md'}", err=bool(failed))
+    for o in failed:
+        typer.echo(f"failed: {o.name}: {o.error}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("params")
 def params_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,

@@ -75,9 +75,9 @@ def build_county(params: Params, seed: int) -> County:
 
     lo, hi = cp.village_clinic_minutes
     to_village = g.uniform(lo, hi, len(vt))
-    to_town = 5.0 + road_minutes(xy, town_xy[vt])
-    to_county = 5.0 + road_minutes(xy, seat_xy)
-    seat_to_city = np.linalg.norm(seat_xy - city_xy) * 1.2 / (cp.expressway_km_per_hour / 60.0)
+    to_town = cp.access_minutes + road_minutes(xy, town_xy[vt])
+    to_county = cp.access_minutes + road_minutes(xy, seat_xy)
+    seat_to_city = np.linalg.norm(seat_xy - city_xy) * cp.expressway_winding / (cp.expressway_km_per_hour / 60.0)
     to_city = to_county + seat_to_city
     travel = np.column_stack([to_village, to_town, to_county, to_county, to_county, to_city])
     return County(

@@ -54,6 +54,7 @@ COUNTERS: dict[str, str] = {
     "fund_community": "fund spending at village, township and county facilities (the medical community), yuan",
     "fund_income": "fund income from members' contributions, yuan",
     "capitation_budget": "capitation budget paid to the medical community, yuan",
+    "fund_community_capitated": "the medical community's fund spending on days paid by capitation, yuan",
     "county_inpatient_days": "inpatient days at county hospitals (of admissions there)",
     "tcm_visits": "visits with TCM services",
     "online_consults": "online (AI-doctor) consultations",
@@ -174,9 +175,9 @@ def _wait(c, days, scale):
     return ratio(c["wait_days"], c["trips"])
 
 
-@kpi("oop_per_visit", "yuan per visit", "out-of-pocket payment for outpatient visits / visits")
+@kpi("oop_per_visit", "yuan per visit", "out-of-pocket payment for outpatient visits / outpatient visits (visits not ending in an admission)")
 def _oop(c, days, scale):
-    return ratio(c["oop_outpatient"], c["visits"])
+    return ratio(c["oop_outpatient"], c["visits"] - c["admitted"])
 
 
 @kpi("oop_per_admission", "yuan per admission", "out-of-pocket payment for admissions / admissions")
@@ -266,8 +267,7 @@ def _balance(c, days, scale):
 
 @kpi("capitation_surplus", "yuan per year", "capitation budget minus the medical community's fund spending while capitation is paid (0 without capitation)")
 def _surplus(c, days, scale):
-    budget = c["capitation_budget"]
-    return per_year(budget - c["fund_community"] * (budget > 0), days, scale)
+    return per_year(c["capitation_budget"] - c["fund_community_capitated"], days, scale)
 
 
 @kpi("county_hospital_length_of_stay", "days", "inpatient days at county hospitals / county-hospital admissions")

@@ -44,7 +44,8 @@ class Stationed(Lever):
     dispatch: Literal["ordered", "untargeted"] = P("untargeted", "ordered (点单式派医): each centre gets the specialty its own unresolved-episode record says it lacks; untargeted: whoever is free.", source="DOMAIN")
     lift: Rate = P(0.5, "Share of the gap to the county hospital's capability a posted doctor closes, for episodes of his specialty, while there.", unit="share of the gap", source="assumption")
     mentoring_retention: Rate = P(0.3, "Share of the lift that stays after he leaves (mentoring, 传帮带), reached over a posting.", unit="share of the lift", source="assumption")
-    retained_decay_per_year: float = P(0.2, "Rate at which the retained lift fades.", unit="per year", source="assumption", ge=0.0)
+    mentoring_days: float = P(90.0, "Time constant with which the retained lift builds up while a doctor (or circuit team) is present.", unit="days", source="assumption", gt=0.0)
+    retained_decay_per_year: float = P(0.2, "Rate at which the retained lift fades (stationed and circuit).", unit="per year", source="assumption", ge=0.0)
     evaluation_tied_to_promotion: bool = P(True, "Whether the posted doctor's evaluation feeds his promotion (考核评价).", unit="bool", source="DOMAIN")
     effort_if_untied: Rate = P(0.5, "His effort (multiplier of the lift) when the evaluation is not tied to promotion.", unit="factor", source="assumption")
 
@@ -65,7 +66,7 @@ class Training(Lever):
     village_sessions_per_year: float = P(0.0, "Training sessions for village doctors a year.", unit="sessions per year", source="DOMAIN: 70+ sessions for 800+ village doctors", ge=0.0)
     village_doctors_per_session: float = P(11.4, "Village doctors trained per session.", unit="doctors", source="DOMAIN: 800 / 70", ge=0.0)
     village_lift: Rate = P(0.3, "Share of the gap to the township centre's capability closed when every village doctor is trained.", unit="share of the gap", source="assumption")
-    rotation_share_per_year: Rate = P(0.0, "Share of grassroots staff sent to rotation training (>= 3 months at the county hospital) a year.", unit="share per year", source="DOMAIN: at least once in 5 years, rate >= 80% (0.28 a year reaches it: 1 - 0.72^5 = 0.81)")
+    rotation_share_per_year: Rate = P(0.0, "Share of grassroots staff sent to rotation training (>= 3 months at the county hospital) a year.", unit="share per year", source="DOMAIN: at least once in 5 years, rate >= 80% (0.32 a year reaches it: 1 - exp(-0.32 x 5) = 0.80; a training counts for 5 years)")
     rotation_lift: Rate = P(0.25, "Share of the gap to the county hospital's capability closed when all township staff are rotation-trained.", unit="share of the gap", source="assumption")
     skill_decay_per_year: float = P(0.2, "Rate at which training fades (staff turnover, forgetting); rotation training counts for 5 years.", unit="per year", source="assumption", ge=0.0)
     techniques_per_year: float = P(0.0, "New techniques or projects carried to the county's township centres a year.", unit="techniques per year", source="DOMAIN: 23 new techniques at township centres in a year", ge=0.0)
@@ -112,7 +113,7 @@ class Gatekeeping(Lever):
 class Capitation(Lever):
     """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用)."""
 
-    budget_per_resident_year: float = P(560.0, "Capitation budget of the medical community (village, township, county) per resident-year.", unit="yuan per resident-year", source="assumption: the baseline fund spending at village, township and county facilities (about 550 yuan per resident-year), so a surplus comes only from savings", ge=0.0)
+    budget_per_resident_year: float = P(580.0, "Capitation budget of the medical community (village, township, county) per resident-year.", unit="yuan per resident-year", source="assumption: the baseline fund spending at village, township and county facilities (about 577 yuan per resident-year), so a surplus comes only from savings", ge=0.0)
     surplus_retention: Rate = P(0.6, "Share of the surplus the community keeps (its incentive).", unit="share", source="assumption")
     downward_response: float = P(1.5, "Relative rise in downward referral at full incentive (refers down sooner).", unit="factor - 1", source="assumption", ge=0.0)
     followup_response: float = P(1.0, "Utility added to chronic follow-up visits at full incentive (the community follows up more).", unit="utility", source="assumption", ge=0.0)
@@ -130,7 +131,7 @@ class SalaryReform(Lever):
     """Salary reform "two allowances" (两个允许): performance pay for grassroots staff."""
 
     performance_pay_share: Rate = P(0.3, "Share of grassroots pay that is performance pay.", unit="share", source="assumption")
-    effort_lift: Rate = P(0.1, "Share of the gap to the next level closed at village and township, per unit of performance-pay share, through effort.", unit="share of the gap", source="assumption")
+    effort_lift: Rate = P(0.33, "Share of the gap to the next level closed at village and township through effort, per unit of performance-pay share (0.1 at 30% performance pay).", unit="share of the gap per unit share", source="assumption")
     retention_response: float = P(0.3, "Relative rise in grassroots capacity (fewer vacancies, longer hours) per unit of performance-pay share.", unit="factor", source="assumption", ge=0.0)
 
 

@@ -60,6 +60,7 @@ _EPISODE_STREAMS = {
     "los": crn.LENGTH_OF_STAY,
     "down": crn.DOWNWARD,
     "track": crn.TRACKING,
+    "bed": crn.BEDS,
 }
 
 
@@ -305,12 +306,6 @@ class HealthSystemModel(mesa.Model):
                 done = online & (uo[:, 1] < st.online_resolve)
                 keep = ~done
                 ids, u_arrival, town, kind = ids[keep], u_arrival[keep], town[keep], kind[keep]
-        # Serious episodes reveal undiagnosed chronic conditions (late diagnosis).
-        severe = np.isin(kind, _SEVERE_KINDS)
-        if severe.any():
-            late = self.chronic.late_diagnosis(ids[severe], crn.uniforms_matrix(seed, crn.LATE_DIAGNOSIS, d, ids[severe], len(CONDITIONS)))
-            if late.any():
-                self._tally("late_diagnoses", town[severe], late.astype(float))
         n = ids.size
         if n == 0:
             return
@@ -388,7 +383,7 @@ class HealthSystemModel(mesa.Model):
         if want_bed.any():
             w = np.flatnonzero(want_bed)
             fw = f[w]
-            order = np.argsort(fw, kind="stable")
+            order = np.lexsort((t.u["bed"][w], fw))  # free beds go to patients in a random order
             fs = fw[order]
             first = np.searchsorted(fs, fs, side="left")
             rank = np.empty_like(order)
@@ -434,12 +429,22 @@ class HealthSystemModel(mesa.Model):
         self._tally("oop_inpatient", town, np.where(admitted, oop, 0.0))
         self._tally("fund", town, fund)
         self._tally("fund_community", town, np.where(lvl <= _COUNTY, fund, 0.0))
+        if st.capitation > 0:
+            self._tally("fund_community_capitated", town, np.where(lvl <= _COUNTY, fund, 0.0))
         np.add.at(self._arrivals, f, n_visits)
 
         # TCM services: TCM episodes, the county TCM hospital, and TCM at grassroots visits
         grass_tcm = (lvl <= _TOWNSHIP) & ((kind == _K["minor"]) | (kind == _K["chronic"])) & (crn.uniforms(seed, crn.TCM, d, rid, slot=p) < st.tcm_uptake)
         tcm = (spec == _S["tcm"]) | (f == self.col_facility["county_tcm"]) | grass_tcm
         self._tally("tcm_visits", town, n_visits * tcm)
+
+        # A serious episode seen at a facility may reveal undiagnosed chronic conditions (late
+        # diagnosis); every trip of the episode uses the same draws, so a second trip adds nothing.
+        severe = np.isin(kind, _SEVERE_KINDS)
+        if severe.any():
+            late = self.chronic.late_diagnosis(rid[severe], crn.uniforms_matrix(seed, crn.LATE_DIAGNOSIS, d, rid[severe], len(CONDITIONS)))
+            if late.any():
+                self._tally("late_diagnoses", town[severe], late.astype(float))
 
         # Chronic follow-up visits count towards management
         fu = resolved & (kind == _K["chronic"])

@@ -35,6 +35,7 @@ class Residents:
     conditions: np.ndarray  # uint8 bitmask over CONDITIONS: has the condition
     diagnosed: np.ndarray  # uint8 bitmask over CONDITIONS: knows it (gets follow-up)
     contract_u: np.ndarray  # float32 persistent uniform for family-doctor sign-up
+    contract_priority: np.ndarray  # bool: signed first (aged 65+ or a diagnosed chronic condition at the start)
     contracted: np.ndarray  # bool: signed with a family doctor
     trust: np.ndarray  # float32 (n, 4): trust in village, township, county, city; in [0, 1]
     last_level: np.ndarray  # int8: level of the last facility used, -1 for none
@@ -119,6 +120,7 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
         conditions=conditions,
         diagnosed=diagnosed,
         contract_u=contract_u,
+        contract_priority=(age >= 65) | (diagnosed > 0),
         contracted=np.zeros(n, dtype=bool),
         trust=trust,
         last_level=np.full(n, -1, dtype=np.int8),
@@ -132,5 +134,4 @@ def assign_contracts(params: Params, res: Residents, rate: float | None = None) 
 
     A resident signs when his own persistent uniform is below his probability, so a
     higher rate only adds residents (common random numbers)."""
-    priority = (res.age >= 65) | (res.diagnosed > 0)
-    res.contracted = res.contract_u < contract_probability(params, priority, rate)
+    res.contracted = res.contract_u < contract_probability(params, res.contract_priority, rate)

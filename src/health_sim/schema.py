@@ -140,6 +140,8 @@ class CountyParams(Section):
     city_y_km: float = P(-75.0, "Position of the city tertiary hospital, north of the county seat.", unit="km", source="assumption (map)")
     road_km_per_hour: float = P(38.0, "Average road speed between villages and facilities.", unit="km/h", source="assumption (mountain roads)", gt=0.0)
     road_winding: float = P(1.4, "Road distance / straight-line distance.", unit="ratio", source="assumption (mountain county)", ge=1.0)
+    access_minutes: float = P(5.0, "Minutes added to every road trip (to and from the road, registration desk).", unit="minutes", source="assumption", ge=0.0)
+    expressway_winding: float = P(1.2, "Expressway distance / straight-line distance from the county seat to the city.", unit="ratio", source="assumption", ge=1.0)
     expressway_km_per_hour: float = P(70.0, "Speed from the county seat to the city hospital (expressway).", unit="km/h", source="assumption", gt=0.0)
     village_clinic_minutes: tuple[float, float] = P((3.0, 15.0), "Range of travel minutes to the own village clinic.", unit="minutes", source="NHSS 2018: 89.9% of households within 15 minutes of a facility")
 
@@ -180,7 +182,7 @@ def _band(values: tuple[float, ...]) -> Any:
 class ChronicCondition(Section):
     prevalence: dict[str, Rate] = P(..., "Prevalence by age band.", unit="share of residents")
     diagnosed: Rate = P(..., "Share of prevalent cases already diagnosed (aware) at the start.", unit="share")
-    late_diagnosis: Rate = P(0.05, "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.", unit="probability per episode", source="calibrated: keeps awareness steady against turnover in the baseline")
+    late_diagnosis: Rate = P(0.05, "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.", unit="probability per episode", source="assumption, set by hand so that awareness stays near its starting value against turnover in the baseline")
 
     @field_validator("prevalence")
     @classmethod
@@ -263,7 +265,7 @@ def _spec_mix() -> dict:
 
 
 class EpisodeParams(Section):
-    rates: dict[str, dict[str, NonNeg]] = P(_rates, "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.", unit="episodes per resident-year", source="assumption, calibrated so that use lands near 6.6 visits per resident-year (Yangshan 2023)")
+    rates: dict[str, dict[str, NonNeg]] = P(_rates, "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.", unit="episodes per resident-year", source="assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the stay-home utilities are calibrated")
     chronic_followups_per_condition: NonNeg = P(7.0, "Follow-up episodes per diagnosed chronic condition a year (medication, checks).", unit="episodes per condition-year", source="DOMAIN: protocol >= 4 face-to-face follow-ups a year; refills add more (assumption)")
     specialty_mix: dict[str, dict[str, Rate]] = P(_spec_mix, "Specialty an episode needs, by kind (adults; children's internal_general is paediatrics; men's obstetrics_gynaecology is internal_general).", unit="share", source="assumption")
     admit_probability: dict[str, Rate] = P(_per_kind({"minor": 0.0, "chronic": 0.0, "serious": 0.08, "emergency": 0.45, "admission": 1.0}), "Probability that a resolved episode is admitted as an inpatient.", unit="probability", source="assumption")
@@ -331,7 +333,7 @@ def _facility_defaults() -> dict:
         # Beds per 10,000: about 11 (assumption from township occupancy ~59%).
         "township_centre": dict(doctors={"internal_general": 3.4, "surgery": 0.4, "paediatrics": 0.2, "obstetrics_gynaecology": 0.3, "tcm": 0.9}, visits_per_doctor_day=16.0, beds=10.0, price_visit=60.0, price_admission=1600.0, length_of_stay=6.0, base_wait_days=0.04, capability=_cap(0.95, 0.93, 0.42, 0.30, 0.40), missing_specialty_factor=0.55),
         # County people's hospital (medical-community lead). Secondary-hospital prices 219 / 6,762 yuan (national 2023).
-        "county_people": dict(doctors={"internal_general": 95, "surgery": 70, "paediatrics": 22, "emergency_cardiology": 30, "obstetrics_gynaecology": 25, "tcm": 8}, visits_per_doctor_day=6.0, beds=520.0, price_visit=219.0, price_admission=6762.0, length_of_stay=8.0, base_wait_days=0.12, capability=_cap(0.99, 0.98, 0.86, 0.85, 0.85), missing_specialty_factor=0.7),
+        "county_people": dict(doctors={"internal_general": 95, "surgery": 70, "paediatrics": 22, "emergency_cardiology": 30, "obstetrics_gynaecology": 25, "tcm": 8}, visits_per_doctor_day=6.0, beds=620.0, price_visit=219.0, price_admission=6762.0, length_of_stay=8.0, base_wait_days=0.12, capability=_cap(0.99, 0.98, 0.86, 0.85, 0.85), missing_specialty_factor=0.7),
         "county_tcm": dict(doctors={"internal_general": 25, "surgery": 12, "tcm": 45}, visits_per_doctor_day=6.0, beds=220.0, price_visit=180.0, price_admission=5200.0, length_of_stay=9.0, base_wait_days=0.10, capability=_cap(0.98, 0.97, 0.75, 0.55, 0.75), missing_specialty_factor=0.6),
         "county_mch": dict(doctors={"paediatrics": 28, "obstetrics_gynaecology": 30, "internal_general": 6}, visits_per_doctor_day=6.0, beds=110.0, price_visit=170.0, price_admission=4200.0, length_of_stay=5.0, base_wait_days=0.10, capability=_cap(0.98, 0.95, 0.80, 0.70, 0.80), missing_specialty_factor=0.5, serves="women_children"),
         # City tertiary hospital (Qingyuan): public tertiary 354 / 13,931 yuan (national 2023); its capacity
@@ -342,7 +344,7 @@ def _facility_defaults() -> dict:
 
 class FacilityParams(Section):
     village_clinic: FacilityType = P(..., "Village clinics, one per administrative village.", source="DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity and capability: assumption")
-    township_centre: FacilityType = P(..., "Township health centres, one per township (doctors and beds per 10,000 residents).", source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds set so occupancy is near the historical 59%; capability: assumption")
+    township_centre: FacilityType = P(..., "Township health centres, one per township (doctors and beds per 10,000 residents).", source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds and capability: assumption (few township admissions in the baseline, so occupancy is low)")
     county_people: FacilityType = P(..., "County people's hospital, lead of the county medical community.", source="prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, capability: assumption (occupancy near the public-hospital 86%)")
     county_tcm: FacilityType = P(..., "County TCM hospital.", source="assumption")
     county_mch: FacilityType = P(..., "County maternal and child health hospital (children and women 15-49 only).", source="assumption")
@@ -379,7 +381,7 @@ class ChoiceWeights(Section):
 class ChoiceParams(Section):
     minor: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.61},
+            asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.58},
             quality=4.5,  # Yu et al. 2021, BMJ Open: good treatment effect 4.50
             trust=2.0,  # assumption
             cost_per_100_yuan=-0.50,  # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
@@ -400,7 +402,7 @@ class ChoiceParams(Section):
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 0.64, "township": 0.0, "county": 0.63, "city": 1.14},
+            asc={"village": 0.64, "township": 0.0, "county": 0.63, "city": 1.17},
             quality=6.0,  # assumption: for severe illness quality dominates (DOMAIN)
             trust=2.5,
             cost_per_100_yuan=-0.02,  # price barely matters for severe illness (DOMAIN)
@@ -441,7 +443,7 @@ class ReferralParams(Section):
 
 
 class SatisfactionParams(Section):
-    intercept: float = P(3.19, "Log-odds of satisfaction for a resolved visit with no wait and no cost.", unit="log-odds", source="calibrated: satisfaction near 0.9 (district surveys, DOMAIN)")
+    intercept: float = P(3.16, "Log-odds of satisfaction for a resolved visit with no wait and no cost.", unit="log-odds", source="calibrated by scripts/calibrate_baseline.py to satisfaction 0.90 (assumption: below the 93% target for end-2023)")
     unresolved: float = P(-2.0, "Change in log-odds when the facility could not resolve the episode.", unit="log-odds", source="assumption")
     wait_per_day: float = P(-2.0, "Change in log-odds per day of waiting.", unit="log-odds per day", source="assumption", le=0.0)
     cost_per_100_yuan: float = P(-0.05, "Change in log-odds per 100 yuan paid out of pocket.", unit="log-odds per 100 yuan", source="assumption", le=0.0)

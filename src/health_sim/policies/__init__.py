@@ -64,7 +64,7 @@ class Policies:
         self.params: Params = model.params
         self.sinking = Sinking(model)
         self.skills = Skills(self.params, model.county.n_townships)
-        self.state = self._state(model.start_date - dt.timedelta(days=1))
+        self.state = self._state(dt.date.min)  # the baseline: every lever off; the first update applies what is on
         self._contract_applied = self.state.contract_rate
         self.any = any(getattr(self.params.policies, n).enabled for n in type(self.params.policies).model_fields)
 

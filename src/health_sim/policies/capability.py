@@ -25,6 +25,8 @@ class Skills:
         self.tr = params.policies.training
         self.village_trained = 0.0  # share of village doctors trained (fades)
         self.rotation_trained = 0.0  # share of township staff rotation-trained in the last 5 years
+        self._rotation_cohorts = np.zeros(5 * 365)  # share trained on each of the last 5 years' days (a ring)
+        self._day = 0
         self.techniques = np.zeros(n_townships)  # techniques each township centre has received
         self._n_village_doctors = 1.0
 
@@ -36,8 +38,13 @@ class Skills:
         fade = self.tr.skill_decay_per_year / 365.0
         per_day = i * self.tr.village_sessions_per_year * self.tr.village_doctors_per_session / self._n_village_doctors / 365.0
         self.village_trained += per_day * (1.0 - self.village_trained) - fade * self.village_trained
-        rot = i * self.tr.rotation_share_per_year / 365.0
-        self.rotation_trained += rot * (1.0 - self.rotation_trained) - self.rotation_trained / (5 * 365.0)
+        # rotation training reaches staff not trained in the last 5 years; it counts for 5 years
+        slot = self._day % len(self._rotation_cohorts)
+        self.rotation_trained -= self._rotation_cohorts[slot]  # the cohort of 5 years ago expires
+        new = i * self.tr.rotation_share_per_year / 365.0 * (1.0 - self.rotation_trained)
+        self._rotation_cohorts[slot] = new
+        self.rotation_trained += new
+        self._day += 1
         self.techniques += i * self.tr.techniques_per_year / 365.0 / len(self.techniques)
 
 
@@ -69,7 +76,7 @@ def kind_uplift(params: Params, date: dt.date, skills: Skills, level: np.ndarray
             close(town, ("serious",), i * mc.lab_lift)
     sr = pol.salary_reform
     if (i := sr.intensity(date)) > 0:
-        close(village | town, KINDS, min(1.0, i * sr.effort_lift * sr.performance_pay_share / 0.3))
+        close(village | town, KINDS, min(1.0, i * sr.effort_lift * sr.performance_pay_share))
     return 1.0 - keep
 
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 _S = {s: i for i, s in enumerate(SPECIALTIES)}
 CIRCUIT_SPECIALTIES = ("internal_general", "emergency_cardiology", "surgery")
-MENTORING_DAYS = 90.0  # time constant of the retained lift while a doctor is present (assumption)
 
 
 class Sinking:
@@ -40,7 +39,7 @@ class Sinking:
         self.present_lift = np.zeros((T, S))
         self.unresolved = np.ones((T, S))  # record of episodes beyond each centre, by specialty (the "order")
         self._rotation = (None, None)
-        self._posted: list = []
+        self._posted: list = []  # doctors away now (stationed and circuit)
         self.doctor_days = 0.0  # doctor-days spent at the grassroots today
 
     @property
@@ -96,11 +95,13 @@ class Sinking:
         key_ci = (date - self.ci.start).days // self.ci.days_per_centre if i_ci > 0 else None
         changed = (key_st, key_ci) != self._rotation
         if changed:
-            for d in self._posted:
+            new_circuit = key_ci != self._rotation[1]
+            new_order = key_st != self._rotation[0]
+            for d in [d for d in self._posted if (d.posting == "circuit" and new_circuit) or (d.posting == "stationed" and new_order)]:
                 d.post_to(d.home)
-            self._posted = []
+                self._posted.remove(d)
             pool = self._pool("county_people")
-            if key_ci is not None:
+            if key_ci is not None and new_circuit:
                 T = m.county.n_townships
                 for team in range(self.ci.teams):
                     town = (team * max(1, T // max(1, self.ci.teams)) + key_ci) % T
@@ -112,8 +113,7 @@ class Sinking:
                                 break
                         doc = pool[spec].pop(0)
                         self._post(doc, town, "circuit")
-            new_order = key_st != self._rotation[0]
-            if key_st is not None:
+            if key_st is not None and new_order:
                 ordered = self.st.dispatch == "ordered"
                 per = self.st.period_days / 365.0
                 n_county = math.ceil(self.st.doctors_per_year_county * per * i_st)
@@ -122,8 +122,7 @@ class Sinking:
                     self._post(doc, t, "stationed")
                 for doc, t in self._assign(n_city, self._pool("city"), key_st, ordered, crn.SINKING + 1):
                     self._post(doc, t, "stationed")
-                if new_order:  # the record starts afresh for the next order
-                    self.unresolved[:] = 1.0
+                self.unresolved[:] = 1.0  # the record starts afresh for the next order
             self._rotation = (key_st, key_ci)
 
         # lift while present, retained lift approached while present and fading after
@@ -139,7 +138,7 @@ class Sinking:
             target[t, s] = max(target[t, s], retention * lift)
         self.present_lift = 1.0 - keep
         here = target > 0
-        self.retained[here] += (target[here] - self.retained[here]).clip(min=0) / MENTORING_DAYS
+        self.retained[here] += (target[here] - self.retained[here]).clip(min=0) / self.st.mentoring_days
         decay = self.st.retained_decay_per_year / 365.0
         self.retained[~here] *= 1.0 - decay
         self.doctor_days = float(len(self._posted))

@@ -1,0 +1,186 @@
+"""The scenario suite: every params/scenarios/*.yaml through the papermill template, J at a
+time, then a scorecard against params/targets.yaml.
+
+Each scenario's folder ``outputs/scenarios/<name>/`` holds the executed notebook, its
+tables and figures, and an HTML export. It is written beside its final place and swapped
+in at the end, so a rerun never leaves a half-written folder. A scenario that fails does
+not stop the others: its error and executed notebook are kept and the scorecard marks it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .paths import repo_root
+from .targets import load_targets, score
+
+TEMPLATE = Path("notebooks") / "scenario.ipynb"
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def scenario_files(root: Path, only: list[str] | None = None) -> list[Path]:
+    """The scenario files, all or the named ones (names without .yaml); unknown names are an error."""
+    files = sorted((root / "params" / "scenarios").glob("*.yaml"))
+    if not only:
+        return files
+    by_name = {f.stem: f for f in files}
+    unknown = [n for n in only if n.removesuffix(".yaml") not in by_name]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(by_name), n=1)
+        raise ValueError(f"--only {unknown[0]}: no such scenario in params/scenarios" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return [by_name[n.removesuffix(".yaml")] for n in only]
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace directory ``final`` by ``tmp`` (both on one file system)."""
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        os.replace(final, old / final.name)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def _html(notebook: Path, out: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    out.write_text(body, encoding="utf-8")
+
+
+def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, out_root: str) -> Outcome:
+    """Execute the template for one scenario into ``out_root/scenarios/<name>/`` (atomically)."""
+    import papermill as pm
+
+    root_p, scen = Path(root), Path(scenario)
+    final = Path(out_root) / "scenarios" / scen.stem
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{scen.stem}.tmp-", dir=final.parent))
+    executed = final.parent / f".{scen.stem}.executed-{os.getpid()}.ipynb"
+    t0 = time.perf_counter()
+    error = ""
+    log = open(tmp / "kernel.log", "wb")  # the kernel's own chatter goes here, not to the terminal
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        pm.execute_notebook(
+            str(root_p / TEMPLATE), str(executed), cwd=str(root_p), progress_bar=False, kernel_name="python3",
+            parameters={"scenario": str(scen), "scale": scale, "seed": seed, "replicates": reps, "days": days, "out_dir": str(tmp)},
+        )
+    except Exception as e:  # noqa: BLE001 - any failure of one scenario is recorded, the rest go on
+        error = f"{type(e).__name__}: {e}".strip()
+        if not error or len(error) > 4000:
+            error = error[:4000] or traceback.format_exc()[-4000:]
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        log.close()
+    try:
+        tmp.mkdir(exist_ok=True)
+        if executed.exists():
+            shutil.move(str(executed), tmp / "scenario.ipynb")
+            _html(tmp / "scenario.ipynb", tmp / "scenario.html")
+        if error:
+            (tmp / "error.txt").write_text(error + "\n", encoding="utf-8")
+        _swap_in(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        executed.unlink(missing_ok=True)
+    return Outcome(scen.stem, not error, time.perf_counter() - t0, error.splitlines()[0] if error else "")
+
+
+def scorecard(out_root: Path, names: list[str], outcomes: dict[str, Outcome], targets_file: Path) -> pd.DataFrame:
+    """One row per scenario and target: mean, 90% interval, met, share of replicates meeting it."""
+    targets = load_targets(targets_file)
+    rows = []
+    for name in names:
+        o = outcomes.get(name)
+        annual = out_root / "scenarios" / name / "annual.parquet"
+        if o is not None and o.ok and annual.exists():
+            s = score(pd.read_parquet(annual), targets)
+            s.insert(0, "scenario", name)
+            s.insert(1, "status", "ok")
+            rows.append(s)
+        else:
+            err = o.error if o else "not run"
+            rows.append(pd.DataFrame([{"scenario": name, "status": f"failed: {err}", "target": t.name, "kpi": t.kpi, "op": t.op, "threshold": t.threshold, "year": t.year} for t in targets]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if pd.isna(v) else f"{v:.4g}"
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return ""
+        return str(v).replace("|", "/")
+
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
+    """outputs/scorecard.csv, .md and .html, each written atomically."""
+    shown = card.drop(columns=["source"], errors="ignore")
+    outs = {
+        "scorecard.csv": lambda p: card.to_csv(p, index=False),
+        "scorecard.md": lambda p: p.write_text("# Scenario scorecard\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n" + _markdown(shown), encoding="utf-8"),
+        "scorecard.html": lambda p: p.write_text("<h1>Scenario scorecard</h1>\n" + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"), encoding="utf-8"),
+    }
+    paths = []
+    for name, writer in outs.items():
+        final = out_root / name
+        tmp = out_root / f".{name}.tmp-{os.getpid()}"
+        writer(tmp)
+        os.replace(tmp, final)
+        paths.append(final)
+    return paths
+
+
+def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path = "outputs", progress: bool | None = None) -> tuple[pd.DataFrame, list[Outcome]]:
+    """Run the scenario suite; return the scorecard and what happened to each scenario."""
+    from tqdm.auto import tqdm
+
+    root = repo_root()
+    out = Path(out_root).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    files = scenario_files(root, only)
+    load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
+    outcomes: dict[str, Outcome] = {}
+    disable = None if progress is None else not progress
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
+        futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(out)): f.stem for f in files}
+        for fut in cf.as_completed(futures):
+            name = futures[fut]
+            try:
+                outcomes[name] = fut.result()
+            except Exception as e:  # noqa: BLE001 - the worker itself died
+                outcomes[name] = Outcome(name, False, 0.0, f"{type(e).__name__}: {e}")
+            bar.update()
+            bar.set_postfix(failed=sum(not o.ok for o in outcomes.values()))
+    card = scorecard(out, [f.stem for f in files], outcomes, root / "params" / "targets.yaml")
+    write_scorecard(card, out)
+    return card, [outcomes[f.stem] for f in files]
+
