@@ -66,16 +66,21 @@ def write_dir_atomically(out: Path, files: dict) -> None:
         for name, writer in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             writer(tmp / name)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Replace directory ``final`` by the finished directory ``tmp`` beside it."""
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        os.replace(final, old / final.name)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
 
 
 def git_commit() -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import repo_root
+from .runner import swap_in
 from .targets import load_targets, score
 
 TEMPLATE = Path("notebooks") / "scenario.ipynb"
@@ -47,17 +48,6 @@ def scenario_files(root: Path, only: list[str] | None = None) -> list[Path]:
         close = difflib.get_close_matches(unknown[0], list(by_name), n=1)
         raise ValueError(f"--only {unknown[0]}: no such scenario in params/scenarios" + (f" (did you mean '{close[0]}'?)" if close else ""))
     return [by_name[n.removesuffix(".yaml")] for n in only]
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace directory ``final`` by ``tmp`` (both on one file system)."""
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        os.replace(final, old / final.name)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
 
 
 def _html(notebook: Path, out: Path) -> None:
@@ -102,7 +92,7 @@ def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: 
             _html(tmp / "scenario.ipynb", tmp / "scenario.html")
         if error:
             (tmp / "error.txt").write_text(error + "\n", encoding="utf-8")
-        _swap_in(tmp, final)
+        swap_in(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         executed.unlink(missing_ok=True)
