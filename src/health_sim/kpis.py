@@ -69,6 +69,10 @@ COUNTERS: dict[str, str] = {
     "unresolved_township": "trips to township centres that could not resolve the episode",
 }
 
+for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tallied by offset from the village one
+    _names = list(COUNTERS)
+    assert [_names.index(f"{_first}{lvl}") for lvl in LEVELS] == list(range(_names.index(f"{_first}village"), _names.index(f"{_first}village") + len(LEVELS)))
+
 # Counters of the facilities, county-wide (not by township).
 FACILITY_COUNTERS: dict[str, str] = {
     "county_bed_days": "occupied bed-days at county hospitals (simulated)",

@@ -216,6 +216,12 @@ class HealthSystemModel(mesa.Model):
     def _tally(self, name: str, town: np.ndarray, weights=None) -> None:
         self._day[_CI[name]] += np.bincount(town, weights, minlength=self._day.shape[1])
 
+    def _tally_by_level(self, first: str, lvl: np.ndarray, town: np.ndarray, weights=None) -> None:
+        """Tally into the per-level counters that start at ``first`` (village, township, county, city)."""
+        T = self._day.shape[1]
+        flat = self._day.reshape(-1)
+        flat += np.bincount((_CI[first] + lvl.astype(np.intp)) * T + town, weights, minlength=flat.size)
+
     def step(self) -> None:
         """Simulate one day (the first call first runs the unrecorded burn-in days)."""
         if self.days_run >= self.n_days:
@@ -412,11 +418,8 @@ class HealthSystemModel(mesa.Model):
 
         self._tally("trips", town)
         self._tally("visits", town, n_visits)
-        for li, name in enumerate(LEVELS):
-            m = lvl == li
-            if m.any():
-                self._tally(f"visits_{name}", town[m], n_visits[m])
-                self._tally(f"trips_{name}", town[m])
+        self._tally_by_level("visits_village", lvl, town, n_visits)
+        self._tally_by_level("trips_village", lvl, town)
         hosp = lvl >= _COUNTY
         if hosp.any():
             self._tally("hospital_trips", town[hosp])
@@ -471,10 +474,8 @@ class HealthSystemModel(mesa.Model):
         logit = a + b_unres * (~resolved) + b_wait * wait + b_cost * oop / 100.0
         sat = crn.uniforms(seed, crn.SATISFACTION, d, rid, slot=p) < 1.0 / (1.0 + np.exp(-logit))
         self._tally("satisfied", town, sat.astype(float))
-        for li, name in enumerate(LEVELS):
-            m = (lvl == li) & sat
-            if m.any():
-                self._tally(f"satisfied_{name}", town[m])
+        if sat.any():
+            self._tally_by_level("satisfied_village", lvl[sat], town[sat])
         tr = res.trust[rid, lvl]
         res.trust[rid, lvl] = tr + lr * (sat - tr)
         back = came_from[t.epi]
