@@ -121,6 +121,29 @@ def scenarios(
         raise typer.Exit(1)
 
 
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Sweep file (params/sweeps/*.yaml).")],
+    workers: Annotated[Optional[int], typer.Option(help="Runs at a time in a local process pool [default: the cores].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
+) -> None:
+    """Run a replicated sweep in-process with a local pool, one row per run in OUT/runs/ and
+    OUT/results.parquet. Rerunning resumes: finished runs are skipped, failed ones retried."""
+    from .params import ParamsError
+    from .sweep import run_sweep
+
+    if workers is not None and workers < 1:
+        _fail(f"--workers: {workers} is below 1")
+    try:
+        table, folder = run_sweep(spec, out=out, workers=workers, progress=None)
+    except (ParamsError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    failed = int((table["status"] != "ok").sum()) if len(table) else 0
+    typer.echo(f"{len(table)} runs, {failed} failed; results: {folder / 'results.parquet'}", err=bool(failed))
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("params")
 def params_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,

@@ -10,6 +10,7 @@ not stop the others: its error and executed notebook are kept and the scorecard 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -160,7 +161,7 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
-    with cf.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
+    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
         futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(out)): f.stem for f in files}
         for fut in cf.as_completed(futures):
             name = futures[fut]

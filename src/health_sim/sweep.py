@@ -1,0 +1,247 @@
+"""Replicated parameter sweeps: a design over levers and uncertain parameters, run in
+parallel, one row per run, resumable.
+
+A sweep file (params/sweeps/*.yaml) names a base scenario, the factors (dotted parameter
+keys with a range or a list of values), a design (grid; Latin hypercube via
+scipy.stats.qmc; Sobol or Morris via SALib), replicates, the KPIs to record and a seed.
+Every run's row is written atomically to ``<out>/runs/`` as it finishes; rerunning the
+same command skips the runs that are done and retries the failed ones, so a sweep killed
+at any moment and rerun ends with the table of an uninterrupted sweep.
+
+Seeds: replicate r of every point uses the r-th seed spawned from ``SeedSequence(seed)``
+(common random numbers across points), so the table does not depend on the executor or
+the number of workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import itertools
+import os
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError, field_validator, model_validator
+
+from .experiments import flatten, replicate_seeds
+from .kpis import KPIS
+from .params import ParamsError, _describe, _read_yaml, load_params, with_overrides
+from .paths import resolve
+from .schema_base import P, Section
+
+
+class Factor(Section):
+    """A lever or uncertain parameter: a list of values, or a range [low, high]."""
+
+    values: list[Any] | None = P(None, "The values it takes (grid designs).")
+    low: float | None = P(None, "Lower end of its range.")
+    high: float | None = P(None, "Upper end of its range.")
+    levels: int = P(3, "Grid points across [low, high] when no values are given.", ge=2, le=100)
+    integer: bool = P(False, "Round sampled values to integers (counts such as doctors a year).")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Factor":
+        if self.values is None and (self.low is None or self.high is None):
+            raise ValueError("give either values or low and high")
+        if self.values is None and not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.values is not None and not self.values:
+            raise ValueError("values is empty")
+        return self
+
+
+class Design(Section):
+    method: Literal["grid", "lhs", "sobol", "morris"] = P("grid", "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol indices (SALib); morris: Morris trajectories (SALib).")
+    samples: int = P(16, "Points (lhs), base samples N (sobol: N x (2D + 2) points, N a power of 2) or trajectories (morris).", ge=1, le=100_000)
+    morris_levels: int = P(4, "Grid levels of the Morris design.", ge=2, le=20)
+
+
+class SweepSpec(Section):
+    name: str = P(..., "Name of the sweep; results go to outputs/sweeps/<name>/.")
+    base: str = P(..., "Base scenario file (relative to the sweep file or the repository root).")
+    factors: dict[str, Factor] = P(..., "Factors by dotted parameter key.")
+    design: Design = P(Design, "How points are chosen.")
+    replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
+    kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run (parts as name.part).")
+    run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
+    seed: int = P(20230101, "Base seed.", ge=0)
+
+    @field_validator("factors")
+    @classmethod
+    def _some(cls, v: dict) -> dict:
+        if not v:
+            raise ValueError("at least one factor")
+        return v
+
+    @field_validator("kpis")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        import difflib
+
+        for k in v:
+            base = k.split(".")[0]
+            if base not in KPIS:
+                close = difflib.get_close_matches(base, list(KPIS), n=1)
+                raise ValueError(f"unknown KPI '{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return v
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, Path]:
+    """Read and validate a sweep file; check the base scenario and every factor key too."""
+    path = Path(path)
+    data = _read_yaml(path)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        loc, msg = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ParamsError(f"{path}: {'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}") from None
+    base = path.parent / spec.base
+    base = base if base.exists() else resolve(spec.base)
+    if not base.exists():
+        raise ParamsError(f"{path}: base: {spec.base}: no such file")
+    params = load_params(base)
+    for key, f in spec.factors.items():  # every factor must be a real parameter, at both ends
+        probe = f.values if f.values is not None else [f.low, f.high]
+        for v in probe:
+            try:
+                with_overrides(params, {**spec.run, key: int(round(v)) if f.integer else v})
+            except ParamsError as e:
+                raise ParamsError(f"{path}: factors.{key}: {str(e).split(': ', 1)[-1]}") from None
+    return spec, base
+
+
+def design_points(spec: SweepSpec) -> pd.DataFrame:
+    """The design: one row per point, one column per factor."""
+    keys = list(spec.factors)
+    fs = [spec.factors[k] for k in keys]
+    m = spec.design.method
+    if m == "grid":
+        axes = [f.values if f.values is not None else list(np.linspace(f.low, f.high, f.levels)) for f in fs]
+        pts = pd.DataFrame(list(itertools.product(*axes)), columns=keys)
+    else:
+        if any(f.values is not None for f in fs):
+            raise ValueError(f"the {m} design needs low and high for every factor")
+        bounds = [[f.low, f.high] for f in fs]
+        if m == "lhs":
+            from scipy.stats import qmc
+
+            unit = qmc.LatinHypercube(d=len(keys), seed=np.random.default_rng(spec.seed)).random(spec.design.samples)
+            x = qmc.scale(unit, [b[0] for b in bounds], [b[1] for b in bounds])
+        elif m == "sobol":
+            from SALib.sample import sobol as sobol_sample
+
+            x = sobol_sample.sample(salib_problem(spec), spec.design.samples, calc_second_order=False, seed=spec.seed)
+        else:
+            from SALib.sample import morris as morris_sample
+
+            x = morris_sample.sample(salib_problem(spec), spec.design.samples, num_levels=spec.design.morris_levels, seed=spec.seed)
+        pts = pd.DataFrame(x, columns=keys)
+    for k, f in zip(keys, fs):
+        if f.integer:
+            pts[k] = pts[k].round().astype(int)
+    pts.insert(0, "point", np.arange(len(pts)))
+    return pts
+
+
+def salib_problem(spec: SweepSpec) -> dict:
+    keys = list(spec.factors)
+    return {"num_vars": len(keys), "names": keys, "bounds": [[spec.factors[k].low, spec.factors[k].high] for k in keys]}
+
+
+def _native(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]) -> dict:
+    """One run in a worker: returns its KPIs, or raises."""
+    from .runner import run
+
+    params = with_overrides(load_params(base), {**run_over, **factors})
+    k = flatten(run(params, seed=seed).kpis)
+    return {name: k.get(name, np.nan) for name in kpis}
+
+
+def _row_path(runs: Path, point: int, rep: int) -> Path:
+    return runs / f"p{point:06d}_r{rep:03d}.parquet"
+
+
+def _write_row(runs: Path, row: dict) -> None:
+    final = _row_path(runs, row["point"], row["replicate"])
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    pd.DataFrame([row]).to_parquet(tmp, index=False)
+    os.replace(tmp, final)
+
+
+def done_runs(runs: Path) -> dict[tuple[int, int], str]:
+    """Status of the runs written so far, by (point, replicate)."""
+    out = {}
+    for f in runs.glob("p*_r*.parquet"):
+        try:
+            row = pd.read_parquet(f, columns=["point", "replicate", "status"]).iloc[0]
+        except Exception:  # noqa: BLE001 - an unreadable file counts as not done
+            continue
+        out[(int(row["point"]), int(row["replicate"]))] = str(row["status"])
+    return out
+
+
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None) -> tuple[pd.DataFrame, Path]:
+    """Run (or resume) a sweep with a local process pool; return the results table and its folder."""
+    from tqdm.auto import tqdm
+
+    spec, base = load_sweep(spec_path)
+    out = Path(out) if out else resolve("outputs") / "sweeps" / spec.name
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    pts = design_points(spec)
+    pts.to_parquet(out / "design.parquet", index=False)
+    seeds = replicate_seeds(spec.seed, spec.replicates)
+    status = done_runs(runs)
+    todo = [(int(p.point), r) for p in pts.itertuples() for r in range(spec.replicates) if status.get((int(p.point), r)) != "ok"]
+    keys = list(spec.factors)
+    factor_values = {int(row["point"]): {k: _native(row[k]) for k in keys} for _, row in pts.iterrows()}
+    workers = workers or os.cpu_count() or 1
+    failed = 0
+    bar = tqdm(total=len(pts) * spec.replicates, initial=len(pts) * spec.replicates - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        started = {}
+        futures = {}
+        for point, rep in todo:
+            fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis))
+            futures[fut] = (point, rep)
+            started[(point, rep)] = time.perf_counter()
+        for fut in cf.as_completed(futures):
+            point, rep = futures[fut]
+            row = {"point": point, "replicate": rep, "seed": seeds[rep], **{f"factor:{k}": v for k, v in factor_values[point].items()}}
+            try:
+                row |= fut.result()
+                row |= {"status": "ok", "error": ""}
+            except Exception as e:  # noqa: BLE001 - a run that raises is recorded; the rest go on
+                row |= {k: np.nan for k in spec.kpis}
+                row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000]}
+                failed += 1
+            row["seconds"] = round(time.perf_counter() - started[(point, rep)], 3)
+            _write_row(runs, row)
+            bar.update()
+            bar.set_postfix(failed=failed)
+    bar.close()
+    table = results(out)
+    return table, out
+
+
+def results(out: str | Path) -> pd.DataFrame:
+    """The sweep's table (one row per run, sorted), also written to results.parquet atomically."""
+    out = Path(out)
+    files = sorted((out / "runs").glob("p*_r*.parquet"))
+    table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+    if len(table):
+        table = table.sort_values(["point", "replicate"]).reset_index(drop=True)
+    tmp = out / f".results.parquet.tmp-{os.getpid()}"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "results.parquet")
+    return table

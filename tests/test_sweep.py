@@ -1,0 +1,115 @@
+"""Sweeps: validation, designs, seeds independent of the worker count, failures recorded,
+and a sweep killed with SIGKILL that resumes to the table of an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from health_sim.params import ParamsError
+from health_sim.sweep import design_points, load_sweep, run_sweep
+
+from .conftest import health_sim_exe
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "params" / "baseline.yaml"
+
+
+def spec(tmp_path: Path, factors: str, design: str = "{method: grid}", reps: int = 2, name: str = "t", days: int = 30) -> Path:
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(f"""name: {name}
+base: {BASE}
+factors:
+{factors}
+design: {design}
+replicates: {reps}
+kpis: [grassroots_share, visits_per_resident, visits_by_level.city]
+run: {{run.scale: 0.01, run.days: {days}, run.burn_in_days: 30, policies.reimbursement.enabled: true}}
+seed: 7
+""")
+    return f
+
+
+GRID = """  policies.reimbursement.outpatient_grassroots_increase: {values: [0.0, 0.3]}
+  choice.minor.habit: {values: [0.0, 0.8]}"""
+
+
+def stable(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["seconds"]).reset_index(drop=True)
+
+
+def test_the_repository_sweeps_are_valid():
+    for f in sorted((ROOT / "params" / "sweeps").glob("*.yaml")):
+        s, base = load_sweep(f)
+        assert base.exists() and len(design_points(s)) >= 4
+
+
+@pytest.mark.parametrize("factors, fragment", [
+    ("  policies.reimbursement.outpatient_grassroots_increse: {values: [0.1]}", "factors.policies.reimbursement.outpatient_grassroots_increse: unknown key (did you mean 'outpatient_grassroots_increase'?)"),
+    ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 1.4}", "1.4 is above 1"),
+    ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.3, high: 0.1}", "low 0.3 must be below high 0.1"),
+    ("  policies.reimbursement.outpatient_grassroots_increase: {}", "give either values or low and high"),
+])
+def test_bad_sweep_files_give_one_line(tmp_path, factors, fragment):
+    f = spec(tmp_path, factors)
+    with pytest.raises(ParamsError) as e:
+        load_sweep(f)
+    assert fragment in str(e.value) and str(e.value).startswith(str(f)) and "\n" not in str(e.value)
+
+
+def test_designs(tmp_path):
+    ranges = """  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.3}
+  choice.minor.habit: {low: 0.0, high: 1.0}
+  policies.stationed.doctors_per_year_county: {low: 0, high: 60, integer: true}"""
+    s, _ = load_sweep(spec(tmp_path, GRID))
+    assert len(design_points(s)) == 4
+    lhs, _ = load_sweep(spec(tmp_path, ranges, "{method: lhs, samples: 10}"))
+    p = design_points(lhs)
+    assert len(p) == 10 and p["choice.minor.habit"].between(0, 1).all()
+    # a Latin hypercube: each factor has one point in each tenth of its range
+    assert sorted((p["choice.minor.habit"] * 10).astype(int)) == list(range(10))
+    assert p["policies.stationed.doctors_per_year_county"].dtype.kind == "i"
+    sob, _ = load_sweep(spec(tmp_path, ranges, "{method: sobol, samples: 8}"))
+    assert len(design_points(sob)) == 8 * (3 + 2)
+    mor, _ = load_sweep(spec(tmp_path, ranges, "{method: morris, samples: 5}"))
+    assert len(design_points(mor)) == 5 * (3 + 1)
+
+
+def test_table_is_the_same_with_one_or_two_workers_and_records_failures(tmp_path):
+    one, _ = run_sweep(spec(tmp_path, GRID, name="a"), out=tmp_path / "a", workers=1, progress=False)
+    two, _ = run_sweep(spec(tmp_path, GRID, name="b"), out=tmp_path / "b", workers=2, progress=False)
+    pd.testing.assert_frame_equal(stable(one), stable(two))
+    assert len(one) == 8 and (one["status"] == "ok").all()
+    assert one.groupby("replicate")["seed"].nunique().eq(1).all()  # common random numbers across points
+    lo = one[one["factor:policies.reimbursement.outpatient_grassroots_increase"] == 0.0]["grassroots_share"].mean()
+    hi = one[one["factor:policies.reimbursement.outpatient_grassroots_increase"] == 0.3]["grassroots_share"].mean()
+    assert hi > lo
+    bad = spec(tmp_path, "  episodes.rates.minor.0-14: {values: [6.0, 500.0]}", reps=1, name="c")
+    table, _ = run_sweep(bad, out=tmp_path / "c", workers=2, progress=False)
+    assert list(table["status"]) == ["ok", "failed"] and "episode rates" in table["error"].iloc[1]
+    assert np.isnan(table["grassroots_share"].iloc[1])
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
+    f = spec(tmp_path, GRID, reps=3, name="k", days=60)
+    ref, _ = run_sweep(f, out=tmp_path / "ref", workers=2, progress=False)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "runs").glob("p*.parquet"))) < 3:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(list((out / "runs").glob("p*.parquet")))
+    assert 3 <= partial < 12, "the sweep was not interrupted midway"
+    done = subprocess.run([health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "12 runs, 0 failed" in done.stdout
+    pd.testing.assert_frame_equal(stable(pd.read_parquet(out / "results.parquet")), stable(ref))
