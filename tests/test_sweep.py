@@ -113,3 +113,49 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "12 runs, 0 failed" in done.stdout
     pd.testing.assert_frame_equal(stable(pd.read_parquet(out / "results.parquet")), stable(ref))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dask_scheduler_and_two_worker_processes_give_the_local_table(tmp_path):
+    """A real Dask scheduler and two workers, each a separate process on localhost."""
+    import sys
+
+    f = spec(tmp_path, GRID, name="d")
+    local, _ = run_sweep(f, out=tmp_path / "local", workers=2, progress=False)
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        time.sleep(2)
+        for _ in range(2):
+            procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+        done = subprocess.run([health_sim_exe(), "sweep", str(f), "--out", str(tmp_path / "dask"), "--executor", "dask", "--scheduler", address], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        pd.testing.assert_frame_equal(stable(pd.read_parquet(tmp_path / "dask" / "results.parquet")), stable(local))
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def test_dask_local_cluster(tmp_path):
+    f = spec(tmp_path, GRID, name="e", reps=1)
+    a, _ = run_sweep(f, out=tmp_path / "a", workers=2, progress=False, executor="dask")
+    b, _ = run_sweep(f, out=tmp_path / "b", workers=1, progress=False)
+    pd.testing.assert_frame_equal(stable(a), stable(b))

@@ -124,10 +124,12 @@ def scenarios(
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Sweep file (params/sweeps/*.yaml).")],
-    workers: Annotated[Optional[int], typer.Option(help="Runs at a time in a local process pool [default: the cores].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Runs at a time (local pool or Dask LocalCluster) [default: the cores].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
+    executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 [default: start a LocalCluster].")] = None,
 ) -> None:
-    """Run a replicated sweep in-process with a local pool, one row per run in OUT/runs/ and
+    """Run a replicated sweep in-process (the API), one row per run in OUT/runs/ and
     OUT/results.parquet. Rerunning resumes: finished runs are skipped, failed ones retried."""
     from .params import ParamsError
     from .sweep import run_sweep
@@ -135,7 +137,7 @@ def sweep(
     if workers is not None and workers < 1:
         _fail(f"--workers: {workers} is below 1")
     try:
-        table, folder = run_sweep(spec, out=out, workers=workers, progress=None)
+        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler)
     except (ParamsError, ValueError) as e:
         _fail(str(e).splitlines()[0])
     failed = int((table["status"] != "ok").sum()) if len(table) else 0

@@ -190,8 +190,45 @@ def done_runs(runs: Path) -> dict[tuple[int, int], str]:
     return out
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None) -> tuple[pd.DataFrame, Path]:
-    """Run (or resume) a sweep with a local process pool; return the results table and its folder."""
+class _Pool:
+    """A concurrent.futures executor: a local process pool, or Dask (a LocalCluster, or the
+    scheduler at ``scheduler``, e.g. tcp://host:8786)."""
+
+    def __init__(self, executor: str, workers: int, scheduler: str | None):
+        self._client = self._cluster = None
+        if executor == "local":
+            if scheduler:
+                raise ValueError("--scheduler goes with --executor dask")
+            self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        elif executor == "dask":
+            from distributed import Client, LocalCluster
+
+            if scheduler:
+                self._client = Client(scheduler, timeout="30s")
+            else:
+                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+                self._client = Client(self._cluster)
+            self.pool = self._client.get_executor(pure=False)
+        else:
+            raise ValueError(f"--executor {executor}: must be local or dask")
+
+    def __enter__(self):
+        return self.pool
+
+    def __exit__(self, *exc):
+        if self._client is None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+
+
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None) -> tuple[pd.DataFrame, Path]:
+    """Run (or resume) a sweep; return the results table and its folder.
+
+    ``executor``: "local" (a process pool of ``workers``) or "dask" (a LocalCluster of
+    ``workers``, or the existing cluster at ``scheduler``). The table is the same either way."""
     from tqdm.auto import tqdm
 
     spec, base = load_sweep(spec_path)
@@ -208,7 +245,7 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     workers = workers or os.cpu_count() or 1
     failed = 0
     bar = tqdm(total=len(pts) * spec.replicates, initial=len(pts) * spec.replicates - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    with _Pool(executor, workers, scheduler) as pool:
         started = {}
         futures = {}
         for point, rep in todo:
