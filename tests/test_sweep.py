@@ -159,3 +159,12 @@ def test_dask_local_cluster(tmp_path):
     a, _ = run_sweep(f, out=tmp_path / "a", workers=2, progress=False, executor="dask")
     b, _ = run_sweep(f, out=tmp_path / "b", workers=1, progress=False)
     pd.testing.assert_frame_equal(stable(a), stable(b))
+
+
+def test_via_notebook_gives_the_api_table_and_keeps_the_notebooks(tmp_path):
+    f = spec(tmp_path, "  policies.reimbursement.outpatient_grassroots_increase: {values: [0.0, 0.3]}", name="n", reps=1)
+    api, _ = run_sweep(f, out=tmp_path / "api", workers=2, progress=False)
+    nb, out = run_sweep(f, out=tmp_path / "nb", workers=2, progress=False, via="notebook")
+    pd.testing.assert_frame_equal(stable(nb), stable(api))
+    kept = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
+    assert kept == ["p000000_r000.ipynb", "p000001_r000.ipynb"]

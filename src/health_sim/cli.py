@@ -128,16 +128,17 @@ def sweep(
     out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 [default: start a LocalCluster].")] = None,
+    via: Annotated[str, typer.Option(help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept).")] = "api",
 ) -> None:
-    """Run a replicated sweep in-process (the API), one row per run in OUT/runs/ and
-    OUT/results.parquet. Rerunning resumes: finished runs are skipped, failed ones retried."""
+    """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
+    Rerunning resumes: finished runs are skipped, failed ones retried."""
     from .params import ParamsError
     from .sweep import run_sweep
 
     if workers is not None and workers < 1:
         _fail(f"--workers: {workers} is below 1")
     try:
-        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler)
+        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via)
     except (ParamsError, ValueError) as e:
         _fail(str(e).splitlines()[0])
     failed = int((table["status"] != "ok").sum()) if len(table) else 0

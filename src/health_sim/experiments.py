@@ -75,20 +75,24 @@ class Replicates:
         return Path(out_dir)
 
 
-def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False) -> Replicates:
-    """Run ``replicates`` replicates of a scenario (a params file or Params)."""
+def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False, seeds: list[int] | None = None) -> Replicates:
+    """Run ``replicates`` replicates of a scenario (a params file or Params).
+
+    ``overrides`` (dotted keys) win over ``scale`` and ``days``; ``seeds``, if given, are
+    the replicates' seeds (instead of those spawned from ``seed``)."""
     if isinstance(scenario, Params):
         params, name = scenario, "scenario"
     else:
         params, name = load_params(scenario), Path(scenario).stem
-    over = dict(overrides or {})
+    over = {}
     if scale is not None:
         over["run.scale"] = scale
     if days is not None:
         over["run.days"] = days
+    over |= dict(overrides or {})
     if over:
         params = with_overrides(params, over)
-    seeds = replicate_seeds(seed, replicates)
+    seeds = [int(s) for s in seeds] if seeds else replicate_seeds(seed, replicates)
     tables: dict[str, list] = {k: [] for k in ("kpis", "daily", "township", "annual", "capability")}
     for r, s in enumerate(seeds):
         res = run(params, seed=s, progress=progress)

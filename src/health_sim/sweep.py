@@ -167,6 +167,21 @@ def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]
     return {name: k.get(name, np.nan) for name in kpis}
 
 
+def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], out_dir: str) -> dict:
+    """One run through the scenario notebook (papermill), its executed notebook kept in ``out_dir``."""
+    import papermill as pm
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    overrides = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in {**run_over, **factors}.items()}
+    pm.execute_notebook(
+        str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, progress_bar=False, kernel_name="python3",
+        parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out)},
+    )
+    k = pd.read_parquet(out / "kpis.parquet").iloc[0].to_dict()
+    return {name: k.get(name, np.nan) for name in kpis}
+
+
 def _row_path(runs: Path, point: int, rep: int) -> Path:
     return runs / f"p{point:06d}_r{rep:03d}.parquet"
 
@@ -224,11 +239,15 @@ class _Pool:
                 self._cluster.close()
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None) -> tuple[pd.DataFrame, Path]:
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api") -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a sweep; return the results table and its folder.
 
     ``executor``: "local" (a process pool of ``workers``) or "dask" (a LocalCluster of
-    ``workers``, or the existing cluster at ``scheduler``). The table is the same either way."""
+    ``workers``, or the existing cluster at ``scheduler``). ``via``: "api" runs the model
+    in-process; "notebook" runs notebooks/scenario.ipynb through papermill for each run and
+    keeps each executed notebook under ``<out>/notebooks/``. The table is the same either way."""
+    if via not in ("api", "notebook"):
+        raise ValueError(f"--via {via}: must be api or notebook")
     from tqdm.auto import tqdm
 
     spec, base = load_sweep(spec_path)
@@ -248,8 +267,14 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     with _Pool(executor, workers, scheduler) as pool:
         started = {}
         futures = {}
+        from .paths import repo_root
+
         for point, rep in todo:
-            fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis))
+            if via == "api":
+                fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis))
+            else:
+                nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
+                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), nb_out)
             futures[fut] = (point, rep)
             started[(point, rep)] = time.perf_counter()
         for fut in cf.as_completed(futures):
