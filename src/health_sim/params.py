@@ -185,6 +185,18 @@ def _source_of(loc: tuple, origin: dict, default_src: str) -> str:
     return below[-1] if below else default_src
 
 
+def validate_file(model: type[BaseModel], path: Path):
+    """Read a YAML file and validate it against ``model``; errors as one ParamsError line."""
+    data = _read_yaml(Path(path))
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        loc, msg = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ParamsError(f"{path}: {'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}") from None
+
+
 def context_problems(p: Params) -> list[tuple[tuple, str]]:
     """Combinations that each key allows but that make no sense together: (location, message)."""
     import datetime as dt

@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from .experiments import flatten, replicate_seeds
 from .kpis import KPIS
-from .params import ParamsError, _describe, _read_yaml, load_params, with_overrides
+from .params import ParamsError, load_params, validate_file, with_overrides
 from .paths import resolve
 from .schema_base import P, Section
 
@@ -93,14 +93,7 @@ class SweepSpec(Section):
 def load_sweep(path: str | Path) -> tuple[SweepSpec, Path]:
     """Read and validate a sweep file; check the base scenario and every factor key too."""
     path = Path(path)
-    data = _read_yaml(path)
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as e:
-        errors = e.errors()
-        loc, msg = _describe(errors[0])
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ParamsError(f"{path}: {'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}") from None
+    spec = validate_file(SweepSpec, path)
     base = path.parent / spec.base
     base = base if base.exists() else resolve(spec.base)
     if not base.exists():

@@ -13,10 +13,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from .kpis import KPIS
-from .params import ParamsError, _describe, _read_yaml
+from .params import validate_file
 from .schema_base import P, Section
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
@@ -61,15 +61,7 @@ class Targets(BaseModel):
 
 def load_targets(path: str | Path = "params/targets.yaml") -> list[Target]:
     """Read and validate a targets file; bad input raises ParamsError with one line."""
-    path = Path(path)
-    data = _read_yaml(path)
-    try:
-        return Targets.model_validate(data).targets
-    except ValidationError as e:
-        errors = e.errors()
-        loc, msg = _describe(errors[0])
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ParamsError(f"{path}: {'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}") from None
+    return validate_file(Targets, Path(path)).targets
 
 
 def score(annual: pd.DataFrame, targets: list[Target], level: float = 0.90) -> pd.DataFrame:
