@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-import health_sim
 
 SUMMARY = Path(__file__).parent / "baseline_summary.json"
 

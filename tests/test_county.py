@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import health_sim
 from health_sim.agents import Doctor, Facility
 from health_sim.county import build_county
 from health_sim.model import HealthSystemModel
