@@ -542,6 +542,36 @@ class HealthSystemModel(mesa.Model):
                 unresolved[gone] = False
         return unresolved
 
+    # --- burn-in shared between lever settings ---------------------------------
+
+    def burn_in(self) -> None:
+        """Simulate the unrecorded burn-in days now (``step`` would do it on its first call)."""
+        while self._clock < self.burn_in_days:
+            self._day_of_care()
+
+    def rebind(self, params: Params) -> None:
+        """Continue from the end of the burn-in with other lever settings (``params.policies``).
+
+        Valid when no lever of either setting acts during the burn-in (every enabled lever
+        starts on or after the start date) and every other parameter is the same: the
+        burn-in then does not depend on the levers, so the model continues exactly as a
+        fresh model of ``params`` would (:mod:`health_sim.warmstart` checks both, and a
+        test compares every scenario bit for bit).
+        """
+        from .warmstart import burn_in_key
+
+        if self.days_run or self._clock != self.burn_in_days:
+            raise RuntimeError("rebind only at the end of the burn-in")
+        if burn_in_key(params, self.seed) is None or burn_in_key(params, self.seed) != burn_in_key(self.params, self.seed):
+            raise ValueError("rebind needs the same parameters apart from levers that start on or after the start date")
+        unresolved = self.policies.sinking.unresolved  # recorded whatever the levers
+        self.params = params
+        self.chronic.params = params
+        self.policies = Policies(self)
+        self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
+        self.policies.sinking.unresolved = unresolved.copy()
+        self.restaff()
+
     # --- running and results ----------------------------------------------------
 
     def run_days(self, days: int | None = None, progress: bool | None = None) -> None:
