@@ -187,14 +187,23 @@ def _source_of(loc: tuple, origin: dict, default_src: str) -> str:
 
 def validate_file(model: type[BaseModel], path: Path):
     """Read a YAML file and validate it against ``model``; errors as one ParamsError line."""
-    data = _read_yaml(Path(path))
+    return validate_data(model, _read_yaml(Path(path)), str(path))
+
+
+def validate_data(model: type[BaseModel], data: dict, where: str):
+    """Validate ``data`` against ``model``; errors as one ParamsError line starting with ``where``."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
-        loc, msg = _describe(errors[0])
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ParamsError(f"{path}: {'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}") from None
+        raise ParamsError(f"{where}: {first_error(e)}") from None
+
+
+def first_error(e: ValidationError) -> str:
+    """'key.path: message (and N more)' for the first error of a pydantic ValidationError."""
+    errors = e.errors()
+    loc, msg = _describe(errors[0])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}"
 
 
 def context_problems(p: Params) -> list[tuple[tuple, str]]:
