@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "params" / "baseline.yaml"
 
 
-def spec(tmp_path: Path, factors: str, design: str = "{method: grid}", reps: int = 2, name: str = "t", days: int = 30) -> Path:
+def spec(tmp_path: Path, factors: str, design: str = "{method: grid}", reps: int = 2, name: str = "t", days: int = 30, extra: str = "") -> Path:
     f = tmp_path / f"{name}.yaml"
-    f.write_text(f"""name: {name}
+    f.write_text(f"""{extra}name: {name}
 base: {BASE}
 factors:
 {factors}
@@ -62,6 +62,28 @@ def test_bad_sweep_files_give_one_line(tmp_path, factors, fragment):
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
     assert fragment in str(e.value) and str(e.value).startswith(str(f)) and "\n" not in str(e.value)
+
+
+def test_unknown_target_gives_one_line(tmp_path):
+    f = spec(tmp_path, GRID, extra="targets: [grassroots_share_66]\n")
+    with pytest.raises(ParamsError) as e:
+        load_sweep(f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: targets: unknown target 'grassroots_share_66'") and "did you mean 'grassroots_share_65'" in msg and "\n" not in msg
+
+
+def test_each_run_records_whether_it_meets_each_target(tmp_path):
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("""targets:
+  - {name: low_bar, kpi: grassroots_share, threshold: 0.1, source: test}
+  - {name: high_bar, kpi: grassroots_share, threshold: 0.99, source: test}
+  - {name: by_2030, kpi: grassroots_share, threshold: 0.1, year: 2030, source: test}
+""")
+    f = spec(tmp_path, GRID, reps=1, extra=f"targets: [low_bar, high_bar, by_2030]\ntargets_file: {targets}\n")
+    table, _ = run_sweep(f, out=tmp_path / "out", workers=1, progress=False)
+    assert (table["met:low_bar"] == 1.0).all() and (table["met:high_bar"] == 0.0).all()
+    assert table["met:by_2030"].isna().all()  # the run does not reach 2030
+    assert (table["seconds"] > 0).all()
 
 
 def test_designs(tmp_path):
@@ -190,3 +212,10 @@ def test_sensitivity_indices_rank_an_influential_lever_above_an_inert_one(tmp_pa
     table, _ = run_sweep(f, out=tmp_path / "m", workers=2, progress=False)
     mi = morris_indices(table, m, "grassroots_share")
     assert mi.loc[gap, "mu_star"] > 5 * mi.loc[inert, "mu_star"]
+
+
+def test_a_target_written_out_with_a_bad_kpi_gets_the_targets_own_message(tmp_path):
+    f = spec(tmp_path, GRID, extra="targets: [{name: gs, kpi: grassroots_shar, threshold: 0.7, source: test}]\n")
+    with pytest.raises(ParamsError) as e:
+        load_sweep(f)
+    assert str(e.value) == f"{f}: targets: 0.kpi: unknown KPI 'grassroots_shar' (did you mean 'grassroots_share'?)"

@@ -16,8 +16,10 @@ the number of workers.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing as mp
+import hashlib
 import itertools
+import json
+import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -29,9 +31,10 @@ from pydantic import field_validator, model_validator
 
 from .experiments import flatten, replicate_seeds
 from .kpis import KPIS
-from .params import ParamsError, load_params, validate_file, with_overrides
+from .params import ParamsError, first_error, load_params, validate_data, validate_file, with_overrides
 from .paths import resolve
 from .schema_base import P, Section
+from .targets import Target, load_targets, score
 
 
 class Factor(Section):
@@ -67,6 +70,8 @@ class SweepSpec(Section):
     design: Design = P(Design, "How points are chosen.")
     replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
     kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run (parts as name.part).")
+    targets: list[str | Target] = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
+    targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
     seed: int = P(20230101, "Base seed.", ge=0)
 
@@ -76,6 +81,11 @@ class SweepSpec(Section):
         if not v:
             raise ValueError("at least one factor")
         return v
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _inline(cls, v: list) -> list:
+        return inline_targets(v)
 
     @field_validator("kpis")
     @classmethod
@@ -90,23 +100,104 @@ class SweepSpec(Section):
         return v
 
 
-def load_sweep(path: str | Path) -> tuple[SweepSpec, Path]:
-    """Read and validate a sweep file; check the base scenario and every factor key too."""
+def with_changes(spec, changes: dict | None, path: Path):
+    """``spec`` with fields replaced by ``changes`` (dict fields such as ``run`` merged),
+    validated; a bad change is one ParamsError line naming ``changes`` and the key."""
+    if not changes:
+        return spec
+    merged = spec.model_dump()
+    for k, v in changes.items():
+        merged[k] = {**merged[k], **v} if isinstance(merged.get(k), dict) and isinstance(v, dict) else v
+    return validate_data(type(spec), merged, f"{path}: changes")
+
+
+def inline_targets(v: list) -> list:
+    """Targets written out in a spec validated as Target (so a bad one gets Target's own message)."""
+    from pydantic import ValidationError
+
+    out = []
+    for i, t in enumerate(v or []):
+        if isinstance(t, dict):
+            try:
+                t = Target.model_validate(t)
+            except ValidationError as e:
+                raise ValueError(f"{i}.{first_error(e)}") from None
+        out.append(t)
+    return out
+
+
+def _beside(path: Path, name: str) -> Path:
+    """A file named in ``path``: relative to it, else to the repository root."""
+    near = path.parent / name
+    return near if near.exists() else resolve(name)
+
+
+def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec, Path]:
+    """Read and validate a sweep file; check the base scenario, every factor key and the targets too.
+
+    ``changes`` replace fields of the file (``run`` and ``design`` are merged), e.g.
+    ``{"replicates": 1, "design": {"samples": 8}, "run": {"run.scale": 0.01}}``."""
     path = Path(path)
-    spec = validate_file(SweepSpec, path)
-    base = path.parent / spec.base
-    base = base if base.exists() else resolve(spec.base)
+    spec = with_changes(validate_file(SweepSpec, path), changes, path)
+    base = _beside(path, spec.base)
     if not base.exists():
         raise ParamsError(f"{path}: base: {spec.base}: no such file")
-    params = load_params(base)
-    for key, f in spec.factors.items():  # every factor must be a real parameter, at both ends
-        probe = f.values if f.values is not None else [f.low, f.high]
+    sweep_targets(spec, path)
+    check_factors(path, "factors", load_params(base), spec.run, spec.factors)
+    return spec, base
+
+
+def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
+    """Every factor must be a real parameter, valid at both ends and inside its range (a
+    whole-number parameter needs ``integer: true``); else one line naming ``section.key``."""
+    for key, f in factors.items():
+        probe = f.values if f.values is not None else [f.low, f.high] + ([] if f.integer else [f.low + 0.37 * (f.high - f.low)])
         for v in probe:
             try:
-                with_overrides(params, {**spec.run, key: int(round(v)) if f.integer else v})
+                with_overrides(params, {**run, key: int(round(v)) if f.integer else v})
             except ParamsError as e:
-                raise ParamsError(f"{path}: factors.{key}: {str(e).split(': ', 1)[-1]}") from None
-    return spec, base
+                raise ParamsError(f"{path}: {section}.{key}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def sweep_targets(spec, path: str | Path) -> list[Target]:
+    """The targets a sweep (or optimisation) judges: names looked up in its targets file
+    (unknown names are one-line errors), or targets written out in the spec."""
+    import difflib
+
+    names = [t for t in spec.targets if isinstance(t, str)]
+    known: dict[str, Target] = {}
+    if names:
+        tfile = _beside(Path(path), spec.targets_file)
+        if not tfile.exists():
+            raise ParamsError(f"{path}: targets_file: {spec.targets_file}: no such file")
+        known = {t.name: t for t in load_targets(tfile)}
+    out = []
+    for t in spec.targets:
+        if isinstance(t, Target):
+            out.append(t)
+        elif t in known:
+            out.append(known[t])
+        else:
+            close = difflib.get_close_matches(t, list(known), n=1)
+            raise ParamsError(f"{path}: targets: unknown target '{t}' in {tfile}" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    dup = sorted({t.name for t in out if [u.name for u in out].count(t.name) > 1})
+    if dup:
+        raise ParamsError(f"{path}: targets: '{dup[0]}' is named twice")
+    return out
+
+
+def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target], final: list[str] = ()) -> dict:
+    """A run's row: the named KPIs (whole run), ``final:<kpi>`` for the KPIs in ``final``
+    (their value in the run's last calendar year) and, for each target, ``met:<name>``
+    (1, 0, or NaN when the run does not cover the target's year)."""
+    row = {name: kpis.get(name, np.nan) for name in names}
+    if final:
+        last = annual.loc[annual["year"].idxmax()]
+        row |= {f"final:{k}": float(last[k]) if k in last.index else np.nan for k in final}
+    if targets:
+        judged = score(annual, targets)
+        row |= {f"met:{t}": float(s) for t, s in zip(judged["target"], judged["share_met"])}
+    return row
 
 
 def design_points(spec: SweepSpec) -> pd.DataFrame:
@@ -151,28 +242,38 @@ def _native(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]) -> dict:
-    """One run in a worker: returns its KPIs, or raises."""
-    from .runner import run
+def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], targets: list[Target] = (), final: list[str] = ()) -> dict:
+    """One run in a worker: its row (KPIs, targets met, seconds), or raises.
 
+    The burn-in is shared between runs of the same seed in this process when the levers
+    allow it (:mod:`health_sim.warmstart`); the results are the same either way."""
+    from .warmstart import warm_model
+
+    t0 = time.perf_counter()
     params = with_overrides(load_params(base), {**run_over, **factors})
-    k = flatten(run(params, seed=seed).kpis)
-    return {name: k.get(name, np.nan) for name in kpis}
+    model = warm_model(params, seed)
+    model.run_days(progress=False)
+    row = record(flatten(model.kpis()), model.annual_frame(), kpis, list(targets), list(final))
+    return row | {"seconds": round(time.perf_counter() - t0, 3)}
 
 
-def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], out_dir: str) -> dict:
+def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], out_dir: str, targets: list[Target] = ()) -> dict:
     """One run through the scenario notebook (papermill), its executed notebook kept in ``out_dir``."""
     import papermill as pm
 
+    from .suite import PAPERMILL_OPTIONS
+
+    t0 = time.perf_counter()
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     overrides = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in {**run_over, **factors}.items()}
     pm.execute_notebook(
-        str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, progress_bar=False, kernel_name="python3",
-        parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out)},
+        str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, **PAPERMILL_OPTIONS,
+        parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out), "figures": False},
     )
     k = pd.read_parquet(out / "kpis.parquet").iloc[0].to_dict()
-    return {name: k.get(name, np.nan) for name in kpis}
+    row = record(k, pd.read_parquet(out / "annual.parquet"), kpis, list(targets))
+    return row | {"seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _row_path(runs: Path, point: int, rep: int) -> Path:
@@ -232,8 +333,43 @@ class _Pool:
                 self._cluster.close()
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api") -> tuple[pd.DataFrame, Path]:
+def default_out(spec, changes: dict | None = None, kind: str = "sweeps") -> Path:
+    """outputs/<kind>/<name>, or <name>-<hash of the changes> for a changed specification."""
+    folder = resolve("outputs") / kind
+    if not changes:
+        return folder / spec.name
+    changes = {k: v for k, v in changes.items() if k != "trials"}  # more trials resume the same optimisation
+    if not changes:
+        return folder / spec.name
+    tag = hashlib.sha256(json.dumps(changes, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return folder / f"{spec.name}-{tag}"
+
+
+def claim(out: Path, spec, base: Path, kind: str = "sweep") -> None:
+    """Record which sweep fills ``out`` (spec.json); refuse a folder another sweep filled,
+    so that resuming never mixes the runs of two specifications (or of two base scenarios)."""
+    from .params import params_hash
+
+    made = {"spec": spec.model_dump(mode="json"), "base_params_sha256": params_hash(load_params(base))}
+    made["spec"].pop("base"), made["spec"].pop("targets_file")  # paths may be written differently
+    f = out / "spec.json"
+    if f.exists():
+        old = json.loads(f.read_text())
+        if old != made:
+            diff = sorted(k for k in set(old["spec"]) | set(made["spec"]) if old["spec"].get(k) != made["spec"].get(k)) or ["base scenario"]
+            raise ParamsError(f"{out}: holds the runs of another {kind} ({diff[0]} differs); delete it or give another --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".spec.json.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(made, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, f)
+
+
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a sweep; return the results table and its folder.
+
+    ``changes``: fields of the sweep file replaced for this call (see :func:`load_sweep`),
+    e.g. a smaller design or scale in a notebook; its results go to a folder of their own.
 
     ``executor``: "local" (a process pool of ``workers``) or "dask" (a LocalCluster of
     ``workers``, or the existing cluster at ``scheduler``). ``via``: "api" runs the model
@@ -243,9 +379,11 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
         raise ValueError(f"--via {via}: must be api or notebook")
     from tqdm.auto import tqdm
 
-    spec, base = load_sweep(spec_path)
-    out = Path(out) if out else resolve("outputs") / "sweeps" / spec.name
+    spec, base = load_sweep(spec_path, changes)
+    targets = sweep_targets(spec, spec_path)
+    out = Path(out) if out else default_out(spec, changes)
     runs = out / "runs"
+    claim(out, spec, base)
     runs.mkdir(parents=True, exist_ok=True)
     pts = design_points(spec)
     pts.to_parquet(out / "design.parquet", index=False)
@@ -258,18 +396,16 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     failed = 0
     bar = tqdm(total=len(pts) * spec.replicates, initial=len(pts) * spec.replicates - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
     with _Pool(executor, workers, scheduler) as pool:
-        started = {}
         futures = {}
         from .paths import repo_root
 
         for point, rep in todo:
             if via == "api":
-                fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis))
+                fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), targets)
             else:
                 nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), nb_out)
+                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
             futures[fut] = (point, rep)
-            started[(point, rep)] = time.perf_counter()
         for fut in cf.as_completed(futures):
             point, rep = futures[fut]
             row = {"point": point, "replicate": rep, "seed": seeds[rep], **{f"factor:{k}": v for k, v in factor_values[point].items()}}
@@ -277,10 +413,9 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
                 row |= fut.result()
                 row |= {"status": "ok", "error": ""}
             except Exception as e:  # noqa: BLE001 - a run that raises is recorded; the rest go on
-                row |= {k: np.nan for k in spec.kpis}
-                row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000]}
+                row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in targets}
+                row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
                 failed += 1
-            row["seconds"] = round(time.perf_counter() - started[(point, rep)], 3)
             _write_row(runs, row)
             bar.update()
             bar.set_postfix(failed=failed)
