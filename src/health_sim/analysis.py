@@ -1,11 +1,15 @@
-"""Analyses of a sweep's results table: global sensitivity (SALib).
+"""Analyses of a sweep's results table: global sensitivity (SALib) and scenario discovery (PRIM).
 
-Both read the table ``health-sim sweep`` writes (one row per run) and the sweep file that
-made it, average the replicates of each point (common random numbers make the average
-the policy's effect on the same residents), and hand the per-point KPI to SALib.
+All read the table ``health-sim sweep`` writes (one row per run). The sensitivity indices
+also need the sweep file that made it; they average the replicates of each point (common
+random numbers make the average the policy's effect on the same residents) and hand the
+per-point KPI to SALib. Discovery works on the runs themselves, so a box's density is the
+probability that a run in it meets the targets.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -45,3 +49,78 @@ def morris_indices(table: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: f
     y = _point_means(table, spec, kpi)
     si = morris.analyze(salib_problem(spec), x, y, conf_level=conf_level, num_levels=spec.design.morris_levels, seed=spec.seed)
     return pd.DataFrame({"mu_star": si["mu_star"], "mu_star_conf": si["mu_star_conf"], "mu": si["mu"], "sigma": si["sigma"]}, index=pd.Index(list(spec.factors), name="factor"))
+
+
+@dataclass
+class Discovery:
+    """A PRIM box: the factor ranges in which the runs meet the targets with high probability.
+
+    ``box``: one row per factor, its range in the box (``low``, ``high``), its range in the
+    sweep (``sweep_low``, ``sweep_high``), whether the box restricts it and PRIM's quasi-p
+    value of the restriction. ``density`` is the share of runs in the box that meet the
+    targets (the probability, over replicates and the box's ranges), ``coverage`` the share
+    of all runs that meet them that fall in the box, ``mass`` the share of runs in the box.
+    ``trajectory``: the peeling trajectory (coverage, density, mass, restricted dimensions
+    of each candidate box), the chosen one flagged.
+    """
+
+    targets: list[str]
+    min_density: float
+    box: pd.DataFrame
+    density: float
+    coverage: float
+    mass: float
+    runs: int
+    share_meeting: float
+    trajectory: pd.DataFrame
+
+
+def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, mass_min: float = 0.05, peel_alpha: float = 0.05) -> Discovery:
+    """PRIM scenario discovery (the EMA Workbench's implementation) on a sweep's runs.
+
+    ``targets``: target names (the sweep's ``met:<name>`` columns); a run is of interest
+    when it meets all of them. Every successful run is a case, its factors the inputs.
+    The box chosen is the one of largest coverage whose density (the share of its runs
+    meeting the targets) is at least ``min_density``; if no box on the peeling trajectory
+    is that dense, the densest one, and ``density`` says so.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the workbench warns about optional parallel back-ends
+        from ema_workbench.analysis import prim
+
+    ok = table[table["status"] == "ok"]
+    cols = [f"met:{t}" for t in targets]
+    missing = [c for c in cols if c not in ok.columns]
+    if missing:
+        raise ValueError(f"the sweep did not record {missing[0]}: add the target to its targets list")
+    ok = ok.dropna(subset=cols)
+    if ok.empty:
+        raise ValueError("no successful run covers the targets' years")
+    factors = [c for c in ok.columns if c.startswith("factor:")]
+    x = ok[factors].rename(columns=lambda c: c.removeprefix("factor:")).astype(float).reset_index(drop=True)
+    y = (ok[cols] == 1.0).all(axis=1).to_numpy()
+    if y.all() or not y.any():
+        raise ValueError(f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the targets)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecations inside the workbench, not ours to fix
+        box = prim.Prim(x, y, mass_min=mass_min, peel_alpha=peel_alpha).find_box()
+    traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim"]].copy()
+    dense = traj.index[traj["density"] >= min_density]
+    # most coverage among the dense enough boxes (on a tie, the denser); else the densest
+    pick = int(traj.loc[dense].sort_values(["coverage", "density"]).index[-1]) if len(dense) else int(traj["density"].idxmax())
+    traj["chosen"] = traj.index == pick
+    box.select(pick)
+    stats, lims = box.inspect(pick, style="data")[0]
+    lim = box.box_lims[pick]
+    rows = []
+    for f in x.columns:
+        qp = lims.loc[f].iloc[2:].dropna() if f in lims.index else pd.Series(dtype=float)
+        rows.append({
+            "factor": f, "low": float(lim.loc[0, f]), "high": float(lim.loc[1, f]),
+            "sweep_low": float(x[f].min()), "sweep_high": float(x[f].max()),
+            "restricted": f in lims.index, "qp": float(qp.max()) if len(qp) else np.nan,
+        })
+    out = pd.DataFrame(rows).set_index("factor")
+    return Discovery(list(targets), min_density, out, float(stats["density"]), float(stats["coverage"]), float(stats["mass"]), len(y), float(y.mean()), traj)
