@@ -147,6 +147,40 @@ def sweep(
         raise typer.Exit(1)
 
 
+@app.command()
+def optimize(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Optimisation file (params/optimize/*.yaml).")],
+    trials: Annotated[Optional[int], typer.Option(help="Candidates in all, counting those of an interrupted run [default: the file's].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/optimize/<name>].")] = None,
+    executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster].")] = None,
+) -> None:
+    """Find the cheapest lever mix meeting the targets in enough replicates (Optuna), and the
+    Pareto front of doctor-days against extra fund spending. Rerunning resumes."""
+    from .optimize import cheapest
+    from .optimize import optimize as run_optimize
+    from .params import ParamsError
+
+    if workers is not None and workers < 1:
+        _fail(f"--workers: {workers} is below 1")
+    if trials is not None and trials < 1:
+        _fail(f"--trials: {trials} is below 1")
+    try:
+        table, folder = run_optimize(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler)
+    except (ParamsError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    except RuntimeError as e:
+        _fail(str(e).splitlines()[0], code=1)
+    best = cheapest(table)
+    feasible = int(table["feasible"].sum()) if len(table) else 0
+    typer.echo(f"{len(table)} candidates, {feasible} feasible, {int(table['pareto'].sum()) if len(table) else 0} on the Pareto front; results: {folder}")
+    if best is None:
+        typer.echo("no candidate met every target often enough: widen the lever ranges or add trials", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, {best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}")
+
+
 @app.command("params")
 def params_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
