@@ -48,6 +48,7 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def main() -> None:
     os.environ["HEALTH_SIM_SCALE"] = str(NOTEBOOK_SCALE)
+    os.environ["HEALTH_SIM_SMOKE"] = "1"
     names = sys.argv[1:] or sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     for name in names:
         path = ROOT / "notebooks" / name

@@ -23,6 +23,16 @@ SCALE_ENV = "HEALTH_SIM_SCALE"
 """Environment variable that, when set, overrides the scale of notebooks and suites (CI uses it)."""
 
 
+SMOKE_ENV = "HEALTH_SIM_SMOKE"
+"""Environment variable that, when set to 1, makes the notebooks run their smallest designs
+(few points, replicates and trials: a check that they work, not an answer; the tests set it)."""
+
+
+def smoke() -> bool:
+    """Whether the notebooks should run their smallest designs (HEALTH_SIM_SMOKE=1)."""
+    return os.environ.get(SMOKE_ENV, "") == "1"
+
+
 def replicate_seeds(seed: int, n: int) -> list[int]:
     """Seeds of replicates 0..n-1, spawned from ``SeedSequence(seed)``; the same for every scenario."""
     children = np.random.SeedSequence(seed).spawn(n)

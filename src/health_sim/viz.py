@@ -73,6 +73,97 @@ def costs(annual: pd.DataFrame):
     return fig
 
 
+def _short(factor: str) -> str:
+    """policies.stationed.doctors_per_year_county -> stationed.doctors_per_year_county"""
+    return factor.removeprefix("policies.")
+
+
+def sobol_bars(indices: dict[str, pd.DataFrame]):
+    """Tornado of Sobol indices: first-order (S1) and total (ST) with their intervals, one
+    panel per KPI, factors sorted by total effect."""
+    fig, axes = plt.subplots(1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False)
+    for ax, (kpi, si) in zip(axes[0], indices.items()):
+        si = si.sort_values("ST")
+        y = range(len(si))
+        ax.barh([i + 0.2 for i in y], si["ST"], height=0.4, xerr=si["ST_conf"], label="total (ST)", color="steelblue")
+        ax.barh([i - 0.2 for i in y], si["S1"], height=0.4, xerr=si["S1_conf"], label="first-order (S1)", color="orange")
+        ax.set_yticks(list(y), [_short(f) for f in si.index])
+        ax.set(xlabel="share of variance", title=kpi)
+        ax.axvline(0, color="grey", lw=0.8)
+    axes[0][0].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def morris_bars(indices: dict[str, pd.DataFrame]):
+    """Morris screening: mu* (mean absolute elementary effect) with its interval, and sigma
+    (interactions and non-linearity), one panel per KPI."""
+    fig, axes = plt.subplots(1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False)
+    for ax, (kpi, m) in zip(axes[0], indices.items()):
+        m = m.sort_values("mu_star")
+        y = range(len(m))
+        ax.barh([i + 0.2 for i in y], m["mu_star"], height=0.4, xerr=m["mu_star_conf"], label="mu*", color="seagreen")
+        ax.barh([i - 0.2 for i in y], m["sigma"], height=0.4, label="sigma", color="grey")
+        ax.set_yticks(list(y), [_short(f) for f in m.index])
+        ax.set(xlabel=f"effect on {kpi} over the factor's range", title=kpi)
+    axes[0][0].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def prim_box(discovery):
+    """The PRIM box: each factor's range in the box (dark) within its sweep range (light),
+    scaled to [0, 1], with the box's limits written at its ends."""
+    b = discovery.box
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(b) + 1.5))
+    span = (b["sweep_high"] - b["sweep_low"]).where(lambda s: s > 0, 1.0)
+    lo = (b["low"] - b["sweep_low"]) / span
+    hi = (b["high"] - b["sweep_low"]) / span
+    y = list(range(len(b)))
+    ax.barh(y, [1.0] * len(b), color="lightgrey", height=0.6)
+    ax.barh(y, hi - lo, left=lo, color=["darkgreen" if r else "silver" for r in b["restricted"]], height=0.6)
+    for i, (f, row) in enumerate(b.iterrows()):
+        if row["restricted"]:
+            ax.text(lo.iloc[i], i + 0.35, f"{row['low']:.3g}", ha="center", fontsize=8)
+            ax.text(hi.iloc[i], i + 0.35, f"{row['high']:.3g}", ha="center", fontsize=8)
+    ax.set_yticks(y, [_short(f) for f in b.index])
+    ax.set(xlim=(-0.05, 1.05), xlabel="share of the sweep's range", title=(
+        f"Where {' and '.join(discovery.targets)} hold\ndensity {discovery.density:.0%}, coverage {discovery.coverage:.0%}, mass {discovery.mass:.0%}"))
+    fig.tight_layout()
+    return fig
+
+
+def peeling(discovery, ax=None):
+    """PRIM's peeling trajectory: coverage against density of each candidate box, coloured
+    by the number of factors it restricts; the chosen box circled."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    t = discovery.trajectory
+    sns.scatterplot(data=t, x="coverage", y="density", hue="res_dim", palette="viridis", ax=ax)
+    c = t[t["chosen"]]
+    ax.scatter(c["coverage"], c["density"], s=200, facecolors="none", edgecolors="crimson", label="chosen")
+    ax.axhline(discovery.min_density, color="crimson", ls="--", lw=1)
+    ax.set(title="Peeling trajectory", xlabel="coverage (share of successes in the box)", ylabel="density (probability in the box)")
+    ax.legend(loc="lower left", fontsize=8)
+    return ax.figure
+
+
+def pareto(table: pd.DataFrame, ax=None):
+    """Candidates of an optimisation: doctor-days against extra fund spending, feasible or
+    not, the Pareto front of the feasible ones joined, the cheapest starred."""
+    ax = ax or plt.subplots(figsize=(7, 4.5))[1]
+    t = table.assign(extra_fund_million=table["extra_fund_yuan"] / 1e6, status=table["feasible"].map({True: "meets the targets", False: "misses them"}))
+    sns.scatterplot(data=t, x="doctor_days", y="extra_fund_million", hue="status", hue_order=["meets the targets", "misses them"], palette=["seagreen", "lightgrey"], ax=ax)
+    front = t[t["pareto"]].sort_values("doctor_days")
+    ax.plot(front["doctor_days"], front["extra_fund_million"], color="seagreen", lw=1.5, label="Pareto front")
+    ok = t[t["feasible"]]
+    if len(ok):
+        best = ok.loc[ok["cost_yuan"].idxmin()]
+        ax.scatter([best["doctor_days"]], [best["extra_fund_million"]], marker="*", s=300, color="gold", edgecolor="black", label="cheapest", zorder=3)
+    ax.set(xlabel="doctor-days a year at the grassroots", ylabel="extra fund spending, million yuan a year", title="Lever mixes: cost and whether they meet the targets")
+    ax.legend(loc="best", fontsize=8)
+    return ax.figure
+
+
 def save(fig, path: str | Path) -> Path:
     """Save a figure as a small PNG and close it."""
     path = Path(path)
