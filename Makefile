@@ -34,6 +34,7 @@ test: setup
 
 bench: setup
 	$(UV) run python benchmarks/county_year.py
+	$(UV) run python benchmarks/sweep_throughput.py --via both
 
 lab: setup
 	$(UV) run jupyter lab
