@@ -135,10 +135,11 @@ def test_changes_go_to_a_folder_of_their_own_and_a_changed_sweep_is_refused(tmp_
     plain, plain_out = run_sweep(f, workers=1, progress=False)
     changed, changed_out = run_sweep(f, workers=1, progress=False, changes=changes)
     spec, _ = load_sweep(f)
-    assert plain_out == default_out(spec) and plain_out.resolve() == (tmp_path / "outputs" / "sweeps" / "s").resolve()
-    assert changed_out == default_out(spec, changes) and changed_out.parent == plain_out.parent
+    assert plain_out == default_out(spec, spec) and plain_out.resolve() == (tmp_path / "outputs" / "sweeps" / "s").resolve()
+    assert changed_out == default_out(load_sweep(f, changes)[0], spec) and changed_out.parent == plain_out.parent
     assert changed_out.name.startswith("s-") and changed_out != plain_out
-    assert default_out(spec, {"factors": {GAP: {"values": [0.0]}}}) != changed_out  # other changes, another folder
+    assert default_out(load_sweep(f, {"factors": {GAP: {"values": [0.0]}}})[0], spec) != changed_out  # other changes, another folder
+    assert run_sweep(f, workers=1, progress=False, changes={"replicates": 1})[1] == plain_out  # a change that changes nothing
     assert len(plain) == 2 and len(changed) == 1
     assert changed[f"factor:{GAP}"].tolist() == [0.3]
     # the run at gap 0.3 is the same in both (same seed)

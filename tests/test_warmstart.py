@@ -79,3 +79,18 @@ def test_a_lever_starting_on_the_first_day_is_shared_too(baseline_params):
     assert warm[0] == cold[0]
     np.testing.assert_array_equal(warm[1], cold[1])
     warmstart.clear()
+
+
+def test_a_burn_in_cached_by_a_run_with_every_lever_serves_the_others_exactly(baseline_params):
+    """In a sweep the cached burn-in usually comes from a run with levers enabled (their daily
+    updates ran, at zero strength): it must serve the baseline and other settings exactly."""
+    warmstart.clear()
+    warmstart.warm_model(quick(health_sim.load_params("params/scenarios/all_levers.yaml"), **WINDOW), seed=11)
+    for path in ("params/scenarios/baseline_2023.yaml", "params/scenarios/thousand_doctors.yaml", "params/scenarios/family_doctor.yaml"):
+        params = quick(health_sim.load_params(path), **WINDOW)
+        warm = _finish(warmstart.warm_model(params, seed=11))
+        cold = _finish(HealthSystemModel(params, rng=11))
+        assert warm[0] == cold[0], path
+        np.testing.assert_array_equal(warm[1], cold[1])
+    assert warmstart.stats["hits"] == 3
+    warmstart.clear()

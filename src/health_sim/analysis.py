@@ -56,8 +56,9 @@ class Discovery:
     """A PRIM box: the factor ranges in which the runs meet the targets with high probability.
 
     ``box``: one row per factor, its range in the box (``low``, ``high``), its range in the
-    sweep (``sweep_low``, ``sweep_high``), whether the box restricts it and PRIM's quasi-p
-    value of the restriction. ``density`` is the share of runs in the box that meet the
+    sweep (``sweep_low``, ``sweep_high``), for a text factor the values the box keeps
+    (``values``), whether the box restricts it and PRIM's quasi-p value of the restriction.
+    Dates are in days since 1970-01-01. ``density`` is the share of runs in the box that meet the
     targets (the probability, over replicates and the box's ranges), ``coverage`` the share
     of all runs that meet them that fall in the box, ``mass`` the share of runs in the box.
     ``trajectory``: the peeling trajectory (coverage, density, mass, restricted dimensions
@@ -73,6 +74,25 @@ class Discovery:
     runs: int
     share_meeting: float
     trajectory: pd.DataFrame
+
+
+def _prim_inputs(x: pd.DataFrame) -> pd.DataFrame:
+    """Factors as PRIM takes them: numbers as floats, dates as days since 1970-01-01, text
+    (e.g. a dispatch mode) as categories."""
+    out = {}
+    for c in x.columns:
+        col = x[c]
+        try:
+            out[c] = col.astype(float)
+            continue
+        except (TypeError, ValueError):
+            pass
+        dates = pd.to_datetime(col, errors="coerce")
+        if dates.notna().all():
+            out[c] = (dates - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+        else:
+            out[c] = col.astype(str).astype("category")
+    return pd.DataFrame(out)
 
 
 def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, mass_min: float = 0.05, peel_alpha: float = 0.05) -> Discovery:
@@ -99,7 +119,7 @@ def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, 
     if ok.empty:
         raise ValueError("no successful run covers the targets' years")
     factors = [c for c in ok.columns if c.startswith("factor:")]
-    x = ok[factors].rename(columns=lambda c: c.removeprefix("factor:")).astype(float).reset_index(drop=True)
+    x = _prim_inputs(ok[factors].rename(columns=lambda c: c.removeprefix("factor:")).reset_index(drop=True))
     y = (ok[cols] == 1.0).all(axis=1).to_numpy()
     if y.all() or not y.any():
         raise ValueError(f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the targets)")
@@ -112,15 +132,21 @@ def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, 
     pick = int(traj.loc[dense].sort_values(["coverage", "density"]).index[-1]) if len(dense) else int(traj["density"].idxmax())
     traj["chosen"] = traj.index == pick
     box.select(pick)
-    stats, lims = box.inspect(pick, style="data")[0]
-    lim = box.box_lims[pick]
+    stats = traj.loc[pick]
+    lim, init = box.box_lims[pick], box.box_lims[0]
+    try:  # PRIM's quasi-p values of the restrictions (the workbench cannot compute them with text factors)
+        qps = box.inspect(pick, style="data")[0][1]
+    except (TypeError, ValueError):
+        qps = pd.DataFrame()
     rows = []
     for f in x.columns:
-        qp = lims.loc[f].iloc[2:].dropna() if f in lims.index else pd.Series(dtype=float)
-        rows.append({
-            "factor": f, "low": float(lim.loc[0, f]), "high": float(lim.loc[1, f]),
-            "sweep_low": float(x[f].min()), "sweep_high": float(x[f].max()),
-            "restricted": f in lims.index, "qp": float(qp.max()) if len(qp) else np.nan,
-        })
-    out = pd.DataFrame(rows).set_index("factor")
+        qp = qps.loc[f].iloc[2:].dropna() if f in qps.index else pd.Series(dtype=float)
+        restricted = any(lim.loc[i, f] != init.loc[i, f] for i in (0, 1))
+        row = {"factor": f, "restricted": restricted, "qp": float(qp.astype(float).max()) if len(qp) else np.nan}
+        if isinstance(x[f].dtype, pd.CategoricalDtype):  # a text factor: the values the box keeps
+            row |= {"low": np.nan, "high": np.nan, "sweep_low": np.nan, "sweep_high": np.nan, "values": ", ".join(sorted(map(str, lim.loc[0, f])))}
+        else:
+            row |= {"low": float(lim.loc[0, f]), "high": float(lim.loc[1, f]), "sweep_low": float(x[f].min()), "sweep_high": float(x[f].max()), "values": ""}
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("factor")[["low", "high", "sweep_low", "sweep_high", "values", "restricted", "qp"]]
     return Discovery(list(targets), min_density, out, float(stats["density"]), float(stats["coverage"]), float(stats["mass"]), len(y), float(y.mean()), traj)

@@ -52,7 +52,7 @@ class OptimizeSpec(Section):
     levers: dict[str, Factor] = P(..., "Levers to choose, by dotted parameter key, each with low and high (integer: whole numbers).")
     targets: list[str | Target] = P(..., "Targets every candidate must meet: names in the targets file, or targets written out.")
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to this file or the repository root).")
-    probability: float = P(0.9, "Share of replicates in which every target must be met.", unit="share", ge=0.0, le=1.0)
+    probability: float = P(0.9, "Share of replicates in which every target must be met (all of them in the same replicate).", unit="share", ge=0.0, le=1.0)
     replicates: int = P(10, "Runs per candidate (common random numbers: the same seeds for every candidate).", ge=1, le=1000)
     trials: int = P(60, "Candidates Optuna evaluates (the first is every lever at its low end).", ge=1, le=100_000)
     cost: Cost = P(Cost, "Prices that add the two costs up.")
@@ -122,7 +122,7 @@ def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fun
     extra_fund = float(rows["final:fund_spending"].mean()) - reference_fund
     out |= {
         "p:all": p_all,
-        "feasible": min(out.values()) >= spec.probability,
+        "feasible": p_all >= spec.probability,
         "doctor_days": doctor_days,
         "extra_fund_yuan": extra_fund,
         "cost_yuan": doctor_days * spec.cost.yuan_per_doctor_day + extra_fund,
@@ -147,8 +147,8 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
     spec, base, targets = load_optimize(spec_path, changes)
     if trials is not None:
         spec = spec.model_copy(update={"trials": int(trials)})
-    out = Path(out) if out else default_out(spec, changes, kind="optimize")
-    claim(out, spec.model_copy(update={"trials": 0}), base, kind="optimisation")  # more trials later is a resume, not another optimisation
+    out = Path(out) if out else default_out(spec, load_optimize(spec_path)[0] if changes else spec, kind="optimize")
+    claim(out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation")  # more trials later is a resume, not another optimisation
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     keys = list(spec.levers)
@@ -158,8 +158,10 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):  # left by an interruption
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
-    if not study.trials:
-        study.enqueue_trial({k: spec.levers[k].low for k in keys})  # do the levers at their low ends suffice?
+    lows = {k: (int(spec.levers[k].low) if spec.levers[k].integer else spec.levers[k].low) for k in keys}
+    live = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.WAITING)
+    if not any(t.params == lows for t in study.get_trials(deepcopy=False, states=live)):
+        study.enqueue_trial(lows)  # first: do the levers at their low ends suffice? (again after an interruption)
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=spec.name)
@@ -182,8 +184,7 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
             s = summarise_candidate(rows, targets, reference["fund_spending"], spec)
             for k, v in s.items():
                 trial.set_user_attr(k, v)
-            for t in targets:  # feasible: every target met in at least `probability` of the replicates
-                trial.set_constraint(t.name, spec.probability - s[f"p:{t.name}"])
+            trial.set_constraint("all_targets", spec.probability - s["p:all"])  # feasible: every target met together in enough replicates
             bar.update()
             bar.set_postfix(feasible=sum(1 for t in study.trials if t.user_attrs.get("feasible")))
             return s["doctor_days"], s["extra_fund_yuan"]
@@ -230,7 +231,7 @@ def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path
         if target.exists():
             target.unlink()
         return
-    over = {**spec.run, **{k: (int(best[k]) if spec.levers[k].integer else round(float(best[k]), 4)) for k in spec.levers}}
+    over = {**spec.run, **{k: (int(best[k]) if spec.levers[k].integer else float(best[k])) for k in spec.levers}}  # full precision: the candidate judged
     nested: dict = {}
     for k, v in over.items():
         d = nested

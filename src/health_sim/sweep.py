@@ -59,7 +59,7 @@ class Factor(Section):
 
 class Design(Section):
     method: Literal["grid", "lhs", "sobol", "morris"] = P("grid", "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol indices (SALib); morris: Morris trajectories (SALib).")
-    samples: int = P(16, "Points (lhs), base samples N (sobol: N x (2D + 2) points, N a power of 2) or trajectories (morris).", ge=1, le=100_000)
+    samples: int = P(16, "Points (lhs), base samples N (sobol: N x (D + 2) points for D factors, N a power of 2) or trajectories (morris: r x (D + 1) points).", ge=1, le=100_000)
     morris_levels: int = P(4, "Grid levels of the Morris design.", ge=2, le=20)
 
 
@@ -333,25 +333,26 @@ class _Pool:
                 self._cluster.close()
 
 
-def default_out(spec, changes: dict | None = None, kind: str = "sweeps") -> Path:
-    """outputs/<kind>/<name>, or <name>-<hash of the changes> for a changed specification."""
+def default_out(spec, as_written, kind: str = "sweeps") -> Path:
+    """outputs/<kind>/<name> for the specification as written in its file (``as_written``),
+    or <name>-<hash> when changes made it another one (changes that change nothing, or only
+    the number of trials, keep the plain folder)."""
     folder = resolve("outputs") / kind
-    if not changes:
+    a, b = (x.model_dump(mode="json", exclude={"trials"} if "trials" in type(x).model_fields else None) for x in (spec, as_written))
+    if a == b:
         return folder / spec.name
-    changes = {k: v for k, v in changes.items() if k != "trials"}  # more trials resume the same optimisation
-    if not changes:
-        return folder / spec.name
-    tag = hashlib.sha256(json.dumps(changes, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    tag = hashlib.sha256(json.dumps(a, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return folder / f"{spec.name}-{tag}"
 
 
-def claim(out: Path, spec, base: Path, kind: str = "sweep") -> None:
+def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep") -> None:
     """Record which sweep fills ``out`` (spec.json); refuse a folder another sweep filled,
     so that resuming never mixes the runs of two specifications (or of two base scenarios)."""
     from .params import params_hash
 
     made = {"spec": spec.model_dump(mode="json"), "base_params_sha256": params_hash(load_params(base))}
     made["spec"].pop("base"), made["spec"].pop("targets_file")  # paths may be written differently
+    made["spec"]["targets"] = [t.model_dump(mode="json") for t in targets]  # what the names meant (thresholds, years)
     f = out / "spec.json"
     if f.exists():
         old = json.loads(f.read_text())
@@ -381,9 +382,9 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
 
     spec, base = load_sweep(spec_path, changes)
     targets = sweep_targets(spec, spec_path)
-    out = Path(out) if out else default_out(spec, changes)
+    out = Path(out) if out else default_out(spec, load_sweep(spec_path)[0] if changes else spec)
     runs = out / "runs"
-    claim(out, spec, base)
+    claim(out, spec, base, targets)
     runs.mkdir(parents=True, exist_ok=True)
     pts = design_points(spec)
     pts.to_parquet(out / "design.parquet", index=False)

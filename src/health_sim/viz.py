@@ -117,13 +117,15 @@ def prim_box(discovery):
     b = discovery.box
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(b) + 1.5))
     span = (b["sweep_high"] - b["sweep_low"]).where(lambda s: s > 0, 1.0)
-    lo = (b["low"] - b["sweep_low"]) / span
-    hi = (b["high"] - b["sweep_low"]) / span
+    lo = ((b["low"] - b["sweep_low"]) / span).fillna(0.0)  # text factors: the whole bar, values written
+    hi = ((b["high"] - b["sweep_low"]) / span).fillna(1.0)
     y = list(range(len(b)))
     ax.barh(y, [1.0] * len(b), color="lightgrey", height=0.6)
     ax.barh(y, hi - lo, left=lo, color=["darkgreen" if r else "silver" for r in b["restricted"]], height=0.6)
     for i, (f, row) in enumerate(b.iterrows()):
-        if row["restricted"]:
+        if row["restricted"] and row["values"]:
+            ax.text(0.5, i, row["values"], ha="center", va="center", fontsize=8, color="white")
+        elif row["restricted"]:
             ax.text(lo.iloc[i], i + 0.35, f"{row['low']:.3g}", ha="center", fontsize=8)
             ax.text(hi.iloc[i], i + 0.35, f"{row['high']:.3g}", ha="center", fontsize=8)
     ax.set_yticks(y, [_short(f) for f in b.index])

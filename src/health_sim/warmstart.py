@@ -21,8 +21,11 @@ from collections import OrderedDict
 from .model import HealthSystemModel
 from .schema import Params
 
-CACHE_BYTES = int(os.environ.get("HEALTH_SIM_WARMSTART_BYTES", 1_000_000_000))
-"""Most bytes of pickled models a process keeps (least recently used dropped first); 0 turns the cache off."""
+CACHE_BYTES = int(os.environ.get("HEALTH_SIM_WARMSTART_BYTES", 400_000_000))
+"""Most bytes of pickled models a process keeps, least recently used dropped first (environment
+variable HEALTH_SIM_WARMSTART_BYTES; 0 turns the cache off). A model at the end of its burn-in
+pickles to about 8 MB at a tenth of the county and 80 MB at full scale, so the default keeps
+the seeds of a typical sweep at the scales sweeps run at."""
 
 _cache: OrderedDict[str, bytes] = OrderedDict()
 stats = {"hits": 0, "misses": 0}
@@ -57,9 +60,11 @@ def warm_model(params: Params, seed: int) -> HealthSystemModel:
     model.burn_in()
     if key is not None:
         stats["misses"] += 1
-        _cache[key] = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        while sum(len(b) for b in _cache.values()) > CACHE_BYTES and len(_cache) > 1:
-            _cache.popitem(last=False)
+        blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(blob) <= CACHE_BYTES:
+            _cache[key] = blob
+            while sum(len(b) for b in _cache.values()) > CACHE_BYTES:
+                _cache.popitem(last=False)
     return model
 
 
