@@ -190,6 +190,28 @@ def test_via_notebook_gives_the_api_table_and_keeps_the_notebooks(tmp_path):
     pd.testing.assert_frame_equal(stable(nb), stable(api))
     kept = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
     assert kept == ["p000000_r000.ipynb", "p000001_r000.ipynb"]
+    # each ran in a fresh (pre-warmed) kernel: its cells counted from 1, nothing before them
+    import nbformat
+
+    for name in kept:
+        counts = [c.execution_count for c in nbformat.read(out / "notebooks" / name, as_version=4).cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), counts
+
+
+def test_warm_kernels_are_fresh_and_shut_down(tmp_path):
+    from health_sim import kernels
+
+    a = kernels.take(str(tmp_path))
+    b = kernels._next[0]
+    assert a.is_alive() and b.is_alive() and a is not b
+    kernels.release(a)
+    assert not a.is_alive()
+    c = kernels.take(str(tmp_path))
+    assert c is b, "the kernel warmed during the previous run is the next run's"
+    kernels.release(c)
+    nxt = kernels._next[0]
+    kernels._discard()
+    assert not nxt.is_alive() and kernels._next is None
 
 
 def test_sensitivity_indices_rank_an_influential_lever_above_an_inert_one(tmp_path):

@@ -261,16 +261,21 @@ def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: 
     """One run through the scenario notebook (papermill), its executed notebook kept in ``out_dir``."""
     import papermill as pm
 
+    from . import kernels
     from .suite import PAPERMILL_OPTIONS
 
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     overrides = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in {**run_over, **factors}.items()}
-    pm.execute_notebook(
-        str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, **PAPERMILL_OPTIONS,
-        parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out), "figures": False},
-    )
+    km = kernels.take(root)  # started and warmed while this worker's previous run executed
+    try:
+        pm.execute_notebook(
+            str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, **PAPERMILL_OPTIONS, km=km,
+            parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out), "figures": False},
+        )
+    finally:
+        kernels.release(km)
     k = pd.read_parquet(out / "kpis.parquet").iloc[0].to_dict()
     row = record(k, pd.read_parquet(out / "annual.parquet"), kpis, list(targets))
     return row | {"seconds": round(time.perf_counter() - t0, 3)}

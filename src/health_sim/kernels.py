@@ -1,0 +1,54 @@
+"""Warm kernels for the notebook route of a sweep (``--via notebook``).
+
+Starting a Jupyter kernel and importing the model in it costs about two seconds, more than
+most of a small run. A worker therefore starts the kernel of its next run, and has it
+import the package, while the current run executes; papermill then runs the next notebook
+in that kernel. Every notebook still gets a fresh kernel of its own (each is shut down after
+its run), so nothing but already-imported modules carries from one run to the next, and
+the warm-up is silent (it leaves no trace in the executed notebook).
+"""
+
+from __future__ import annotations
+
+import atexit
+
+WARM_UP = "import health_sim.experiments"
+"""What a kernel runs at start-up, silently, before it is handed over."""
+
+_next: tuple | None = None  # (KernelManager, cwd) of the next run, warming
+
+
+def _start(cwd: str):
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    # IPython runs exec_lines at start-up, before the kernel answers anyone: papermill's client
+    # waits for it to be ready, and the lines leave no history and no execution count
+    km.start_kernel(cwd=cwd, extra_arguments=[f"--IPKernelApp.exec_lines={[WARM_UP]!r}"])
+    return km
+
+
+def take(cwd: str):
+    """A started kernel (its manager) for a run in ``cwd``; starts the next one warming."""
+    global _next
+    km = _next[0] if _next is not None and _next[1] == cwd else None
+    if km is None:
+        _discard()
+        km = _start(cwd)
+    _next = (_start(cwd), cwd)
+    return km
+
+
+def release(km) -> None:
+    """Shut down a run's kernel."""
+    km.shutdown_kernel(now=True)
+
+
+def _discard() -> None:
+    global _next
+    if _next is not None:
+        _next[0].shutdown_kernel(now=True)
+        _next = None
+
+
+atexit.register(_discard)
