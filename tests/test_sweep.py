@@ -241,3 +241,11 @@ def test_a_target_written_out_with_a_bad_kpi_gets_the_targets_own_message(tmp_pa
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
     assert str(e.value) == f"{f}: targets: 0.kpi: unknown KPI 'grassroots_shar' (did you mean 'grassroots_share'?)"
+
+
+def test_record_reads_final_kpis_from_the_last_calendar_year():
+    from health_sim.sweep import record
+
+    annual = pd.DataFrame({"year": [2023, 2024], "grassroots_share": [0.6, 0.7], "fund_spending": [1.0, 2.0]})
+    row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share"], [], final=["fund_spending"])
+    assert row == {"grassroots_share": 0.65, "final:grassroots_share": 0.7, "final:fund_spending": 2.0}

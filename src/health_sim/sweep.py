@@ -69,7 +69,7 @@ class SweepSpec(Section):
     factors: dict[str, Factor] = P(..., "Factors by dotted parameter key.")
     design: Design = P(Design, "How points are chosen.")
     replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
-    kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run (parts as name.part).")
+    kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as final:<kpi>.")
     targets: list[str | Target] = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
@@ -93,7 +93,7 @@ class SweepSpec(Section):
         import difflib
 
         for k in v:
-            base = k.split(".")[0]
+            base = k.removeprefix("final:").split(".")[0]
             if base not in KPIS:
                 close = difflib.get_close_matches(base, list(KPIS), n=1)
                 raise ValueError(f"unknown KPI '{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
@@ -187,13 +187,13 @@ def sweep_targets(spec, path: str | Path) -> list[Target]:
 
 
 def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target], final: list[str] = ()) -> dict:
-    """A run's row: the named KPIs (whole run), ``final:<kpi>`` for the KPIs in ``final``
-    (their value in the run's last calendar year) and, for each target, ``met:<name>``
+    """A run's row: the named KPIs (whole run; a name ``final:<kpi>`` and the KPIs in
+    ``final``: the value in the run's last calendar year) and, for each target, ``met:<name>``
     (1, 0, or NaN when the run does not cover the target's year)."""
-    row = {name: kpis.get(name, np.nan) for name in names}
-    if final:
-        last = annual.loc[annual["year"].idxmax()]
-        row |= {f"final:{k}": float(last[k]) if k in last.index else np.nan for k in final}
+    last = annual.loc[annual["year"].idxmax()]
+    final = [n.removeprefix("final:") for n in names if n.startswith("final:")] + [k for k in final if f"final:{k}" not in names]
+    row = {name: kpis.get(name, np.nan) for name in names if not name.startswith("final:")}
+    row |= {f"final:{k}": float(last[k]) if k in last.index else np.nan for k in final}
     if targets:
         judged = score(annual, targets)
         row |= {f"met:{t}": float(s) for t, s in zip(judged["target"], judged["share_met"])}
