@@ -107,7 +107,7 @@ def test_unknown_target_suggests_the_nearest_name(tmp_path):
 
 def test_the_repository_optimisation_file_is_valid():
     s, base, targets = load_optimize(ROOT / "params" / "optimize" / "cheapest_mix.yaml")
-    assert base.exists() and len(s.levers) == 5 and [t.name for t in targets] == ["grassroots_share_70_by_2025", "chronic_followup_80"]
+    assert base.exists() and len(s.levers) == 5 and [t.name for t in targets] == ["grassroots_share_75_by_2025", "chronic_followup_80"] and s.max_oop_increase == 0.10
     small, _, _ = load_optimize(ROOT / "params" / "optimize" / "cheapest_mix.yaml", {"replicates": 2, "trials": 3, "run": {"run.scale": 0.01}})
     assert (small.replicates, small.trials, small.run["run.scale"]) == (2, 3, 0.01)
     assert small.run["policies.stationed.enabled"] is True  # `run` is merged, not replaced
@@ -293,3 +293,21 @@ def test_a_target_the_runs_do_not_reach_is_a_one_line_error(tmp_path):
         optimize(f, out=tmp_path / "late", workers=1, progress=False)
     msg = str(e.value)
     assert "share_by_2030" in msg and "\n" not in msg, msg
+
+
+def test_an_out_of_pocket_limit_makes_cost_shifting_infeasible():
+    """A mix that meets every target but makes patients pay more than the limit is not feasible."""
+    from health_sim.optimize import OptimizeSpec
+    from health_sim.targets import Target
+
+    targets = [Target(name="a", kpi="grassroots_share", threshold=0.5, source="t")]
+    rows = pd.DataFrame({
+        "met:a": [1.0, 1.0], "final:doctor_days_sunk": [0.0, 0.0], "final:fund_spending": [1e6, 1e6],
+        "final:oop_per_visit": [55.0, 55.0], "final:oop_per_admission": [6600.0, 6600.0], "final:grassroots_share": [0.7, 0.7],
+    })
+    ref = {"oop_per_visit": 50.0, "oop_per_admission": 6000.0}
+    s = OptimizeSpec(name="x", base="b", levers={GAP: {"low": 0, "high": 0.3}}, targets=["a"], probability=0.9)
+    assert summarise_candidate(rows, targets, 2e6, s, ref)["feasible"]  # no limit
+    out = summarise_candidate(rows, targets, 2e6, s.model_copy(update={"max_oop_increase": 0.05}), ref)
+    assert out["oop_rise"] == pytest.approx(0.10) and not out["feasible"]
+    assert summarise_candidate(rows, targets, 2e6, s.model_copy(update={"max_oop_increase": 0.12}), ref)["feasible"]

@@ -8,9 +8,11 @@ levers; each candidate mix runs ``replicates`` times under common random numbers
 same seeds for every candidate, so candidates differ only by their levers) on a local
 process pool or Dask, like a sweep. Two costs are minimised, both in the run's last
 calendar year: doctor-days spent at the grassroots, and extra insurance-fund spending
-against the base scenario. The constraint: every target met in at least ``probability``
-of the replicates. The answer is the Pareto front of the feasible mixes and the cheapest
-one in yuan (doctor-days x ``yuan_per_doctor_day`` + extra fund spending).
+against the base scenario. The constraints: every target met (together) in at least
+``probability`` of the replicates, and, if ``max_oop_increase`` is set, out-of-pocket
+payment per visit and per admission risen by no more than that share. The answer is the
+Pareto front of the feasible mixes and the cheapest one in yuan (doctor-days x
+``yuan_per_doctor_day`` + extra fund spending).
 
 Everything is kept in ``<out>/``: the Optuna study (``study.db``, so an interrupted
 optimisation resumes where it stopped), one row per candidate (``trials.parquet``), the
@@ -38,8 +40,9 @@ from .schema_base import P, Section
 from .sweep import Factor, _beside, _Pool, check_factors, inline_targets, run_one, sweep_targets, with_changes
 from .targets import Target
 
-COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit"]
-"""KPIs read in the last year of every run (the two costs, and what patients pay)."""
+COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
+OOP = ["oop_per_visit", "oop_per_admission"]
+"""KPIs read in the last year of every run: the two costs, what patients pay, the grassroots share."""
 
 
 class Cost(Section):
@@ -56,6 +59,7 @@ class OptimizeSpec(Section):
     replicates: int = P(10, "Runs per candidate (common random numbers: the same seeds for every candidate).", ge=1, le=1000)
     trials: int = P(60, "Candidates Optuna evaluates (the first is every lever at its low end).", ge=1, le=100_000)
     cost: Cost = P(Cost, "Prices that add the two costs up.")
+    max_oop_increase: float | None = P(None, "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.", unit="share", ge=0.0)
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start).")
     seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0)
 
@@ -114,19 +118,26 @@ def _evaluate(pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds
     return pd.DataFrame([f.result() for f in futs])
 
 
-def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fund: float, spec: OptimizeSpec) -> dict:
-    """Probabilities of meeting each target, the costs, and feasibility of one candidate."""
+def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fund: float, spec: OptimizeSpec, reference_oop: dict | None = None) -> dict:
+    """Probabilities of meeting each target, the costs, what patients pay, and feasibility
+    of one candidate. ``reference_oop``: the base's out-of-pocket per visit and per admission
+    (needed when the spec limits their rise)."""
     out = {f"p:{t.name}": float(rows[f"met:{t.name}"].mean()) for t in targets}
     p_all = float((rows[[f"met:{t.name}" for t in targets]] == 1.0).all(axis=1).mean())
     doctor_days = float(rows["final:doctor_days_sunk"].mean())
     extra_fund = float(rows["final:fund_spending"].mean()) - reference_fund
+    oop = {k: float(rows[f"final:{k}"].mean()) if f"final:{k}" in rows else np.nan for k in OOP}
+    rise = max((oop[k] / reference_oop[k] - 1.0 for k in OOP), default=np.nan) if reference_oop else np.nan
+    oop_ok = spec.max_oop_increase is None or bool(rise <= spec.max_oop_increase)
     out |= {
         "p:all": p_all,
-        "feasible": p_all >= spec.probability,
+        "feasible": p_all >= spec.probability and oop_ok,
         "doctor_days": doctor_days,
         "extra_fund_yuan": extra_fund,
         "cost_yuan": doctor_days * spec.cost.yuan_per_doctor_day + extra_fund,
-        "oop_per_visit": float(rows["final:oop_per_visit"].mean()),
+        **oop,
+        "oop_rise": rise,
+        "grassroots_share": float(rows["final:grassroots_share"].mean()) if "final:grassroots_share" in rows else np.nan,
     }
     return out
 
@@ -172,7 +183,7 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
             ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, [], [], COSTS) for s in seeds]])
-            reference = {"fund_spending": float(ref["final:fund_spending"].mean()), "doctor_days_sunk": float(ref["final:doctor_days_sunk"].mean())}
+            reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
             _write(ref_file, lambda p: p.write_text(json.dumps(reference, indent=1) + "\n"))
 
         def objective(trial) -> tuple[float, float]:
@@ -181,10 +192,12 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
                 f = spec.levers[k]
                 levers[k] = trial.suggest_int(k, int(f.low), int(f.high)) if f.integer else trial.suggest_float(k, f.low, f.high)
             rows = _evaluate(pool, spec, base, targets, seeds, levers)
-            s = summarise_candidate(rows, targets, reference["fund_spending"], spec)
+            s = summarise_candidate(rows, targets, reference["fund_spending"], spec, {k: reference[k] for k in OOP})
             for k, v in s.items():
                 trial.set_user_attr(k, v)
             trial.set_constraint("all_targets", spec.probability - s["p:all"])  # feasible: every target met together in enough replicates
+            if spec.max_oop_increase is not None:  # and patients not made to pay more than allowed
+                trial.set_constraint("out_of_pocket", s["oop_rise"] - spec.max_oop_increase)
             bar.update()
             bar.set_postfix(feasible=sum(1 for t in study.trials if t.user_attrs.get("feasible")))
             return s["doctor_days"], s["extra_fund_yuan"]
