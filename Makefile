@@ -15,7 +15,7 @@ JOBS ?= 2
 .PHONY: scenarios baseline test bench lab setup
 
 $(UV):
-	python3 -m pip install --user --quiet uv
+	python3 -m pip install --user --quiet uv || python3 -m pip install --user --quiet --break-system-packages uv
 
 .venv/.synced: pyproject.toml uv.lock .python-version | $(UV)
 	$(UV) sync --quiet
