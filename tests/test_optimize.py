@@ -208,7 +208,7 @@ def test_cheapest_candidate_matches_its_runs_recomputed(optimised):
     _, table, out = optimised
     best = cheapest(table)
     levers = {GAP: float(best[GAP]), DOCTORS: int(best[DOCTORS])}
-    rows = pd.DataFrame([run_one(str(BASE), RUN, levers, s, ["grassroots_share"], [], COSTS) for s in replicate_seeds(7, 2)])
+    rows = pd.DataFrame([run_one(str(BASE), RUN, levers, s, ["grassroots_share", *(f"final:{k}" for k in COSTS)], []) for s in replicate_seeds(7, 2)])
     reference = json.loads((out / "reference.json").read_text())
     assert best["p:gs"] == (rows["grassroots_share"] >= THRESHOLD).mean()
     assert best["doctor_days"] == pytest.approx(rows["final:doctor_days_sunk"].mean())

@@ -247,5 +247,5 @@ def test_record_reads_final_kpis_from_the_last_calendar_year():
     from health_sim.sweep import record
 
     annual = pd.DataFrame({"year": [2023, 2024], "grassroots_share": [0.6, 0.7], "fund_spending": [1.0, 2.0]})
-    row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share"], [], final=["fund_spending"])
+    row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share", "final:fund_spending"], [])
     assert row == {"grassroots_share": 0.65, "final:grassroots_share": 0.7, "final:fund_spending": 2.0}

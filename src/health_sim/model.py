@@ -562,7 +562,8 @@ class HealthSystemModel(mesa.Model):
 
         if self.days_run or self._clock != self.burn_in_days:
             raise RuntimeError("rebind only at the end of the burn-in")
-        if burn_in_key(params, self.seed) is None or burn_in_key(params, self.seed) != burn_in_key(self.params, self.seed):
+        key = burn_in_key(params, self.seed)
+        if key is None or key != burn_in_key(self.params, self.seed):
             raise ValueError("rebind needs the same parameters apart from levers that start on or after the start date")
         unresolved = self.policies.sinking.unresolved  # recorded whatever the levers
         self.params = params

@@ -37,11 +37,12 @@ from .experiments import replicate_seeds
 from .params import ParamsError, load_params, validate_file, with_overrides
 from .paths import resolve
 from .schema_base import P, Section
-from .sweep import Factor, _beside, _Pool, check_factors, inline_targets, run_one, sweep_targets, with_changes
+from .sweep import Factor, TargetList, _beside, _Pool, check_factors, run_one, sweep_targets, with_changes
 from .targets import Target
 
 COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
 OOP = ["oop_per_visit", "oop_per_admission"]
+_FINAL = [f"final:{k}" for k in COSTS]
 """KPIs read in the last year of every run: the two costs, what patients pay, the grassroots share."""
 
 
@@ -53,7 +54,7 @@ class OptimizeSpec(Section):
     name: str = P(..., "Name; results go to outputs/optimize/<name>/.")
     base: str = P(..., "Base scenario file (relative to this file or the repository root).")
     levers: dict[str, Factor] = P(..., "Levers to choose, by dotted parameter key, each with low and high (integer: whole numbers).")
-    targets: list[str | Target] = P(..., "Targets every candidate must meet: names in the targets file, or targets written out.")
+    targets: TargetList = P(..., "Targets every candidate must meet: names in the targets file, or targets written out.")
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to this file or the repository root).")
     probability: float = P(0.9, "Share of replicates in which every target must be met (all of them in the same replicate).", unit="share", ge=0.0, le=1.0)
     replicates: int = P(10, "Runs per candidate (common random numbers: the same seeds for every candidate).", ge=1, le=1000)
@@ -62,11 +63,6 @@ class OptimizeSpec(Section):
     max_oop_increase: float | None = P(None, "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.", unit="share", ge=0.0)
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start).")
     seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0)
-
-    @field_validator("targets", mode="before")
-    @classmethod
-    def _inline(cls, v: list) -> list:
-        return inline_targets(v)
 
     @field_validator("levers")
     @classmethod
@@ -114,7 +110,7 @@ def _write(path: Path, write) -> None:
 
 def _evaluate(pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict) -> pd.DataFrame:
     """The replicates of one lever mix, one row each (raises if a run fails)."""
-    futs = [pool.submit(run_one, str(base), dict(spec.run), levers, s, [], targets, COSTS) for s in seeds]
+    futs = [pool.submit(run_one, str(base), dict(spec.run), levers, s, _FINAL, targets) for s in seeds]
     return pd.DataFrame([f.result() for f in futs])
 
 
@@ -182,11 +178,14 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
             reference = json.loads(ref_file.read_text())
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
-            ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, [], [], COSTS) for s in seeds]])
+            ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]])
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
             _write(ref_file, lambda p: p.write_text(json.dumps(reference, indent=1) + "\n"))
 
+        feasible = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("feasible"))
+
         def objective(trial) -> tuple[float, float]:
+            nonlocal feasible
             levers = {}
             for k in keys:
                 f = spec.levers[k]
@@ -198,8 +197,9 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
             trial.set_constraint("all_targets", spec.probability - s["p:all"])  # feasible: every target met together in enough replicates
             if spec.max_oop_increase is not None:  # and patients not made to pay more than allowed
                 trial.set_constraint("out_of_pocket", s["oop_rise"] - spec.max_oop_increase)
+            feasible += s["feasible"]
             bar.update()
-            bar.set_postfix(feasible=sum(1 for t in study.trials if t.user_attrs.get("feasible")))
+            bar.set_postfix(feasible=feasible)
             return s["doctor_days"], s["extra_fund_yuan"]
 
         remaining = spec.trials - done

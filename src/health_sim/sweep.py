@@ -23,11 +23,11 @@ import multiprocessing as mp
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import field_validator, model_validator
+from pydantic import BeforeValidator, field_validator, model_validator
 
 from .experiments import flatten, replicate_seeds
 from .kpis import KPIS
@@ -35,6 +35,25 @@ from .params import ParamsError, first_error, load_params, validate_data, valida
 from .paths import resolve
 from .schema_base import P, Section
 from .targets import Target, load_targets, score
+
+
+def inline_targets(v: list) -> list:
+    """Targets written out in a spec validated as Target (so a bad one gets Target's own message)."""
+    from pydantic import ValidationError
+
+    out = []
+    for i, t in enumerate(v or []):
+        if isinstance(t, dict):
+            try:
+                t = Target.model_validate(t)
+            except ValidationError as e:
+                raise ValueError(f"{i}.{first_error(e)}") from None
+        out.append(t)
+    return out
+
+
+TargetList = Annotated[list[str | Target], BeforeValidator(inline_targets)]
+"""Targets of a spec: names in its targets file, or targets written out (validated as Target)."""
 
 
 class Factor(Section):
@@ -70,7 +89,7 @@ class SweepSpec(Section):
     design: Design = P(Design, "How points are chosen.")
     replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
     kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as final:<kpi>.")
-    targets: list[str | Target] = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
+    targets: TargetList = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
     seed: int = P(20230101, "Base seed.", ge=0)
@@ -81,11 +100,6 @@ class SweepSpec(Section):
         if not v:
             raise ValueError("at least one factor")
         return v
-
-    @field_validator("targets", mode="before")
-    @classmethod
-    def _inline(cls, v: list) -> list:
-        return inline_targets(v)
 
     @field_validator("kpis")
     @classmethod
@@ -109,21 +123,6 @@ def with_changes(spec, changes: dict | None, path: Path):
     for k, v in changes.items():
         merged[k] = {**merged[k], **v} if isinstance(merged.get(k), dict) and isinstance(v, dict) else v
     return validate_data(type(spec), merged, f"{path}: changes")
-
-
-def inline_targets(v: list) -> list:
-    """Targets written out in a spec validated as Target (so a bad one gets Target's own message)."""
-    from pydantic import ValidationError
-
-    out = []
-    for i, t in enumerate(v or []):
-        if isinstance(t, dict):
-            try:
-                t = Target.model_validate(t)
-            except ValidationError as e:
-                raise ValueError(f"{i}.{first_error(e)}") from None
-        out.append(t)
-    return out
 
 
 def _beside(path: Path, name: str) -> Path:
@@ -186,14 +185,15 @@ def sweep_targets(spec, path: str | Path) -> list[Target]:
     return out
 
 
-def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target], final: list[str] = ()) -> dict:
-    """A run's row: the named KPIs (whole run; a name ``final:<kpi>`` and the KPIs in
-    ``final``: the value in the run's last calendar year) and, for each target, ``met:<name>``
+def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target]) -> dict:
+    """A run's row: the named KPIs (whole run; a name ``final:<kpi>``: the value in the
+    run's last calendar year) and, for each target, ``met:<name>``
     (1, 0, or NaN when the run does not cover the target's year)."""
     last = annual.loc[annual["year"].idxmax()]
-    final = [n.removeprefix("final:") for n in names if n.startswith("final:")] + [k for k in final if f"final:{k}" not in names]
-    row = {name: kpis.get(name, np.nan) for name in names if not name.startswith("final:")}
-    row |= {f"final:{k}": float(last[k]) if k in last.index else np.nan for k in final}
+    row = {}
+    for name in names:
+        k = name.removeprefix("final:")
+        row[name] = kpis.get(name, np.nan) if k == name else (float(last[k]) if k in last.index else np.nan)
     if targets:
         judged = score(annual, targets)
         row |= {f"met:{t}": float(s) for t, s in zip(judged["target"], judged["share_met"])}
@@ -242,7 +242,7 @@ def _native(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], targets: list[Target] = (), final: list[str] = ()) -> dict:
+def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], targets: list[Target] = ()) -> dict:
     """One run in a worker: its row (KPIs, targets met, seconds), or raises.
 
     The burn-in is shared between runs of the same seed in this process when the levers
@@ -253,7 +253,7 @@ def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]
     params = with_overrides(load_params(base), {**run_over, **factors})
     model = warm_model(params, seed)
     model.run_days(progress=False)
-    row = record(flatten(model.kpis()), model.annual_frame(), kpis, list(targets), list(final))
+    row = record(flatten(model.kpis()), model.annual_frame(), kpis, list(targets))
     return row | {"seconds": round(time.perf_counter() - t0, 3)}
 
 
