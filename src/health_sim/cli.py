@@ -59,6 +59,7 @@ def run(
     days: Annotated[Optional[int], typer.Option(help="Days to simulate; overrides run.days.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory [default: outputs/<params file name>].")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a parameter by its dotted key; repeatable.")] = None,
+    county: Annotated[Optional[Path], typer.Option(metavar="FOLDER", help="A county set (params/counties/*) replacing the file's county.")] = None,
 ) -> None:
     """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
     params.resolved.yaml and manifest.json into the output directory."""
@@ -66,7 +67,7 @@ def run(
     from .runner import run as run_model
 
     try:
-        params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)})
+        params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
     except ParamsError as e:
         _fail(str(e))
     out = out or Path("outputs") / params_file.stem
@@ -96,6 +97,8 @@ def scenarios(
     seed: Annotated[int, typer.Option(help="Base seed of the replicates.")] = 20230101,
     days: Annotated[int, typer.Option(help="Days to simulate; 0 keeps each scenario's own length.")] = 0,
     out: Annotated[Path, typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there.")] = Path("outputs"),
+    ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists].")] = None,
+    no_ensemble: Annotated[bool, typer.Option("--no-ensemble", help="Run every replicate with the scenarios' own parameter values (chance alone).")] = False,
 ) -> None:
     """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
     time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html."""
@@ -107,14 +110,20 @@ def scenarios(
             _fail(f"{flag}: {value} is outside {'(0, 1]' if flag == '--scale' else f'[{lo}, {hi}]'}")
     if days < 0:
         _fail(f"--days: {days} is negative")
+    from .ensemble import default_ensemble
+
+    if ensemble is not None and no_ensemble:
+        _fail("--ensemble and --no-ensemble: choose one")
+    chosen = None if no_ensemble else ensemble or default_ensemble()
     try:
-        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None)
+        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen)
     except (ValueError, ParamsError, FileNotFoundError) as e:
         _fail(str(e).splitlines()[0])
     failed = [o for o in outcomes if not o.ok]
     ok = card[card["status"] == "ok"]
     met = int(ok["met"].fillna(False).astype(bool).sum()) if len(ok) else 0
-    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met; scorecard: {out / 'scorecard.md'}", err=bool(failed))
+    drawn = f"; parameters drawn from {chosen}" if chosen else "; parameters: the scenarios' own"
+    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met{drawn}; scorecard: {out / 'scorecard.md'}", err=bool(failed))
     for o in failed:
         typer.echo(f"failed: {o.name}: {o.error}", err=True)
     if failed:
@@ -129,6 +138,7 @@ def sweep(
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 [default: start a LocalCluster].")] = None,
     via: Annotated[str, typer.Option(help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept).")] = "api",
+    ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides the file's `ensemble`.")] = None,
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
     Rerunning resumes: finished runs are skipped, failed ones retried."""
@@ -138,7 +148,7 @@ def sweep(
     if workers is not None and workers < 1:
         _fail(f"--workers: {workers} is below 1")
     try:
-        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via)
+        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes={"ensemble": str(ensemble.resolve())} if ensemble else None)
     except (ParamsError, ValueError) as e:
         _fail(str(e).splitlines()[0])
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
@@ -179,6 +189,77 @@ def optimize(
         typer.echo("no candidate met every target often enough: widen the lever ranges or add trials", err=True)
         raise typer.Exit(1)
     typer.echo(f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, {best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}")
+
+
+county_app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, help="County sets: a county from a folder of YAML and CSV files.")
+app.add_typer(county_app, name="county")
+
+
+@county_app.command("check")
+def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A county set (county.yaml, townships.csv [, villages.csv, facilities.csv]).")]) -> None:
+    """Validate a county set and summarise it; a problem is one line naming the file, row and column."""
+    from .county import build_county
+    from .params import ParamsError, load_params
+
+    try:
+        p = load_params(county=folder)
+    except ParamsError as e:
+        _fail(str(e))
+    c = build_county(p, p.run.seed)
+    listed = "listed" if p.county.villages else "laid out at random"
+    typer.echo(f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {float(_median(c.travel_minutes[:, 1])):.0f}, to the county {float(_median(c.travel_minutes[:, 2])):.0f}")
+
+
+def _median(x):
+    import numpy as np
+
+    return np.median(x)
+
+
+@county_app.command("new")
+def county_new(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Folder to write (must not hold a county set yet).")],
+    from_: Annotated[Optional[Path], typer.Option("--from", metavar="FOLDER", help="County set to copy [default: the baseline county, Yangshan].")] = None,
+) -> None:
+    """Start a county set from an existing one, to edit into your own county."""
+    from .county_files import write_county_set
+    from .params import ParamsError, load_params
+
+    if (folder / "county.yaml").exists():
+        _fail(f"{folder}: already holds a county set (county.yaml); choose another folder")
+    try:
+        p = load_params(county=from_)
+    except ParamsError as e:
+        _fail(str(e))
+    for f in write_county_set(p.county, p.facilities, folder):
+        typer.echo(f"wrote {f}")
+
+
+@app.command()
+def calibrate(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Calibration file (params/calibrate/*.yaml).")],
+    trials: Annotated[Optional[int], typer.Option(help="Trials in all, counting those of an interrupted run [default: the file's].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Working folder (study, candidate re-runs) [default: outputs/calibrate/<name>].")] = None,
+    write: Annotated[Optional[Path], typer.Option(help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml].")] = None,
+    executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster].")] = None,
+) -> None:
+    """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
+    about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
+    from .calibrate import calibrate as run_calibration
+    from .params import ParamsError
+
+    if workers is not None and workers < 1:
+        _fail(f"--workers: {workers} is below 1")
+    if trials is not None and trials < 1:
+        _fail(f"--trials: {trials} is below 1")
+    try:
+        ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write)
+    except (ParamsError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    members = ens[ens["member"]]
+    typer.echo(f"best distance {ens['distance'].min():.3f}; {len(members)} of {len(ens)} candidates within tolerance form the ensemble; wrote {path}")
 
 
 @app.command("params")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng as crn
-from .schema import Params
+from .schema import TRAVEL_TARGETS, CountyParams, Params
 
 # Columns of the choice set that are facilities, in order; column 0 of a choice is "home".
 FACILITY_COLUMNS = ("village", "township", "county_people", "county_tcm", "county_mch", "city")
@@ -40,32 +40,56 @@ class County:
         return len(self.township_names)
 
 
+def township_population(cp: CountyParams) -> np.ndarray:
+    """Residents of each township (weights: only their ratios matter), from the townships
+    or, where a township leaves its population out, from its listed villages."""
+    listed = {}
+    for v in cp.villages:
+        listed[v.township] = listed.get(v.township, 0) + v.population
+    return np.array([t.population if t.population is not None else listed.get(t.name, 0) for t in cp.townships], dtype=float)
+
+
 def build_county(params: Params, seed: int) -> County:
-    """Lay out villages and compute travel times. Depends only on ``params.county`` and ``seed``."""
+    """Lay out villages and compute travel times. Depends only on ``params.county`` and ``seed``.
+
+    Villages listed in ``county.villages`` are taken as they are (travel minutes they
+    give are kept; the others come from positions and roads); otherwise each
+    township's villages are placed at random around its seat."""
     cp = params.county
     g = crn.generator(seed, crn.POPULATION)
     towns = cp.townships
     seat = [t.name for t in towns].index(cp.county_seat)
-    vt, xy, weight, urban = [], [], [], []
-    for ti, t in enumerate(towns):
-        n = t.villages
-        # Village 0 of each township is the town community itself; the others lie within radius_km.
-        r = t.radius_km * np.sqrt(g.uniform(0.15, 1.0, n))
-        a = g.uniform(0, 2 * np.pi, n)
-        r[0] = 0.5
-        pos = np.column_stack([t.x_km + r * np.cos(a), t.y_km + r * np.sin(a)])
-        rural = g.lognormal(0.0, 0.4, n - 1)
-        w = np.concatenate([[t.urban_share], (1 - t.urban_share) * rural / rural.sum()]) if n > 1 else np.array([1.0])
-        vt.append(np.full(n, ti))
-        xy.append(pos)
-        weight.append(w)
-        urban.append(np.arange(n) == 0)
-    vt = np.concatenate(vt)
-    xy = np.concatenate(xy)
-    weight = np.concatenate(weight)
-    urban = np.concatenate(urban)
-
     town_xy = np.array([[t.x_km, t.y_km] for t in towns])
+    given = np.full((0, len(TRAVEL_TARGETS)), np.nan)
+    if cp.villages:
+        index = {t.name: i for i, t in enumerate(towns)}
+        vt = np.array([index[v.township] for v in cp.villages])
+        xy = np.array([[v.x_km, v.y_km] if v.x_km is not None else town_xy[index[v.township]] for v in cp.villages], dtype=float)
+        pop = np.array([v.population for v in cp.villages], dtype=float)
+        town_total = np.bincount(vt, weights=pop, minlength=len(towns))
+        weight = np.divide(pop, town_total[vt], out=np.zeros_like(pop), where=town_total[vt] > 0)
+        urban = np.array([v.urban for v in cp.villages], dtype=bool)
+        given = np.array([[v.travel_minutes.get(k, np.nan) for k in TRAVEL_TARGETS] for v in cp.villages], dtype=float)
+    else:
+        vt, xy, weight, urban = [], [], [], []
+        for ti, t in enumerate(towns):
+            n = t.villages
+            # Village 0 of each township is the town community itself; the others lie within radius_km.
+            r = t.radius_km * np.sqrt(g.uniform(0.15, 1.0, n))
+            a = g.uniform(0, 2 * np.pi, n)
+            r[0] = 0.5
+            pos = np.column_stack([t.x_km + r * np.cos(a), t.y_km + r * np.sin(a)])
+            rural = g.lognormal(0.0, 0.4, n - 1)
+            w = np.concatenate([[t.urban_share], (1 - t.urban_share) * rural / rural.sum()]) if n > 1 else np.array([1.0])
+            vt.append(np.full(n, ti))
+            xy.append(pos)
+            weight.append(w)
+            urban.append(np.arange(n) == 0)
+        vt = np.concatenate(vt)
+        xy = np.concatenate(xy)
+        weight = np.concatenate(weight)
+        urban = np.concatenate(urban)
+
     seat_xy = town_xy[seat]
     city_xy = np.array([cp.city_x_km, cp.city_y_km])
     km_per_min = cp.road_km_per_hour / 60.0
@@ -79,7 +103,11 @@ def build_county(params: Params, seed: int) -> County:
     to_county = cp.access_minutes + road_minutes(xy, seat_xy)
     seat_to_city = np.linalg.norm(seat_xy - city_xy) * cp.expressway_winding / (cp.expressway_km_per_hour / 60.0)
     to_city = to_county + seat_to_city
-    travel = np.column_stack([to_village, to_town, to_county, to_county, to_county, to_city])
+    computed = np.column_stack([to_village, to_town, to_county, to_city])
+    if len(given):
+        computed = np.where(np.isnan(given), computed, given)
+    v, t, c, city = computed.T
+    travel = np.column_stack([v, t, c, c, c, city])  # the three county hospitals share the county time
     return County(
         township_names=[t.name for t in towns],
         township_names_zh=[t.name_zh for t in towns],

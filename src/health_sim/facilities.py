@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .county import township_population
 from .schema import FACILITY_LEVEL, FACILITY_TYPES, KINDS, LEVELS, SPECIALTIES, Params
 
 
@@ -106,7 +107,7 @@ def facility_rows(params: Params, township_names: list[str], village_township: n
 def build_table(params: Params, rows: list[tuple[str, str, int]], scale: float) -> FacilityTable:
     fp = params.facilities
     types = [getattr(fp, r[0]) for r in rows]
-    town_pop = np.array([t.population for t in params.county.townships], dtype=float)
+    town_pop = township_population(params.county)
     beds = []
     for (ftype, _, t), spec in zip(rows, types):
         beds.append(spec.beds * town_pop[t] / 1e4 if ftype == "township_centre" else spec.beds)
@@ -133,7 +134,7 @@ def doctor_counts(params: Params, rows: list[tuple[str, str, int]], g: np.random
     are rounded up or down at random so that the county total matches on average.
     """
     fp = params.facilities
-    town_pop = np.array([t.population for t in params.county.townships], dtype=float)
+    town_pop = township_population(params.county)
     out = []
     for ftype, _, t in rows:
         spec = getattr(fp, ftype)

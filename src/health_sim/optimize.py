@@ -35,7 +35,7 @@ from pydantic import field_validator
 
 from .experiments import replicate_seeds
 from .params import ParamsError, load_params, validate_file, with_overrides
-from .paths import resolve
+from .paths import atomic_write, resolve
 from .schema_base import P, Section
 from .sweep import Factor, TargetList, _beside, _Pool, check_factors, run_one, sweep_targets, with_changes
 from .targets import Target
@@ -100,12 +100,6 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
         if t.year is not None and not final.run.start_date.year <= t.year <= last_year:
             raise ParamsError(f"{path}: targets: '{t.name}' is judged in {t.year}, outside the runs ({final.run.start_date.year}-{last_year}): change run.days or the target")
     return spec, base, targets
-
-
-def _write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _evaluate(pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict) -> pd.DataFrame:
@@ -180,7 +174,7 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
             ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]])
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
-            _write(ref_file, lambda p: p.write_text(json.dumps(reference, indent=1) + "\n"))
+            atomic_write(ref_file, lambda p: p.write_text(json.dumps(reference, indent=1) + "\n"))
 
         feasible = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("feasible"))
 
@@ -235,9 +229,9 @@ def cheapest(table: pd.DataFrame) -> pd.Series | None:
 
 def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path) -> None:
     """trials.parquet, pareto.parquet and cheapest.yaml (a scenario extending the base)."""
-    _write(out / "trials.parquet", lambda p: table.to_parquet(p, index=False))
+    atomic_write(out / "trials.parquet", lambda p: table.to_parquet(p, index=False))
     front = table[table["pareto"]].sort_values("doctor_days") if len(table) else table
-    _write(out / "pareto.parquet", lambda p: front.to_parquet(p, index=False))
+    atomic_write(out / "pareto.parquet", lambda p: front.to_parquet(p, index=False))
     best = cheapest(table)
     target = out / "cheapest.yaml"
     if best is None:
@@ -258,5 +252,5 @@ def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path
         f"# a year against the base ({best['cost_yuan']:,.0f} yuan at {spec.cost.yuan_per_doctor_day:g} yuan a doctor-day).\n"
     )
     text = header + yaml.safe_dump({"extends": os.path.relpath(base.resolve(), out.resolve()), **nested}, sort_keys=False)
-    _write(target, lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))
     load_params(target)  # it must be a valid scenario

@@ -158,6 +158,11 @@ def _describe(err: dict) -> tuple[tuple, str]:
     """One pydantic error -> (location, human message)."""
     loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
     typ, ctx, val = err["type"], err.get("ctx", {}), err.get("input", _MISSING)
+    if isinstance(val, str) and typ in ("less_than_equal", "less_than", "greater_than_equal", "greater_than"):
+        try:  # a number read as text (a CSV cell) is reported as the number
+            val = int(val) if val.strip().lstrip("+-").isdigit() else float(val)
+        except ValueError:
+            pass
     if typ == "extra_forbidden":
         key = str(loc[-1])
         close = difflib.get_close_matches(key, _fields_at(loc[:-1]), n=1)
@@ -254,6 +259,13 @@ def validate(data: dict, origin: dict | None = None, source: str = "<params>") -
 
 def _format(src: str, key: str, msg: str, n_more: int) -> str:
     more = f" (and {n_more} more)" if n_more else ""
+    if ", row " in src:  # a row of a county set's table: 'file: row N, column: message'
+        parts = key.split(".")
+        at = next((i for i, p in enumerate(parts) if p.isdigit()), 1)
+        file, _, row = src.partition(", ")
+        from .county_files import column_of
+
+        return f"{file}: {row}, {column_of(parts[at + 1 :]) if parts[at + 1 :] else parts[-1]}: {msg}{more}"
     if src == "--set":
         return f"--set {key}: {msg}{more}"
     if src.startswith("--"):  # a command-line flag standing for one key
@@ -261,7 +273,21 @@ def _format(src: str, key: str, msg: str, n_more: int) -> str:
     return f"{src}: {key}: {msg}{more}"
 
 
-def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *, flags: dict[str, tuple[str, Any]] | None = None) -> Params:
+def _use_county_set(data: dict, folder: Path, origin: dict) -> dict:
+    """``data`` with its county replaced by the county set in ``folder`` (see :mod:`health_sim.county_files`)."""
+    from .county_files import read_county_set
+
+    county, facilities, where = read_county_set(folder)
+    data = dict(data, county=_merge(defaults()["county"], county, {}, ""))
+    data = _merge(data, {"facilities": facilities}, {}, "")
+    for ftype, row in facilities.items():  # a row's doctors are the type's whole staff
+        if "doctors" in row:
+            data["facilities"][ftype]["doctors"] = row["doctors"]
+    origin.update(where)
+    return data
+
+
+def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *, flags: dict[str, tuple[str, Any]] | None = None, county: str | Path | None = None) -> Params:
     """Load a parameter file (following ``extends``) over the schema defaults.
 
     ``overrides`` are ``dotted.key=value`` strings (as ``--set`` takes) or a mapping
@@ -273,8 +299,12 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
     source = "<defaults>"
     if path is not None:
         for p, d in _chain(Path(path)):
+            if isinstance(d.get("county"), str):  # a county set, relative to the file naming it
+                data = _use_county_set(data, p.parent / d.pop("county"), origin)
             data = _merge(data, d, origin, str(p))
         source = str(path)
+    if county is not None:
+        data = _use_county_set(data, Path(county), origin)
     items: list[tuple[list[str], Any]] = []
     if isinstance(overrides, dict):
         items = [(k.split("."), v) for k, v in overrides.items()]

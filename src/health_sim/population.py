@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng as crn
-from .county import County
+from .county import County, township_population
 from .schema import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, LEVELS, Params
 
 RESIDENT = 0
@@ -81,7 +81,7 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
     pp = params.population
     g = crn.generator(seed, crn.POPULATION + 100)
     n = max(1, int(round(params.county.population * scale)))
-    town_pop = np.array([t.population for t in params.county.townships], dtype=float)
+    town_pop = township_population(params.county)
     vweight = county.village_weight * (town_pop / town_pop.sum())[county.village_township]
     counts = g.multinomial(n, vweight / vweight.sum())
     village = np.repeat(np.arange(county.n_villages, dtype=np.int32), counts)

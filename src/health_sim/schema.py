@@ -17,7 +17,7 @@ import datetime as dt
 import difflib
 from typing import Any, Literal
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from .levers import PolicyParams
 from .schema_base import NonNeg, P, Rate, Section, _check_keys, _per_kind
@@ -99,8 +99,8 @@ class RunParams(Section):
 class Township(Section):
     name: str = P(..., "Township name (pinyin).")
     name_zh: str = P("", "Township name (Chinese).")
-    population: int = P(..., "Resident weight: residents are spread over townships in proportion to it.", unit="residents", ge=0)
-    villages: int = P(..., "Administrative villages, each with one village clinic.", unit="villages", ge=1)
+    population: int | None = P(None, "Resident weight: residents are spread over townships in proportion to it. May be left out when `county.villages` lists the villages: then the sum of its villages.", unit="residents", ge=0)
+    villages: int | None = P(None, "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.", unit="villages", ge=1)
     x_km: float = P(..., "Township seat position, east of the county seat.", unit="km")
     y_km: float = P(..., "Township seat position, north of the county seat.", unit="km")
     radius_km: float = P(8.0, "Villages lie within this distance of the township seat.", unit="km", gt=0.0)
@@ -131,10 +131,67 @@ def _yangshan_townships() -> list[dict]:
     return [dict(zip(keys, r)) for r in rows]
 
 
+TRAVEL_TARGETS = ("village_clinic", "township_centre", "county", "city")
+"""Keys of a village's travel minutes: its own clinic, its township centre, the county hospitals, the city hospital."""
+
+
+class Village(Section):
+    township: str = P(..., "Township the village belongs to (a name in `county.townships`).")
+    name: str = P("", "Village name.")
+    population: int = P(..., "Residents of the village (its share of its township).", unit="residents", ge=0)
+    x_km: float | None = P(None, "Position east of the county seat; may be left out when travel_minutes gives all four times.", unit="km")
+    y_km: float | None = P(None, "Position north of the county seat.", unit="km")
+    urban: bool = P(False, "The village is the town itself (urban residents: more employee-scheme members).")
+    travel_minutes: dict[str, NonNeg] = P(dict, "One-way travel minutes to village_clinic, township_centre, county, city; any left out are computed from the position and the road parameters.", unit="minutes")
+
+    @field_validator("travel_minutes")
+    @classmethod
+    def _targets(cls, v: dict) -> dict:
+        return _check_keys(v, TRAVEL_TARGETS, "travel target", need_all=False)
+
+    @model_validator(mode="after")
+    def _placed(self) -> "Village":
+        if (self.x_km is None) != (self.y_km is None):
+            raise ValueError("give both x_km and y_km, or neither")
+        if self.x_km is None and len(self.travel_minutes) < len(TRAVEL_TARGETS):
+            raise ValueError(f"village '{self.name}': give x_km and y_km, or all four travel minutes ({', '.join(TRAVEL_TARGETS)})")
+        return self
+
+
+def county_problems(townships: list, villages: list) -> list[tuple[str, int, str, str]]:
+    """What is wrong between the townships and the villages: (``"township"`` or
+    ``"village"``, index in its list, key, message). Used by the schema and, with row
+    numbers, by the county file-set reader."""
+    names = [t.name for t in townships]
+    out = []
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            out.append(("township", i, "name", f"'{name}' repeats (township names must be unique)"))
+    for i, village in enumerate(villages):
+        if village.township not in names:
+            close = difflib.get_close_matches(village.township, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            out.append(("village", i, "township", f"'{village.township}' is not one of the townships{hint}"))
+    listed = {village.township for village in villages}
+    for i, t in enumerate(townships):
+        if villages and t.name not in listed:
+            out.append(("township", i, "name", f"'{t.name}' has no village (every township needs at least one)"))
+        elif not villages and t.villages is None:
+            out.append(("township", i, "villages", f"missing for '{t.name}' (give the number of villages, or list them)"))
+        elif not villages and t.population is None:
+            out.append(("township", i, "population", f"missing for '{t.name}'"))
+        elif villages and t.population is not None:
+            total = sum(x.population for x in villages if x.township == t.name)
+            if abs(total - t.population) > max(0.01 * t.population, 1):
+                out.append(("township", i, "population", f"{t.population} for '{t.name}', but its villages sum to {total}"))
+    return out
+
+
 class CountyParams(Section):
     name: str = P("Yangshan", "County name.", source="Yangshan county, Qingyuan, Guangdong")
     population: int = P(367175, "Resident population at scale 1.", unit="residents", source="2020 census", ge=1)
     townships: list[Township] = P(_yangshan_townships, "Townships, each with a township health centre.", source="Yangshan county government")
+    villages: list[Village] = P(list, "Villages one by one (population, position or travel times). When empty, each township's `villages` are laid out at random around its seat.", source="Yangshan: laid out at random (assumption)")
     county_seat: str = P("Yangcheng", "Township holding the county hospitals.", source="Yangshan county government")
     city_x_km: float = P(55.0, "Position of the city tertiary hospital (Qingyuan), east of the county seat.", unit="km", source="assumption (map)")
     city_y_km: float = P(-75.0, "Position of the city tertiary hospital, north of the county seat.", unit="km", source="assumption (map)")
@@ -152,6 +209,14 @@ class CountyParams(Section):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"township names must be unique ('{dup[0]}' repeats)")
+        return v
+
+    @field_validator("villages")
+    @classmethod
+    def _village_townships(cls, v: list, info: ValidationInfo) -> list:
+        towns = info.data.get("townships")
+        for what, i, _key, msg in county_problems(towns or [], v) if towns is not None else ():
+            raise ValueError(f"{what} {i}: {msg}")
         return v
 
     @field_validator("county_seat")

@@ -1,0 +1,237 @@
+"""A county from a small set of files, so that a researcher can study her own county.
+
+A county set is a folder::
+
+    county.yaml      the `county` section's single values (name, population, county_seat,
+                     city position, road speeds ...); required
+    townships.csv    one row per township: name, population, villages, x_km, y_km
+                     [, name_zh, radius_km, urban_share]; required
+    villages.csv     one row per village: township, population, and x_km, y_km or the
+                     travel minutes (minutes_village_clinic, minutes_township_centre,
+                     minutes_county, minutes_city) [, name, urban]; optional: without
+                     it each township's `villages` are laid out at random
+    facilities.csv   one row per facility type (column `type`) overriding its staff
+                     (doctors_<specialty>), beds, prices ...; optional
+
+A parameter file uses a set with ``county: <folder>`` (relative to the file), and
+``health-sim run --county <folder>`` does the same from the command line. Every key
+keeps the unit and range the schema gives it (``health-sim params``); a bad cell is
+reported in one line naming the file, the row and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .params import ParamsError, _describe, _read_yaml
+from .schema import FACILITY_TYPES, KINDS, SPECIALTIES, TRAVEL_TARGETS, CountyParams, FacilityType, Township, Village, county_problems
+
+FILES = ("county.yaml", "townships.csv", "villages.csv", "facilities.csv")
+_LIST_KEYS = ("townships", "villages")
+REQUIRED = ("name", "population", "county_seat", "city_x_km", "city_y_km")
+"""Keys county.yaml must give (the others keep the schema's defaults: road speeds and the like)."""
+
+
+class CountyFileError(ParamsError):
+    """A county file set is invalid; ``str(err)`` is one line naming the file, row and column."""
+
+
+def _columns(model: type, nested: dict[str, tuple[str, tuple[str, ...]]]) -> list[str]:
+    """CSV columns of a section: its plain fields, and ``<prefix>_<key>`` for dict fields."""
+    cols = [f for f in model.model_fields if f not in nested]
+    for field, (prefix, keys) in nested.items():
+        cols += [f"{prefix}_{k}" for k in keys]
+    return cols
+
+
+_NESTED = {
+    "townships.csv": (Township, {}),
+    "villages.csv": (Village, {"travel_minutes": ("minutes", TRAVEL_TARGETS)}),
+    "facilities.csv": (FacilityType, {"doctors": ("doctors", SPECIALTIES), "capability": ("capability", KINDS)}),
+}
+COLUMNS = {name: _columns(model, nested) for name, (model, nested) in _NESTED.items()}
+COLUMNS["facilities.csv"] = ["type"] + COLUMNS["facilities.csv"]
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) of every non-empty row; empty cells are left out; unknown columns are errors."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            allowed = COLUMNS[path.name]
+            for col in header:
+                if col is None or col.strip() not in allowed:
+                    close = difflib.get_close_matches((col or "").strip(), allowed, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(allowed)})"
+                    raise CountyFileError(f"{path}: column '{col}' is not known{hint}")
+            rows = []
+            for row in reader:
+                if None in row:
+                    raise CountyFileError(f"{path}: row {reader.line_num}: more cells than columns")
+                # Cells stay text: the schema converts each to its column's type, so a village called Nan or No stays a name.
+                cells = {k.strip(): v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
+                if cells:
+                    rows.append((reader.line_num, cells))
+    except UnicodeDecodeError:
+        raise CountyFileError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as e:
+        raise CountyFileError(f"{path}: malformed CSV: {e}") from None
+    if not rows:
+        raise CountyFileError(f"{path}: no rows")
+    return rows
+
+
+def _fold(cells: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
+    """``minutes_city`` -> ``travel_minutes: {city: ...}`` and the like."""
+    out = dict(cells)
+    for field, (prefix, keys) in nested.items():
+        sub = {k: out.pop(f"{prefix}_{k}") for k in keys if f"{prefix}_{k}" in out}
+        if sub:
+            out[field] = sub
+    return out
+
+
+def column_of(parts: list[str] | tuple) -> str:
+    """The CSV column of a key inside a row: ``("travel_minutes", "city")`` -> ``minutes_city``,
+    ``("doctors", "surgery")`` -> ``doctors_surgery``; plain fields are their own column."""
+    parts = [str(p) for p in parts]
+    for _, nested in _NESTED.values():
+        if len(parts) == 2 and parts[0] in nested:
+            return f"{nested[parts[0]][0]}_{parts[1]}"
+    return ".".join(parts)
+
+
+def _row_error(path: Path, line: int, e: Exception) -> CountyFileError:
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        loc, msg = _describe(e.errors()[0])
+        return CountyFileError(f"{path}: row {line}, {column_of(loc)}: {msg}" if loc else f"{path}: row {line}: {msg}")
+    return CountyFileError(f"{path}: row {line}: {e}")
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0.0
+    except ValueError:
+        return False
+
+
+def _section_rows(path: Path) -> list[tuple[int, dict]]:
+    model, nested = _NESTED[path.name]
+    out = []
+    for line, cells in _read_csv(path):
+        if path.name == "facilities.csv":
+            ftype = cells.pop("type", None)
+            if ftype is None:
+                raise CountyFileError(f"{path}: row {line}, type: missing (one of {', '.join(FACILITY_TYPES)})")
+            if ftype not in FACILITY_TYPES:
+                close = difflib.get_close_matches(str(ftype), FACILITY_TYPES, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (one of {', '.join(FACILITY_TYPES)})"
+                raise CountyFileError(f"{path}: row {line}, type: '{ftype}' is not a facility type{hint}")
+            data = _fold(cells, nested)
+            if "doctors" in data:  # the row's doctors replace the type's staff: empty cells (and zeros) are none
+                data["doctors"] = {s: v for s in SPECIALTIES if (v := data["doctors"].get(s, "0")) and not _is_zero(v)}
+            out.append((line, {"type": ftype, **data}))
+            continue
+        data = _fold(cells, nested)
+        try:
+            model.model_validate(data)
+        except Exception as e:  # noqa: BLE001 - reported as one line
+            raise _row_error(path, line, e) from None
+        out.append((line, data))
+    return out
+
+
+def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
+    """Read a county set: (``county`` section data, ``facilities`` overrides, origin).
+
+    ``origin`` maps dotted keys (tuples) to the file (and row) that set them, for the
+    one-line errors of :func:`health_sim.params.validate`. Raises CountyFileError.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CountyFileError(f"{folder}: no such county folder" if not folder.exists() else f"{folder}: not a folder (a county set is a folder of {', '.join(FILES)})")
+    for name in FILES[:2]:
+        if not (folder / name).exists():
+            raise CountyFileError(f"{folder / name}: no such file (a county set needs {FILES[0]} and {FILES[1]})")
+    try:
+        county = _read_yaml(folder / "county.yaml")
+    except ParamsError as e:
+        raise CountyFileError(str(e)) from None
+    origin: dict = {("county", k): str(folder / "county.yaml") for k in county}
+    missing = [k for k in REQUIRED if k not in county]
+    if missing:
+        raise CountyFileError(f"{folder / 'county.yaml'}: {missing[0]}: missing (a county set gives {', '.join(REQUIRED)})")
+    for key in _LIST_KEYS:
+        if key in county:
+            raise CountyFileError(f"{folder / 'county.yaml'}: {key}: list them in {key}.csv, not here")
+    towns = _section_rows(folder / "townships.csv")
+    villages = _section_rows(folder / "villages.csv") if (folder / "villages.csv").exists() else []
+    county["townships"] = [d for _, d in towns]
+    county["villages"] = [d for _, d in villages]
+    for key, rows in (("townships", towns), ("villages", villages)):
+        for i, (line, _) in enumerate(rows):
+            origin[("county", key, str(i))] = f"{folder / (key + '.csv')}, row {line}"
+    built_towns = [Township.model_validate(d) for d in county["townships"]]
+    built_villages = [Village.model_validate(d) for d in county["villages"]]
+    for what, i, key, msg in county_problems(built_towns, built_villages):
+        line = (towns if what == "township" else villages)[i][0]
+        raise CountyFileError(f"{folder / (what + 's.csv')}: row {line}, {key}: {msg}")
+    facilities: dict = {}
+    if (folder / "facilities.csv").exists():
+        for line, data in _section_rows(folder / "facilities.csv"):
+            ftype = data.pop("type")
+            if ftype in facilities:
+                raise CountyFileError(f"{folder / 'facilities.csv'}: row {line}, type: '{ftype}' appears twice")
+            facilities[ftype] = data
+            for k in data:
+                origin[("facilities", ftype, k)] = f"{folder / 'facilities.csv'}, row {line}"
+    return county, facilities, origin
+
+
+def _plain(v: Any) -> Any:
+    return "" if v is None else int(v) if isinstance(v, bool) else v
+
+
+def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) -> list[Path]:
+    """Write a county (and every facility type) as a county set; returns the files written.
+
+    ``health-sim county new DIR`` uses it to start a researcher's own county from the
+    current one. Files are written whole (temporary name, then renamed)."""
+    from .paths import atomic_write_text
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = county.model_dump(mode="json")
+    towns, villages = data.pop("townships"), data.pop("villages")
+    head = "# The county's single values; townships.csv and villages.csv list the places. Units: see `health-sim params`.\n"
+    written = [atomic_write_text(folder / "county.yaml", head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))]
+
+    def table(name: str, rows: list[dict]) -> None:
+        from io import StringIO
+
+        cols = [c for c in COLUMNS[name] if any(_plain(r.get(c)) != "" for r in rows)]
+        buf2 = StringIO()
+        w2 = csv.DictWriter(buf2, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w2.writeheader()
+        for r in rows:
+            w2.writerow({k: _plain(v) for k, v in r.items() if k in cols})
+        written.append(atomic_write_text(folder / name, buf2.getvalue()))
+
+    table("townships.csv", towns)
+    if villages:
+        table("villages.csv", [{**{k: v for k, v in r.items() if k != "travel_minutes"}, **{f"minutes_{k}": v for k, v in r["travel_minutes"].items()}} for r in villages])
+    rows = []
+    for ftype in FACILITY_TYPES:
+        f = getattr(facilities, ftype).model_dump(mode="json")
+        doctors, capability = f.pop("doctors"), f.pop("capability")
+        rows.append({"type": ftype, **f, **{f"doctors_{k}": v for k, v in doctors.items()}, **{f"capability_{k}": v for k, v in capability.items()}})
+    table("facilities.csv", rows)
+    return written
