@@ -12,7 +12,7 @@ SCALE ?= 0.05
 REPS ?= 3
 JOBS ?= 2
 
-.PHONY: scenarios baseline test bench lab setup
+.PHONY: scenarios baseline calibrate test bench lab setup
 
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --user --quiet --break-system-packages uv
@@ -28,6 +28,9 @@ scenarios: setup
 
 baseline: setup
 	$(UV) run health-sim run params/baseline.yaml --out outputs/baseline
+
+calibrate: setup
+	$(UV) run health-sim calibrate params/calibrate/yangshan_2023.yaml
 
 test: setup
 	$(UV) run pytest $(PYTEST_ARGS)

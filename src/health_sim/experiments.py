@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .ensemble import Ensemble, load_ensemble
 from .params import load_params, with_overrides
 from .runner import run, write_dir_atomically
 from .schema import Params
@@ -31,6 +32,15 @@ SMOKE_ENV = "HEALTH_SIM_SMOKE"
 def smoke() -> bool:
     """Whether the notebooks should run their smallest designs (HEALTH_SIM_SMOKE=1)."""
     return os.environ.get(SMOKE_ENV, "") == "1"
+
+
+def scratch(name: str) -> Path | None:
+    """A fresh temporary folder for a notebook's sweep or study when the smallest designs
+    run (HEALTH_SIM_SMOKE=1), so that a test never resumes the leftovers of an earlier
+    model; None otherwise (the default folder under outputs/, which resumes)."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"health_sim-{name}-")) if smoke() else None
 
 
 def replicate_seeds(seed: int, n: int) -> list[int]:
@@ -58,7 +68,7 @@ def flatten(kpis: dict) -> dict:
 
 def summarise(kpis: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
     """Mean and central ``level`` interval of each KPI across replicates (one row per KPI)."""
-    cols = [c for c in kpis.columns if c not in ("replicate", "seed")]
+    cols = [c for c in kpis.columns if c not in ("replicate", "seed", "member")]
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     k = kpis[cols].astype(float)
     return pd.DataFrame({"mean": k.mean(), "lo": k.quantile(lo), "hi": k.quantile(hi)}).rename_axis("kpi")
@@ -85,11 +95,15 @@ class Replicates:
         return Path(out_dir)
 
 
-def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False, seeds: list[int] | None = None) -> Replicates:
+def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False, seeds: list[int] | None = None, ensemble: str | Path | Ensemble | None = None) -> Replicates:
     """Run ``replicates`` replicates of a scenario (a params file or Params).
 
     ``overrides`` (dotted keys) win over ``scale`` and ``days``; ``seeds``, if given, are
-    the replicates' seeds (instead of those spawned from ``seed``)."""
+    the replicates' seeds (instead of those spawned from ``seed``). ``ensemble``: a
+    calibrated file (or Ensemble) whose members the replicates draw their calibrated
+    parameters from (:mod:`health_sim.ensemble`), so that intervals carry parameter
+    uncertainty; the kpis table then has a ``member`` column (the member's trial number),
+    and ``overrides`` still win."""
     if isinstance(scenario, Params):
         params, name = scenario, "scenario"
     else:
@@ -103,10 +117,14 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     if over:
         params = with_overrides(params, over)
     seeds = [int(s) for s in seeds] if seeds else replicate_seeds(seed, replicates)
+    if ensemble is not None and not isinstance(ensemble, Ensemble):
+        ensemble = load_ensemble(ensemble)
+    members = ensemble.overrides(len(seeds), seed) if ensemble is not None else [(None, {})] * len(seeds)
     tables: dict[str, list] = {k: [] for k in ("kpis", "daily", "township", "annual", "capability")}
-    for r, s in enumerate(seeds):
-        res = run(params, seed=s, progress=progress)
-        tables["kpis"].append(pd.DataFrame([{"replicate": r, "seed": s, **flatten(res.kpis)}]))
+    for r, (s, (trial, values)) in enumerate(zip(seeds, members)):
+        p = with_overrides(params, {**values, **over}) if values else params
+        res = run(p, seed=s, progress=progress)
+        tables["kpis"].append(pd.DataFrame([{"replicate": r, "seed": s, **({"member": trial} if trial is not None else {}), **flatten(res.kpis)}]))
         for k in ("daily", "township", "annual", "capability"):
             df = getattr(res, k).copy()
             df.insert(0, "replicate", r)

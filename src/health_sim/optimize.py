@@ -34,10 +34,10 @@ import yaml
 from pydantic import field_validator
 
 from .experiments import replicate_seeds
-from .params import ParamsError, load_params, validate_file, with_overrides
-from .paths import atomic_write, resolve
+from .params import ParamsError, load_params, with_overrides
+from .paths import atomic_write
 from .schema_base import P, Section
-from .sweep import Factor, TargetList, _beside, _Pool, check_factors, run_one, sweep_targets, with_changes
+from .sweep import Factor, TargetList, _Pool, check_factors, load_spec, run_one, sweep_targets
 from .targets import Target
 
 COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
@@ -87,10 +87,7 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
 
     ``changes`` replace fields (``run`` is merged), e.g. a smaller scale in a notebook."""
     path = Path(path)
-    spec = with_changes(validate_file(OptimizeSpec, path), changes, path)
-    base = _beside(path, spec.base)
-    if not base.exists():
-        raise ParamsError(f"{path}: base: {spec.base}: no such file")
+    spec, base = load_spec(OptimizeSpec, path, changes)
     params = load_params(base)
     check_factors(path, "levers", params, spec.run, spec.levers)
     targets = sweep_targets(spec, path)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import repo_root
+from .paths import atomic_write, repo_root
 from .runner import swap_in
 from .targets import load_targets, score
 
@@ -64,7 +64,7 @@ def _html(notebook: Path, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, out_root: str) -> Outcome:
+def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, out_root: str, ensemble: str = "") -> Outcome:
     """Execute the template for one scenario into ``out_root/scenarios/<name>/`` (atomically)."""
     import papermill as pm
 
@@ -81,7 +81,7 @@ def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: 
     try:
         pm.execute_notebook(
             str(root_p / TEMPLATE), str(executed), cwd=str(root_p), **PAPERMILL_OPTIONS,
-            parameters={"scenario": str(scen), "scale": scale, "seed": seed, "replicates": reps, "days": days, "out_dir": str(tmp)},
+            parameters={"scenario": str(scen), "scale": scale, "seed": seed, "replicates": reps, "days": days, "out_dir": str(tmp), "ensemble": ensemble},
         )
     except Exception as e:  # noqa: BLE001 - any failure of one scenario is recorded, the rest go on
         error = f"{type(e).__name__}: {e}".strip()
@@ -147,27 +147,31 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
     }
     paths = []
     for name, writer in outs.items():
-        final = out_root / name
-        tmp = out_root / f".{name}.tmp-{os.getpid()}"
-        writer(tmp)
-        os.replace(tmp, final)
-        paths.append(final)
+        paths.append(atomic_write(out_root / name, writer))
     return paths
 
 
-def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path = "outputs", progress: bool | None = None) -> tuple[pd.DataFrame, list[Outcome]]:
-    """Run the scenario suite; return the scorecard and what happened to each scenario."""
+def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path = "outputs", progress: bool | None = None, ensemble: str | Path | None = None) -> tuple[pd.DataFrame, list[Outcome]]:
+    """Run the scenario suite; return the scorecard and what happened to each scenario.
+
+    ``ensemble``: a calibrated file whose members the replicates draw their calibrated
+    parameters from (the same member in replicate r of every scenario), so the
+    scorecard's intervals carry parameter uncertainty too; None: the scenarios' own values."""
     from tqdm.auto import tqdm
+
+    from .ensemble import load_ensemble
 
     root = repo_root()
     out = Path(out_root).resolve()
     out.mkdir(parents=True, exist_ok=True)
     files = scenario_files(root, only)
     load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
+    if ensemble is not None:
+        ensemble = load_ensemble(ensemble).path.resolve()  # a bad calibrated file fails before any run
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
     with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
-        futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(out)): f.stem for f in files}
+        futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(out), str(ensemble or "")): f.stem for f in files}
         for fut in cf.as_completed(futures):
             name = futures[fut]
             try:

@@ -93,6 +93,7 @@ class SweepSpec(Section):
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
     seed: int = P(20230101, "Base seed.", ge=0)
+    ensemble: str | None = P(None, "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; factors win over members. [default: none]")
 
     @field_validator("factors")
     @classmethod
@@ -125,6 +126,17 @@ def with_changes(spec, changes: dict | None, path: Path):
     return validate_data(type(spec), merged, f"{path}: changes")
 
 
+def load_spec(model: type, path: str | Path, changes: dict | None = None):
+    """Read a spec file (sweep, optimisation, calibration) into ``model`` with ``changes``
+    applied; return it and its base scenario file, which must exist."""
+    path = Path(path)
+    spec = with_changes(validate_file(model, path), changes, path)
+    base = _beside(path, spec.base)
+    if not base.exists():
+        raise ParamsError(f"{path}: base: {spec.base}: no such file")
+    return spec, base
+
+
 def _beside(path: Path, name: str) -> Path:
     """A file named in ``path``: relative to it, else to the repository root."""
     near = path.parent / name
@@ -137,18 +149,36 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
     ``changes`` replace fields of the file (``run`` and ``design`` are merged), e.g.
     ``{"replicates": 1, "design": {"samples": 8}, "run": {"run.scale": 0.01}}``."""
     path = Path(path)
-    spec = with_changes(validate_file(SweepSpec, path), changes, path)
-    base = _beside(path, spec.base)
-    if not base.exists():
-        raise ParamsError(f"{path}: base: {spec.base}: no such file")
+    spec, base = load_spec(SweepSpec, path, changes)
     sweep_targets(spec, path)
-    check_factors(path, "factors", load_params(base), spec.run, spec.factors)
+    params = load_params(base)
+    check_factors(path, "factors", params, spec.run, spec.factors)
+    if spec.ensemble:
+        check_ensemble(path, _beside(path, spec.ensemble), params)
     return spec, base
+
+
+def check_ensemble(path: Path, ensemble: Path, params) -> None:
+    """The calibrated file must exist and its members must be valid parameters of the base."""
+    from .ensemble import load_ensemble
+
+    if not ensemble.exists():
+        raise ParamsError(f"{path}: ensemble: {ensemble}: no such file (write it with health-sim calibrate)")
+    ens = load_ensemble(ensemble)
+    for trial, member in zip(ens.trials, ens.members):
+        try:
+            with_overrides(params, member)
+        except ParamsError as e:
+            raise ParamsError(f"{path}: ensemble: {ensemble}: member {trial}: {str(e).removeprefix('--set ')}") from None
 
 
 def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
     """Every factor must be a real parameter, valid at both ends and inside its range (a
     whole-number parameter needs ``integer: true``); else one line naming ``section.key``."""
+    try:
+        with_overrides(params, dict(run))
+    except ParamsError as e:
+        raise ParamsError(f"{path}: run: {str(e).removeprefix('--set ')}") from None
     for key, f in factors.items():
         probe = f.values if f.values is not None else [f.low, f.high] + ([] if f.integer else [f.low + 0.37 * (f.high - f.low)])
         for v in probe:
@@ -156,6 +186,15 @@ def check_factors(path: Path, section: str, params, run: dict, factors: dict[str
                 with_overrides(params, {**run, key: int(round(v)) if f.integer else v})
             except ParamsError as e:
                 raise ParamsError(f"{path}: {section}.{key}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def sweep_members(spec: SweepSpec, path: str | Path) -> list[tuple[int | None, dict]]:
+    """(member trial, calibrated values) of each replicate; no values without an ensemble."""
+    if not spec.ensemble:
+        return [(None, {})] * spec.replicates
+    from .ensemble import load_ensemble
+
+    return load_ensemble(_beside(Path(path), spec.ensemble)).overrides(spec.replicates, spec.seed)
 
 
 def sweep_targets(spec, path: str | Path) -> list[Target]:
@@ -356,7 +395,7 @@ def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep
     from .params import params_hash
 
     made = {"spec": spec.model_dump(mode="json"), "base_params_sha256": params_hash(load_params(base))}
-    made["spec"].pop("base"), made["spec"].pop("targets_file")  # paths may be written differently
+    made["spec"].pop("base"), made["spec"].pop("targets_file", None)  # paths may be written differently
     made["spec"]["targets"] = [t.model_dump(mode="json") for t in targets]  # what the names meant (thresholds, years)
     f = out / "spec.json"
     if f.exists():
@@ -394,6 +433,7 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     pts = design_points(spec)
     pts.to_parquet(out / "design.parquet", index=False)
     seeds = replicate_seeds(spec.seed, spec.replicates)
+    members = sweep_members(spec, spec_path)
     status = done_runs(runs)
     todo = [(int(p.point), r) for p in pts.itertuples() for r in range(spec.replicates) if status.get((int(p.point), r)) != "ok"]
     keys = list(spec.factors)
@@ -407,14 +447,14 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
 
         for point, rep in todo:
             if via == "api":
-                fut = pool.submit(run_one, str(base), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), targets)
+                fut = pool.submit(run_one, str(base), dict(spec.run), {**members[rep][1], **factor_values[point]}, seeds[rep], list(spec.kpis), targets)
             else:
                 nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
+                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), {**members[rep][1], **factor_values[point]}, seeds[rep], list(spec.kpis), nb_out, targets)
             futures[fut] = (point, rep)
         for fut in cf.as_completed(futures):
             point, rep = futures[fut]
-            row = {"point": point, "replicate": rep, "seed": seeds[rep], **{f"factor:{k}": v for k, v in factor_values[point].items()}}
+            row = {"point": point, "replicate": rep, "seed": seeds[rep], **({"member": members[rep][0]} if spec.ensemble else {}), **{f"factor:{k}": v for k, v in factor_values[point].items()}}
             try:
                 row |= fut.result()
                 row |= {"status": "ok", "error": ""}

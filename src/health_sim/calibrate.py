@@ -1,0 +1,372 @@
+"""Calibration: fit the behavioural and incidence parameters to what a county observed.
+
+A calibration file (params/calibrate/*.yaml) names a base scenario, the observed figures
+(each a KPI, its observed value, a tolerance and a source), the parameters to fit (dotted
+keys with a prior range, optionally on a log scale), replicates per trial, trials and a
+seed. The distance of a parameter set is the root mean square of
+``(simulated mean - observed) / tolerance`` over the figures, the simulated mean taken
+over ``replicates`` runs under common random numbers (the same seeds for every trial),
+so a distance of 1 means "off by one tolerance on average".
+
+Two stages:
+
+1. **Search.** Optuna's TPE sampler minimises the distance over the prior box; the study
+   lives in ``<out>/study.db`` so an interrupted calibration resumes.
+2. **Ensemble.** The best ``ensemble.candidates`` trials are run again with
+   ``ensemble.replicates`` fresh seeds (so the selection's luck does not carry over);
+   those within ``ensemble.max_distance`` form the ensemble (at most ``ensemble.size``,
+   best first): parameter sets that fit the data about equally well, whose spread is
+   the parameter uncertainty that scenario runs can carry (``--ensemble``). This is
+   rejection approximate Bayesian computation with an optimiser's proposals, not an
+   exact posterior: the spread shows which parameters the data pin down and which they
+   leave free, not a calibrated probability.
+
+The result is written to ``spec.out`` (default params/calibrated/<name>.yaml): provenance
+(spec, its hash, data, seed, trials, code version), the fit (observed against the
+ensemble's simulated means and intervals), how well each parameter is identified (its
+ensemble range against its prior), the best set and the ensemble.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import field_validator, model_validator
+
+from .experiments import replicate_seeds
+from .params import ParamsError, load_params
+from .paths import atomic_write, atomic_write_text, resolve
+from .schema_base import P, Section
+from .sweep import Factor, _Pool, check_factors, claim, default_out, load_spec, run_one
+
+
+class Observed(Section):
+    kpi: str = P(..., "KPI name (health-sim kpis), or final:<kpi> for its value in the run's last calendar year.")
+    value: float = P(..., "Observed value, in the KPI's unit.")
+    tolerance: float = P(..., "How far off counts as one unit of distance (observation and model error together), in the KPI's unit.", gt=0.0)
+    source: str = P(..., "Where the value comes from.")
+
+    @field_validator("kpi")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        import difflib
+
+        from .kpis import KPIS
+
+        names = [f"{k.name}.{p}" for k in KPIS.values() for p in k.parts] + [k.name for k in KPIS.values() if not k.parts]
+        base = v.removeprefix("final:")
+        if base not in names:
+            if base in KPIS:
+                raise ValueError(f"'{v}' has parts: name one ({', '.join(f'{base}.{p}' for p in KPIS[base].parts)})")
+            close = difflib.get_close_matches(base, names, n=1)
+            raise ValueError(f"'{v}' is not a KPI" + (f" (did you mean '{close[0]}'?)" if close else " (health-sim kpis lists them)"))
+        return v
+
+
+class Prior(Section):
+    low: float = P(..., "Lower end of the prior range.")
+    high: float = P(..., "Upper end of the prior range.")
+    log: bool = P(False, "Search on a log scale (for positive parameters spanning orders of magnitude).")
+    note: str = P("", "Why this range.")
+
+    @model_validator(mode="after")
+    def _range(self) -> "Prior":
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale prior needs low > 0")
+        return self
+
+
+class EnsembleSpec(Section):
+    candidates: int = P(30, "Best trials of the search run again with fresh seeds.", ge=1, le=10_000)
+    replicates: int = P(4, "Fresh replicates per candidate.", ge=1, le=1000)
+    max_distance: float = P(1.0, "Candidates at or below this distance (on the fresh replicates) join the ensemble.", gt=0.0)
+    size: int = P(20, "Members at most (best first).", ge=1, le=10_000)
+
+
+class CalibrationSpec(Section):
+    name: str = P(..., "Name; the study goes to outputs/calibrate/<name>/.")
+    description: str = P("", "What is fitted to what.")
+    base: str = P(..., "Base scenario file (relative to this file or the repository root).")
+    observed: dict[str, Observed] = P(..., "Observed figures by label.")
+    parameters: dict[str, Prior] = P(..., "Parameters to fit, by dotted key, with their prior ranges.")
+    run: dict[str, Any] = P(dict, "Overrides of the base for every run, e.g. run.scale and run.days.")
+    replicates: int = P(2, "Runs per trial (common random numbers: the same seeds for every trial).", ge=1, le=1000)
+    trials: int = P(200, "Trials of the search.", ge=1, le=100_000)
+    seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0)
+    ensemble: EnsembleSpec = P(EnsembleSpec, "How the ensemble is chosen.")
+    out: str = P("", "Calibrated file written [default: params/calibrated/<name>.yaml].")
+
+    @field_validator("observed", "parameters")
+    @classmethod
+    def _some(cls, v: dict) -> dict:
+        if not v:
+            raise ValueError("empty: give at least one")
+        return v
+
+
+def load_calibration(path: str | Path, changes: dict | None = None) -> tuple[CalibrationSpec, Path]:
+    """Read and validate a calibration file, its base and every parameter at both ends of its range."""
+    path = Path(path)
+    spec, base = load_spec(CalibrationSpec, path, changes)
+    check_factors(path, "parameters", load_params(base), spec.run, {k: Factor(low=p.low, high=p.high) for k, p in spec.parameters.items()})
+    return spec, base
+
+
+def distance(simulated: dict[str, float], spec: CalibrationSpec) -> float:
+    """Root mean square of (simulated - observed) / tolerance over the observed figures."""
+    z = [(simulated[label] - o.value) / o.tolerance for label, o in spec.observed.items()]
+    return float(math.sqrt(sum(v * v for v in z) / len(z))) if all(np.isfinite(z)) else float("inf")
+
+
+def _evaluate(pool, spec: CalibrationSpec, base: Path, seeds: list[int], values: dict) -> dict[str, float]:
+    """Mean of each observed KPI over the replicates of one parameter set."""
+    kpis = sorted({o.kpi for o in spec.observed.values()})
+    rows = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), dict(spec.run), values, s, kpis) for s in seeds]])
+    return {label: float(rows[o.kpi].mean()) for label, o in spec.observed.items()}
+
+
+def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None) -> tuple[pd.DataFrame, Path]:
+    """Run (or resume) a calibration; write the calibrated file and return (ensemble table, its path).
+
+    ``out`` is the working folder (study, candidate re-runs); ``write`` the calibrated file
+    [default: the spec's ``out``, else params/calibrated/<name>.yaml]; ``trials`` overrides
+    the file's (the total, counting those done before a resume)."""
+    import warnings
+
+    import optuna
+    from tqdm.auto import tqdm
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    spec, base = load_calibration(spec_path, changes)
+    if trials is not None:
+        spec = spec.model_copy(update={"trials": int(trials)})
+    folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
+    claim(folder, spec.model_copy(update={"trials": 0, "out": ""}), base, [], kind="calibration")
+    target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
+    seeds = replicate_seeds(spec.seed, spec.replicates)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5)))
+    study = optuna.create_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}", direction="minimize", sampler=sampler, load_if_exists=True)
+    for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):  # left by an interruption
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    base_params = load_params(base)
+    start = {k: _get(base_params, k) for k in spec.parameters}
+    if all(spec.parameters[k].low <= v <= spec.parameters[k].high for k, v in start.items()) and not study.trials:
+        study.enqueue_trial(start)  # the base's own values are the first trial: how far off is the model as it stands?
+    done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=f"calibrate {spec.name}")
+    best = [min((t.value for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])), default=math.inf)]
+    with _Pool(executor, workers, scheduler) as pool:
+
+        def objective(trial) -> float:
+            values = {k: trial.suggest_float(k, p.low, p.high, log=p.log) for k, p in spec.parameters.items()}
+            sim = _evaluate(pool, spec, base, seeds, values)
+            for label, v in sim.items():
+                trial.set_user_attr(f"sim:{label}", v)
+            d = distance(sim, spec)
+            best[0] = min(best[0], d)
+            bar.update()
+            bar.set_postfix(best=f"{best[0]:.3f}")
+            return d
+
+        if spec.trials > done:
+            study.optimize(objective, n_trials=spec.trials - done, n_jobs=max(1, workers // spec.replicates), catch=())
+        bar.close()
+        table = trials_table(study, spec)
+        ensemble = _ensemble_stage(pool, spec, base, table, folder, progress)
+    doc = calibrated_document(spec, Path(spec_path), base, table, ensemble, int(len(table)))
+    atomic_write_text(target, _HEADER.format(name=spec.name, spec=Path(spec_path).as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+    return ensemble, target
+
+
+_HEADER = """\
+# Calibrated parameters: {name}. Written by `health-sim calibrate {spec}`; do not edit by hand.
+#
+# best: the parameter set nearest the observed figures; ensemble: parameter sets that fit
+# about equally well (scenario runs draw from them with --ensemble, so that intervals carry
+# parameter uncertainty); fit: observed against simulated; identification: how far the data
+# narrowed each parameter from its prior range. See src/health_sim/calibrate.py.
+"""
+
+
+def _get(params, key: str) -> float:
+    node: Any = params
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return float(node)
+
+
+def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
+    """One row per completed trial: number, distance, parameter values and simulated figures, best first."""
+    import optuna
+
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
+        rows.append({"trial": t.number, "distance": t.value, **t.params, **{k: v for k, v in t.user_attrs.items() if k.startswith("sim:")}})
+    cols = ["trial", "distance", *spec.parameters, *[f"sim:{k}" for k in spec.observed]]
+    return pd.DataFrame(rows, columns=cols).sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+
+
+def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame, folder: Path, progress: bool | None) -> pd.DataFrame:
+    """Re-run the best candidates with fresh seeds; keep the re-runs in ``folder`` (resumable)."""
+    from tqdm.auto import tqdm
+
+    fresh = replicate_seeds(spec.seed + 1, spec.ensemble.replicates)
+    store = folder / "candidates.parquet"
+    old = pd.read_parquet(store) if store.exists() else pd.DataFrame(columns=["trial"])
+    rows = [r for _, r in old.iterrows()]
+    have = set(int(t) for t in old["trial"])
+    best = table.head(spec.ensemble.candidates)
+    for _, r in tqdm(list(best.iterrows()), disable=None if progress is None else not progress, desc="ensemble", unit="candidate"):
+        if int(r["trial"]) in have:
+            continue
+        values = {k: float(r[k]) for k in spec.parameters}
+        sim = _evaluate(pool, spec, base, fresh, values)
+        rows.append(pd.Series({"trial": int(r["trial"]), "search_distance": float(r["distance"]), "distance": distance(sim, spec), **values, **{f"sim:{k}": v for k, v in sim.items()}}))
+        frame = pd.DataFrame(rows)
+        atomic_write(store, lambda p, f=frame: f.to_parquet(p, index=False))
+    cand = pd.DataFrame(rows)
+    cand = cand[cand["trial"].isin(best["trial"])].sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+    cand["member"] = (cand["distance"] <= spec.ensemble.max_distance) & (np.arange(len(cand)) < spec.ensemble.size)
+    return cand
+
+
+PROFILE_BINS = 5
+
+
+def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.DataFrame) -> dict:
+    """Per parameter: prior range, ensemble range and mean; ``narrowed``, the share of the
+    prior's spread the ensemble removed (1 - ensemble sd / prior sd, on the search scale);
+    ``profile``, the best distance any trial reached in each fifth of the prior range (a
+    flat profile means the data do not pin the parameter down, whatever ``narrowed`` says:
+    the search concentrates its trials, and so its ensemble, where it found good fits); and
+    ``at_prior_edge`` when the ensemble's mean lies in the outer 5% of the range (the prior
+    may be cutting off good values)."""
+    out = {}
+    for k, p in spec.parameters.items():
+        x = members[k].to_numpy(float)
+        tx = np.log(x) if p.log else x
+        lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
+        prior_sd = (hi - lo) / math.sqrt(12.0)
+        sd = float(np.std(tx, ddof=1)) if len(tx) > 1 else float("nan")
+        t = trials[k].to_numpy(float)
+        where = np.clip(((np.log(t) if p.log else t) - lo) / (hi - lo) * PROFILE_BINS, 0, PROFILE_BINS - 1e-9).astype(int)
+        profile = [_r(trials["distance"][where == b].min()) if (where == b).any() else None for b in range(PROFILE_BINS)]
+        pos = (tx.mean() - lo) / (hi - lo)
+        out[k] = {
+            "prior": [p.low, p.high] + (["log"] if p.log else []),
+            "ensemble_min": _r(x.min()),
+            "ensemble_max": _r(x.max()),
+            "ensemble_mean": _r(float(np.exp(tx.mean())) if p.log else x.mean()),
+            "narrowed": _r(1.0 - sd / prior_sd) if np.isfinite(sd) else None,
+            "profile": profile,
+            "at_prior_edge": bool(pos < 0.05 or pos > 0.95),
+        }
+    return out
+
+
+def _r(v: float, digits: int = 6) -> float:
+    return float(f"{float(v):.{digits}g}")
+
+
+def calibrated_document(spec: CalibrationSpec, spec_path: Path, base: Path, table: pd.DataFrame, cand: pd.DataFrame, trials: int) -> dict:
+    """The calibrated file's content (plain data)."""
+    from . import __version__
+
+    members = cand[cand["member"]]
+    within = bool(len(members))
+    if not within:  # nothing within the tolerance: keep the best few, and say so
+        members = cand.head(min(spec.ensemble.size, max(2, len(cand) // 3)))
+    fit = {}
+    for label, o in spec.observed.items():
+        sim = members[f"sim:{label}"].to_numpy(float)
+        fit[label] = {"kpi": o.kpi, "observed": o.value, "tolerance": o.tolerance, "simulated": _r(sim.mean()), "simulated_low": _r(sim.min()), "simulated_high": _r(sim.max()), "source": o.source}
+    text = spec_path.read_bytes() if spec_path.exists() else b""
+    return {
+        "provenance": {
+            "spec": spec_path.as_posix(),
+            "spec_sha256": hashlib.sha256(text).hexdigest(),
+            "base": Path(os.path.normpath(base)).as_posix(),
+            "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "health_sim": __version__,
+            "seed": spec.seed,
+            "trials": trials,
+            "replicates_per_trial": spec.replicates,
+            "run": json.loads(json.dumps(spec.run, default=str)),
+            "ensemble_rule": f"the best {spec.ensemble.candidates} trials re-run with {spec.ensemble.replicates} fresh replicates; members at distance <= {spec.ensemble.max_distance} (at most {spec.ensemble.size})",
+            "within_tolerance": within,
+            "distance": "root mean square of (simulated mean - observed) / tolerance",
+        },
+        "observed": {k: o.model_dump() for k, o in spec.observed.items()},
+        "fit": fit,
+        "identification": _identification(spec, members, table),
+        "best": {k: _r(members.iloc[0][k]) for k in spec.parameters},
+        "best_distance": _r(members.iloc[0]["distance"]),
+        "ensemble": [{"trial": int(r["trial"]), "distance": _r(r["distance"]), "values": {k: _r(r[k]) for k in spec.parameters}} for _, r in members.iterrows()],
+    }
+
+
+# --- reading a calibrated file (notebooks/calibration.ipynb) ------------------------
+
+
+def load_calibrated(path: str | Path) -> dict:
+    """A calibrated file as data (one ParamsError line if it is not one)."""
+    from .params import _read_yaml
+
+    p = resolve(path)
+    doc = _read_yaml(p)
+    for key in ("provenance", "fit", "identification", "best", "ensemble"):
+        if key not in doc:
+            raise ParamsError(f"{p}: {key}: missing (not a file written by health-sim calibrate)")
+    return doc
+
+
+def fit_table(doc: dict) -> pd.DataFrame:
+    """Observed against simulated (the ensemble's mean and range) for each observed figure,
+    with the error in tolerances."""
+    t = pd.DataFrame.from_dict(doc["fit"], orient="index").rename_axis("figure").reset_index()
+    t["error_in_tolerances"] = (t["simulated"] - t["observed"]) / t["tolerance"]
+    return t
+
+
+def identification_table(doc: dict) -> pd.DataFrame:
+    """Per parameter: prior range, ensemble range and mean, best value, and how much the data
+    narrowed it (1 - ensemble sd / prior sd; near 0: the data leave it free)."""
+    rows = []
+    for k, v in doc["identification"].items():
+        lo, hi = v["prior"][0], v["prior"][1]
+        rows.append({"parameter": k, "prior_low": lo, "prior_high": hi, "log": len(v["prior"]) > 2, "ensemble_min": v["ensemble_min"], "ensemble_max": v["ensemble_max"], "ensemble_mean": v["ensemble_mean"], "best": doc["best"][k], "narrowed": v["narrowed"], "at_prior_edge": v.get("at_prior_edge", False), **{f"profile_{i + 1}": d for i, d in enumerate(v.get("profile", []))}})
+    return pd.DataFrame(rows)
+
+
+def members_table(doc: dict) -> pd.DataFrame:
+    """One row per ensemble member: trial, distance and parameter values."""
+    return pd.DataFrame([{"trial": m["trial"], "distance": m["distance"], **m["values"]} for m in doc["ensemble"]])
+
+
+def predictive_check(doc: dict, scenario: str | Path, replicates: int = 8, scale: float = 0.05, seed: int = 20230101, calibrated: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:
+    """Run the scenario with replicates drawing from the ensemble (fresh seeds): each observed
+    figure against the simulated mean and 90% interval, which carry chance and parameter
+    uncertainty together; ``covered``: the observed value lies inside the interval."""
+    from .experiments import run_replicates
+
+    run = {k: v for k, v in doc["provenance"].get("run", {}).items() if k != "run.scale"}
+    k = run_replicates(resolve(scenario), replicates=replicates, seed=seed, scale=scale, overrides=run | dict(overrides or {}), ensemble=resolve(calibrated) if calibrated else None).kpis
+    rows = []
+    for label, o in doc["observed"].items():
+        x = k[o["kpi"]].astype(float)
+        lo, hi = float(x.quantile(0.05)), float(x.quantile(0.95))
+        rows.append({"figure": label, "observed": o["value"], "simulated": float(x.mean()), "lo": lo, "hi": hi, "covered": bool(lo <= o["value"] <= hi), "source": o["source"]})
+    return pd.DataFrame(rows)

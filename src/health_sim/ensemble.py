@@ -1,0 +1,75 @@
+"""Parameter uncertainty: drawing parameter sets from a calibrated ensemble.
+
+A calibrated file (params/calibrated/*.yaml, written by ``health-sim calibrate``) holds an
+ensemble of parameter sets that fit the observed figures about equally well. Runs that
+carry parameter uncertainty give replicate ``r`` the seed of replicate ``r`` *and* the
+ensemble member drawn for replicate ``r``; the draw depends only on the base seed and the
+number of replicates, so every scenario of a comparison gets the same members in the
+same replicates (common random numbers extend to common parameters) and two scenarios
+still differ only by their policies. Intervals across replicates then reflect chance and
+parameter uncertainty together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .params import ParamsError, _read_yaml
+from .paths import resolve
+
+DEFAULT = Path("params") / "calibrated" / "yangshan_2023.yaml"
+"""The calibrated file the scenario suite draws from by default (when it exists)."""
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Members (dotted-key parameter values) of a calibrated file, best first."""
+
+    path: Path
+    members: tuple[dict[str, float], ...]
+    trials: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def draw(self, replicates: int, seed: int) -> list[int]:
+        """Member index of each replicate: a shuffle of the members (from ``seed``), repeated
+        as needed, so that few replicates still span the ensemble rather than its best."""
+        g = np.random.default_rng(np.random.SeedSequence([seed, 0xE45E]))
+        order: list[int] = []
+        while len(order) < replicates:
+            order += [int(i) for i in g.permutation(len(self.members))]
+        return order[:replicates]
+
+    def overrides(self, replicates: int, seed: int) -> list[tuple[int, dict[str, float]]]:
+        """(trial number, parameter values) of the member of each replicate."""
+        return [(self.trials[i], dict(self.members[i])) for i in self.draw(replicates, seed)]
+
+
+def load_ensemble(path: str | Path) -> Ensemble:
+    """Read the ensemble of a calibrated file; a bad file is one ParamsError line."""
+    p = resolve(path)
+    data = _read_yaml(p)
+    rows = data.get("ensemble")
+    if not isinstance(rows, list) or not rows:
+        raise ParamsError(f"{p}: ensemble: missing or empty (write it with health-sim calibrate)")
+    members, trials = [], []
+    for i, r in enumerate(rows):
+        values = r.get("values") if isinstance(r, dict) else None
+        if not isinstance(values, dict) or not values or not all(isinstance(v, (int, float)) for v in values.values()):
+            raise ParamsError(f"{p}: ensemble.{i}.values: must map parameter keys to numbers")
+        members.append(dict(values))
+        trials.append(int(r.get("trial", i)))
+    return Ensemble(p, tuple(members), tuple(trials))
+
+
+def default_ensemble() -> Path | None:
+    """The default calibrated file if it exists (the scenario suite's default), else None."""
+    try:
+        p = resolve(DEFAULT)
+    except FileNotFoundError:
+        return None
+    return p if p.exists() else None
