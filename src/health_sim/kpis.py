@@ -67,6 +67,10 @@ COUNTERS: dict[str, str] = {
     "referrals_formal": "formal referrals, upward and downward",
     "referrals_tracked": "of which tracked back (closed loop)",
     "unresolved_township": "trips to township centres that could not resolve the episode",
+    **{f"first_trips_{g}": f"first trips of {g} episodes (severe: serious, emergency, admission)" for g in ("minor", "chronic", "severe")},
+    **{f"first_trips_{g}_grassroots": "of which to a village clinic or township centre" for g in ("minor", "chronic", "severe")},
+    "first_trips_contracted": "first trips of residents signed with a family doctor",
+    "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
 }
 
 for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tallied by offset from the village one
@@ -122,6 +126,11 @@ def per_year(x, days, scale):
 @kpi("grassroots_share", "share of visits", "visits at village clinics and township centres / all visits")
 def _grassroots(c, days, scale):
     return ratio(c["visits_village"] + c["visits_township"], c["visits"])
+
+
+@kpi("grassroots_visits", "visits per year", "visits at village clinics and township centres (full-county equivalent)")
+def _grassroots_visits(c, days, scale):
+    return per_year(c["visits_village"] + c["visits_township"], days, scale)
 
 
 @kpi("visits_total", "visits per year", "all outpatient and emergency visits (full-county equivalent)")
@@ -242,6 +251,17 @@ def _screen(c, days, scale):
 @kpi("early_detection_share", "share of diagnoses", "chronic conditions found by screening / all new diagnoses (screening + at a serious episode)")
 def _early(c, days, scale):
     return ratio(c["screening_found"], c["screening_found"] + c["late_diagnoses"])
+
+
+@kpi("grassroots_first", "share of first trips", "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract", parts=("all", "minor", "chronic", "severe", "contracted", "not_contracted"))
+def _grassroots_first(c, days, scale):
+    every = sum(c[f"first_trips_{g}"] for g in ("minor", "chronic", "severe"))
+    every_g = sum(c[f"first_trips_{g}_grassroots"] for g in ("minor", "chronic", "severe"))
+    out = {"all": ratio(every_g, every)}
+    out |= {g: ratio(c[f"first_trips_{g}_grassroots"], c[f"first_trips_{g}"]) for g in ("minor", "chronic", "severe")}
+    out["contracted"] = ratio(c["first_trips_contracted_grassroots"], c["first_trips_contracted"])
+    out["not_contracted"] = ratio(every_g - c["first_trips_contracted_grassroots"], every - c["first_trips_contracted"])
+    return out
 
 
 @kpi("tcm_share", "share of visits", "visits with TCM services / all visits")

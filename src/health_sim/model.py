@@ -52,6 +52,9 @@ _REFER_TO_COLUMN = np.array([1, 2, 5, -1])
 # Travel-time column of each level (the three county hospitals share the county seat).
 _TRAVEL_COLUMN = np.array([0, 1, 2, 5])
 _SEVERE_KINDS = [_K["serious"], _K["emergency"], _K["admission"]]
+_KIND_GROUP = np.array([{"minor": 0, "chronic": 1}.get(k, 2) for k in KINDS])  # minor, chronic, severe
+_FIRST = np.array([_CI[f"first_trips_{g}"] for g in ("minor", "chronic", "severe")])
+_FIRST_GRASS = np.array([_CI[f"first_trips_{g}_grassroots"] for g in ("minor", "chronic", "severe")])
 # Per-episode draws (one uniform each, keyed by resident and day).
 _EPISODE_STREAMS = {
     "admit": crn.ADMIT,
@@ -222,6 +225,19 @@ class HealthSystemModel(mesa.Model):
         flat = self._day.reshape(-1)
         flat += np.bincount((_CI[first] + lvl.astype(np.intp)) * T + town, weights, minlength=flat.size)
 
+    def _tally_first(self, t: "_Trip", contracted: np.ndarray) -> None:
+        """First trips of the day's episodes by kind group and whether to the grassroots, and those of contracted residents."""
+        grass = t.lvl <= _TOWNSHIP
+        group = _KIND_GROUP[t.kind]
+        T = self._day.shape[1]
+        flat = self._day.reshape(-1)
+        idx = np.concatenate([_FIRST[group], _FIRST_GRASS[group[grass]]]) * T + np.concatenate([t.town, t.town[grass]])
+        flat += np.bincount(idx, minlength=flat.size)
+        c = contracted.astype(bool)
+        if c.any():
+            self._tally("first_trips_contracted", t.town[c])
+            self._tally("first_trips_contracted_grassroots", t.town[c & grass])
+
     def step(self) -> None:
         """Simulate one day (the first call first runs the unrecorded burn-in days)."""
         if self.days_run >= self.n_days:
@@ -374,6 +390,8 @@ class HealthSystemModel(mesa.Model):
             if go.size == 0:
                 break
             trip = _Trip(d, p, go, ids[go], town[go], fac_cols[go, col], COLUMN_LEVEL[col], kind[go], spec[go], sev[go], forced[go] >= 0, {k: v[go] for k, v in draws.items()})
+            if p == 0:
+                self._tally_first(trip, contracted[go])
             unresolved = self._visit(trip, forced, came_from)
             cur_level[go] = COLUMN_LEVEL[col]
             active = go[unresolved]

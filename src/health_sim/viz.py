@@ -173,3 +173,85 @@ def save(fig, path: str | Path) -> Path:
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def calibration_fit(check: pd.DataFrame, ax=None):
+    """Observed (cross) against simulated mean and 90% interval, each figure relative to its observed value."""
+    ax = ax or plt.subplots(figsize=(7, 0.5 + 0.45 * len(check)))[1]
+    y = range(len(check))
+    rel = lambda c: check[c] / check["observed"]  # noqa: E731
+    ax.errorbar(rel("simulated"), y, xerr=[rel("simulated") - rel("lo"), rel("hi") - rel("simulated")], fmt="o", capsize=3, label="simulated (90% interval)")
+    ax.scatter([1.0] * len(check), y, marker="x", color="crimson", zorder=3, label="observed")
+    ax.set_yticks(list(y), check["figure"])
+    ax.set(xlabel="relative to the observed value", title="Calibration: observed against simulated")
+    ax.legend(loc="lower right", fontsize="small")
+    return ax.figure
+
+
+def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None):
+    """Each parameter's ensemble members on its prior range (0 = low, 1 = high; log scale where the prior is)."""
+    import numpy as np
+
+    ax = ax or plt.subplots(figsize=(7, 0.5 + 0.45 * len(ident)))[1]
+    for i, r in enumerate(ident.itertuples()):
+        f = (lambda v: (np.log(v) - np.log(r.prior_low)) / (np.log(r.prior_high) - np.log(r.prior_low))) if r.log else (lambda v: (v - r.prior_low) / (r.prior_high - r.prior_low))
+        ax.scatter(f(members[r.parameter].to_numpy(float)), [i] * len(members), alpha=0.5, color="steelblue", s=18)
+        ax.scatter([f(r.best)], [i], marker="D", color="crimson", s=30, zorder=3)
+    ax.set_yticks(range(len(ident)), [f"{_short(p)} ({n:.2f})" if n == n else _short(p) for p, n in zip(ident["parameter"], ident["narrowed"])])
+    ax.set(xlim=(-0.02, 1.02), xlabel="position in the prior range", title="Identification: ensemble members (dots), best (diamond); (narrowed)")
+    return ax.figure
+
+
+def dynamic_changes(check: pd.DataFrame, ax=None):
+    """Observed 2022 -> 2023 relative changes against the model's (90% interval)."""
+    ax = ax or plt.subplots(figsize=(6, 2.2))[1]
+    y = range(len(check))
+    ax.errorbar(check["model"], y, xerr=[check["model"] - check["model_lo"], check["model_hi"] - check["model"]], fmt="o", capsize=3, label="model")
+    ax.scatter(check["observed_change"], y, marker="x", color="crimson", zorder=3, label="observed")
+    ax.set_yticks(list(y), check["kpi"])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
+    ax.set(xlabel="change 2022 -> 2023", title="Dynamic check")
+    ax.legend(loc="lower right", fontsize="small")
+    return ax.figure
+
+
+def national_trend(trend: pd.DataFrame, model: pd.DataFrame | None = None, ax=None, yangshan: float = 0.671):
+    """The national grassroots share by year, Yangshan's 2023 share and, optionally, the model's baseline by year (mean, 90% band)."""
+    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    sns.lineplot(data=trend, x="year", y="share", hue="series", marker="o", ax=ax)
+    ax.scatter([2023], [yangshan], marker="x", color="crimson", s=60, zorder=3, label="Yangshan 2023 (calibrated to)")
+    if model is not None:
+        sns.lineplot(data=model, x="year", y="grassroots_share", errorbar=("pi", 90), ax=ax, color="black", label="model baseline (no new lever)")
+    ax.axhline(TARGET_SHARE, color="crimson", ls="--", lw=1, label=f"target {TARGET_SHARE:.0%}")
+    ax.set(ylabel="grassroots share of visits", xlabel="", title="Grassroots share: China against the model's county")
+    ax.legend(loc="best", fontsize="small")
+    return ax.figure
+
+
+def evidence(table: pd.DataFrame, cols: int = 4):
+    """One small panel per compared item: published value (interval if given) and the model's (90% interval)."""
+    import math
+
+    import numpy as np
+
+    t = table[table["model"].notna()].reset_index(drop=True)
+    rows = math.ceil(len(t) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.5 * rows), squeeze=False)
+    for ax, r in zip(axes.flat, t.itertuples()):
+        lo = r.low if r.low == r.low and r.low is not None else r.published
+        hi = r.high if r.high == r.high and r.high is not None else r.published
+        ax.errorbar([r.published], [1], xerr=[[r.published - lo], [hi - r.published]], fmt="x", color="crimson", capsize=3)
+        ax.errorbar([r.model], [0], xerr=[[r.model - r.model_lo], [r.model_hi - r.model]], fmt="o", color="steelblue", capsize=3)
+        ax.set_yticks([0, 1], ["model", "published"])
+        ax.set_ylim(-0.7, 1.7)
+        ax.set_title(f"{r.id[:34]}\n{r.verdict}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        span = np.array([lo, hi, r.model_lo, r.model_hi, 0.0] if r.lever != "aggregate" else [lo, hi, r.model_lo, r.model_hi])
+        pad = 0.1 * (span.max() - span.min() or 1.0)
+        ax.set_xlim(span.min() - pad, span.max() + pad)
+        ax.axvline(0, color="grey", lw=0.6)
+    for ax in list(axes.flat)[len(t):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,209 @@
+"""Validation against published evidence: the verdict rule, the evidence file, the comparison
+table, the townships' travel times, cheap paired experiments end to end, and the KPIs they
+read (grassroots_first, grassroots_visits)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from health_sim.county import build_county
+from health_sim.experiments import run_replicates
+from health_sim.params import load_params
+from health_sim.paths import resolve
+from health_sim.validation import (
+    BASE,
+    EVIDENCE,
+    Setting,
+    compare,
+    contract_experiments,
+    distance_experiments,
+    load_evidence,
+    national_trend,
+    price_experiments,
+    severity_experiments,
+    township_minutes,
+    verdict,
+)
+
+TINY = Setting(scale=0.01, replicates=1, days=30, overrides=(("run.burn_in_days", 10),))
+TWO = Setting(scale=0.01, replicates=2, days=30, overrides=(("run.burn_in_days", 10),))
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, expected", [
+    # a published interval: agreement is overlap of the two intervals
+    ((0.5, 0.4, 0.6, 0.65, 0.58, 0.7), "agrees"),
+    ((0.5, 0.4, 0.6, 0.35, 0.3, 0.4), "agrees"),  # touching counts
+    ((0.5, 0.4, 0.6, 0.65, 0.61, 0.7), "same direction, model larger"),
+    ((0.5, 0.4, 0.6, 0.35, 0.3, 0.39), "same direction, model smaller"),
+    ((0.5, 0.4, 0.6, -0.2, -0.3, -0.1), "opposite direction"),
+    # a share with no interval: within 0.1
+    ((0.3, None, None, 0.39, 0.39, 0.39, True), "agrees"),
+    ((0.3, None, None, 0.21, 0.21, 0.21, True), "agrees"),
+    ((0.3, None, None, 0.41, 0.41, 0.41, True), "same direction, model larger"),
+    ((0.3, None, None, 0.19, 0.19, 0.19, True), "same direction, model smaller"),
+    ((0.3, None, None, 0.45, 0.38, 0.5, True), "agrees"),  # the model's interval reaches 0.4
+    # anything else with no interval: within a factor 1.5
+    ((2.0, None, None, 2.9, 2.9, 2.9), "agrees"),
+    ((2.0, None, None, 1.4, 1.4, 1.4), "agrees"),
+    ((2.0, None, None, 3.1, 3.1, 3.1), "same direction, model larger"),
+    ((2.0, None, None, 1.3, 1.3, 1.3), "same direction, model smaller"),
+    ((0.3, None, None, 0.41, 0.41, 0.41), "agrees"),  # not a share: the factor, not +-0.1
+    ((-0.2, None, None, -0.29, -0.29, -0.29), "agrees"),  # negative effects: factor on the magnitude
+    ((-0.2, None, None, -0.35, -0.35, -0.35), "same direction, model larger"),
+    ((-0.2, None, None, -0.1, -0.1, -0.1), "same direction, model smaller"),
+    ((-0.2, None, None, 0.1, 0.05, 0.15), "opposite direction"),
+    ((0.2, None, None, -0.1, -0.15, -0.05), "opposite direction"),
+])
+def test_verdict(args, expected):
+    value, low, high, model, lo, hi, *share = args
+    assert verdict(value, low, high, model, lo, hi, share=bool(share and share[0])) == expected
+
+
+# --- the evidence file and the comparison table --------------------------------------------------
+
+
+def test_evidence_and_national_trend():
+    ev = load_evidence()
+    assert ev == load_evidence(resolve(EVIDENCE))
+    t = national_trend(ev)
+    assert list(t.columns) == ["year", "share", "series"]
+    assert t["year"].is_monotonic_increasing and t["year"].is_unique
+    assert t["share"].between(0, 1, inclusive="neither").all()
+    assert set(t.loc[t["series"] == "NHC statistical bulletin", "year"]) == {int(y) for y in ev["national_grassroots_share"]["values"]}
+    # the bulletin series falls from 2014 to 2021 (the trend the model is compared with)
+    bulletin = t[t["series"] == "NHC statistical bulletin"].set_index("year")["share"]
+    assert bulletin.loc[2014] > bulletin.loc[2021]
+
+
+def test_compare_without_results_lists_every_item_as_not_computed():
+    ev = load_evidence()
+    table = compare(ev, {})
+    ids = [e["id"] for e in ev["effects"] + ev["other_checks"]]
+    assert list(table["id"]) == ids and table["id"].is_unique
+    assert (table["verdict"] == "not computed").all() and table["model"].isna().all()
+    assert list(table.columns) == ["id", "lever", "published", "low", "high", "model", "model_lo", "model_hi", "verdict", "comparability", "unit", "how", "source"]
+    assert (table.loc[table["id"].isin([e["id"] for e in ev["other_checks"]]), "lever"] == "aggregate").all()
+
+
+def test_compare_computes_verdicts_for_the_given_results():
+    ev = load_evidence()
+    items = {e["id"]: e for e in ev["effects"] + ev["other_checks"]}
+    results = {
+        "severity_primary_first_minor_rural": {"model": 0.5, "model_lo": 0.45, "model_hi": 0.55, "how": "test a"},  # a share, no interval
+        "willingness_first_visit_phc_meta": {"model": 0.9, "model_lo": 0.85, "model_hi": 0.95, "how": "test b"},  # a share with a CI
+        "price_elasticity_first_outpatient_visit_rural": {"model": -0.05, "model_lo": -0.06, "model_hi": -0.04, "how": "test c"},
+    }
+    table = compare(ev, results).set_index("id")
+    for i, r in results.items():
+        e = items[i]
+        row = table.loc[i]
+        assert (row["model"], row["model_lo"], row["model_hi"], row["how"]) == (r["model"], r["model_lo"], r["model_hi"], r["how"])
+        share = str(e.get("unit", "")).startswith("share")
+        assert row["verdict"] == verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share)
+        assert row["verdict"] != "not computed"
+    assert table.loc["willingness_first_visit_phc_meta", "verdict"] == "same direction, model larger"  # 0.85 > the CI's 0.65
+    assert (table.drop(index=list(results))["verdict"] == "not computed").all()
+
+
+# --- the townships -----------------------------------------------------------------------------
+
+
+def test_township_minutes_one_row_per_township_minutes_positive():
+    p = load_params(resolve(BASE))
+    t = township_minutes(p, p.run.seed)
+    c = build_county(p, p.run.seed)
+    assert list(t.columns) == ["township", "minutes_township_centre", "minutes_county"]
+    assert len(t) == c.n_townships and list(t["township"]) == list(c.township_names) and t["township"].is_unique
+    assert (t["minutes_township_centre"] > 0).all() and (t["minutes_county"] > 0).all()
+    assert np.isfinite(t[["minutes_township_centre", "minutes_county"]].to_numpy()).all()
+    # the residents of the county seat's township are the nearest to the county hospitals
+    assert t.loc[t["minutes_county"].idxmin(), "township"] == p.county.county_seat
+
+
+# --- cheap experiments end to end -----------------------------------------------------------------
+
+
+def test_severity_experiment_end_to_end():
+    r = severity_experiments(TINY)
+    for k, v in r.items():
+        assert {"model", "model_lo", "model_hi", "how"} <= set(v), k
+        assert 0.0 <= v["model_lo"] <= v["model"] <= v["model_hi"] <= 1.0, (k, v)
+    assert r["severity_primary_first_minor_rural"]["model"] > r["severity_primary_first_serious_rural"]["model"]
+    assert r["severity_primary_first_chronic_rural"]["model"] > r["severity_primary_first_serious_rural"]["model"]
+    # one replicate: the interval is the value
+    v = r["severity_primary_first_minor_rural"]
+    assert v["model_lo"] == v["model"] == v["model_hi"]
+
+
+def test_every_experiment_result_is_an_evidence_item():
+    """A result under an id the evidence file does not have would never reach the table."""
+    ids = {e["id"] for e in (lambda ev: ev["effects"] + ev["other_checks"])(load_evidence())}
+    results = {}
+    for f in (severity_experiments, contract_experiments, price_experiments):
+        results |= f(TINY)
+    distance, _ = distance_experiments(TINY)
+    results |= distance
+    assert set(results) <= ids, sorted(set(results) - ids)
+    table = compare(load_evidence(), results)
+    assert (table.loc[table["id"].isin(list(results)), "verdict"] != "not computed").all()
+    for k, v in results.items():
+        assert all(math.isfinite(v[x]) for x in ("model", "model_lo", "model_hi")), (k, v)
+    # price elasticities: dearer care means fewer visits
+    assert results["price_elasticity_outpatient_visits_among_users_rural"]["model"] < 0
+    assert results["price_elasticity_village_clinic_visits_rmhc"]["model"] < 0
+
+
+def test_distance_experiment_township_visits_per_resident_are_per_resident():
+    _, town = distance_experiments(TINY)
+    expected = town["visits_by_level.township"] * TINY.scale / town["residents"]
+    assert np.allclose(town["township_visits_per_resident"], expected)
+    assert (town["township_visits_per_resident"] <= town["visits_per_resident"] + 1e-9).all()
+
+
+# --- the KPIs the validation reads ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_kpis() -> pd.DataFrame:
+    return run_replicates(resolve(BASE), replicates=2, seed=3, scale=0.01, days=30, overrides={"run.burn_in_days": 10}).kpis
+
+
+PARTS = ("all", "minor", "chronic", "severe", "contracted", "not_contracted")
+
+
+def test_grassroots_first_parts_are_shares(tiny_kpis):
+    for part in PARTS:
+        x = tiny_kpis[f"grassroots_first.{part}"]
+        assert x.between(0.0, 1.0).all() and x.notna().all(), part
+
+
+def test_grassroots_first_severe_below_minor_and_all_in_between(tiny_kpis):
+    k = tiny_kpis
+    assert (k["grassroots_first.severe"] < k["grassroots_first.minor"]).all()
+    kinds = k[["grassroots_first.minor", "grassroots_first.chronic", "grassroots_first.severe"]]
+    assert (k["grassroots_first.all"] >= kinds.min(axis=1) - 1e-12).all() and (k["grassroots_first.all"] <= kinds.max(axis=1) + 1e-12).all()
+    # 'all' is also a mix of contracted and other residents
+    both = k[["grassroots_first.contracted", "grassroots_first.not_contracted"]]
+    assert (k["grassroots_first.all"] >= both.min(axis=1) - 1e-12).all() and (k["grassroots_first.all"] <= both.max(axis=1) + 1e-12).all()
+
+
+def test_grassroots_visits_are_the_grassroots_share_of_all_visits(tiny_kpis):
+    k = tiny_kpis
+    assert (k["grassroots_visits"] > 0).all()
+    assert np.allclose(k["grassroots_visits"], k["grassroots_share"] * k["visits_total"], rtol=1e-9)
+    assert np.allclose(k["grassroots_visits"], k["visits_by_level.village"] + k["visits_by_level.township"], rtol=1e-9)
+
+
+def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
+    """The model's causal effect of contracting (the contract experiment) has the sign of the
+    published associations: everyone contracted against no one, same residents and seeds."""
+    r = contract_experiments(TWO)
+    assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0
+    assert r["contract_first_choice_chc_shenzhen"]["model"] > 0
