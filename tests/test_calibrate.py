@@ -352,3 +352,14 @@ def test_cli_bad_file_is_one_line_exit_2(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{bad}: observed.share.kpi: 'grassroots_shar' is not a KPI"), done.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "bad_calibrated.yaml").exists()
+
+
+def test_bad_output_places_are_refused_before_the_search(tmp_path):
+    f = write_spec(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    with pytest.raises(ParamsError, match="exists and is not a folder"):
+        calibrate(f, out=a_file, write=tmp_path / "cal.yaml", workers=1)
+    with pytest.raises(ParamsError, match="cannot write the calibrated file there"):
+        calibrate(f, out=tmp_path / "work", write=tmp_path, workers=1)
+    assert not (tmp_path / "work" / "study.db").exists()  # nothing was searched

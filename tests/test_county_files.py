@@ -673,3 +673,32 @@ def test_template_run_differs_from_yangshan(template_run):
     assert a["mean_travel_minutes"] != b["mean_travel_minutes"]
     # full-county equivalents: the template county has about half of Yangshan's residents
     assert a["visits_total"] < b["visits_total"]
+
+
+def test_county_new_refuses_a_folder_holding_any_county_file(tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "villages.csv").write_text("township,population\n", encoding="utf-8")  # a stale file that would be read
+    done = invoke(["county", "new", d])
+    assert done.rc == 2 and done.stderr.strip().endswith("choose another folder") and "villages.csv" in done.stderr
+    assert not (d / "county.yaml").exists()
+
+
+def test_county_new_into_a_file_and_a_table_that_is_a_folder_are_one_line(tmp_path):
+    f = tmp_path / "a_file"
+    f.write_text("x", encoding="utf-8")
+    done = invoke(["county", "new", f])
+    assert done.rc == 2 and done.stderr.count("\n") <= 1 and "not a folder" in done.stderr
+    d = copy_template(tmp_path / "c")
+    (d / "townships.csv").unlink()
+    (d / "townships.csv").mkdir()
+    done = invoke(["county", "check", d])
+    assert done.rc == 2 and done.stderr.strip() == f"{d / 'townships.csv'}: is not a file"
+
+
+def test_a_yaml_county_problem_names_the_township_not_the_villages(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text(f"extends: {REPO / 'params' / 'baseline.yaml'}\ncounty:\n  townships:\n    - {{name: A, population: 100, x_km: 0, y_km: 0}}\n  county_seat: A\n", encoding="utf-8")
+    with pytest.raises(ParamsError) as e:
+        load_params(f)
+    assert str(e.value) == f"{f}: county: townships.0.villages: missing for 'A' (give the number of villages, or list them)"

@@ -248,3 +248,26 @@ def test_cli_bad_ensemble_is_one_line_before_any_run(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{bad}: ensemble: missing or empty"), done.stderr
     assert not (tmp_path / "out" / "scenarios").exists() and not (tmp_path / "out" / "scorecard.csv").exists()
+
+
+def test_sweep_run_overrides_win_over_members(tmp_path):
+    """A sweep's `run` overrides are the experiment's conditions: a member never changes them."""
+    (tmp_path / "cal.yaml").write_text(f"provenance: {{seed: 1}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.68, run.burn_in_days: 20}}}}\n", encoding="utf-8")
+    f = sweep_file(tmp_path)
+    table, _ = run_sweep(f, out=tmp_path / "out", workers=1, progress=False)
+    assert (table["status"] == "ok").all(), table.get("error")
+    row = table.iloc[0]
+    alone = run_one(str(BASE), RUN, {TCM: 0.68, STAY: 5.74}, int(row["seed"]), ["tcm_share"])  # burn-in 10 (run), not 20 (member)
+    assert row["tcm_share"] == pytest.approx(alone["tcm_share"], rel=1e-12)
+
+
+def test_ensemble_warnings_for_a_fallback_or_a_stale_calibration(tmp_path):
+    from health_sim.params import params_hash
+
+    good = params_hash(load_params(BASE))
+    f = tmp_path / "cal.yaml"
+    f.write_text(f"provenance: {{within_tolerance: true, base: {BASE}, base_params_sha256: {good}}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.5}}}}\n", encoding="utf-8")
+    assert load_ensemble(f).warnings() == []
+    f.write_text(f"provenance: {{within_tolerance: false, base: {BASE}, base_params_sha256: 0000}}\nensemble:\n- {{trial: 1, distance: 3.0, values: {{{TCM}: 0.5}}}}\n", encoding="utf-8")
+    w = load_ensemble(f).warnings()
+    assert len(w) == 2 and "best few" in w[0] and "other base parameters" in w[1]

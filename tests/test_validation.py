@@ -36,6 +36,20 @@ TWO = Setting(scale=0.01, replicates=2, days=30, overrides=(("run.burn_in_days",
 # --- the verdict ---------------------------------------------------------------------------
 
 
+def test_verdict_levels_intervals_through_zero_and_missing_values():
+    # a small share: the tighter of +-0.1 and a factor 1.5 (0.017 against 0.047 is not agreement)
+    assert verdict(0.047, None, None, 0.017, 0.015, 0.019, share=True, level=True) == "model lower"
+    assert verdict(0.047, None, None, 0.04, 0.035, 0.045, share=True, level=True) == "agrees"
+    # levels are higher or lower, not a direction
+    assert verdict(0.51, None, None, 0.33, 0.32, 0.34, share=True, level=True) == "model lower"
+    assert verdict(68.0, None, None, 1250.0, 1250.0, 1250.0, level=True) == "model higher"
+    # an effect whose interval straddles 0 does not fix the sign
+    assert verdict(0.06, None, None, 0.11, -0.09, 0.26) == "inconclusive (the model's interval includes 0)"
+    # opposite direction needs the whole interval on the other side
+    assert verdict(0.5, 0.4, 0.6, -0.2, -0.3, -0.1) == "opposite direction"
+    assert verdict(0.5, None, None, float("nan"), float("nan"), float("nan")) == "not computed"
+
+
 @pytest.mark.parametrize("args, expected", [
     # a published interval: agreement is overlap of the two intervals
     ((0.5, 0.4, 0.6, 0.65, 0.58, 0.7), "agrees"),
@@ -105,10 +119,13 @@ def test_compare_computes_verdicts_for_the_given_results():
         e = items[i]
         row = table.loc[i]
         assert (row["model"], row["model_lo"], row["model_hi"], row["how"]) == (r["model"], r["model_lo"], r["model_hi"], r["how"])
-        share = str(e.get("unit", "")).startswith("share")
-        assert row["verdict"] == verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share)
+        unit = str(e.get("unit", ""))
+        share = unit.startswith("share")
+        level = share or unit.startswith("CNY") or e.get("lever") is None
+        assert row["verdict"] == verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share, level=level)
         assert row["verdict"] != "not computed"
-    assert table.loc["willingness_first_visit_phc_meta", "verdict"] == "same direction, model larger"  # 0.85 > the CI's 0.65
+    assert table.loc["willingness_first_visit_phc_meta", "verdict"] == "model higher"  # a level: 0.85 > the CI's 0.65
+    assert table.loc["severity_primary_first_minor_rural", "verdict"] == "model lower"  # 0.55 < 0.97 - 0.1
     assert (table.drop(index=list(results))["verdict"] == "not computed").all()
 
 

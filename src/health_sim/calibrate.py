@@ -43,7 +43,7 @@ import yaml
 from pydantic import field_validator, model_validator
 
 from .experiments import replicate_seeds
-from .params import ParamsError, load_params
+from .params import ParamsError, load_params, params_hash
 from .paths import atomic_write, atomic_write_text, resolve
 from .schema_base import P, Section
 from .sweep import Factor, _Pool, check_factors, claim, default_out, load_spec, run_one
@@ -104,6 +104,7 @@ class CalibrationSpec(Section):
     replicates: int = P(2, "Runs per trial (common random numbers: the same seeds for every trial).", ge=1, le=1000)
     trials: int = P(200, "Trials of the search.", ge=1, le=100_000)
     seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0)
+    parallel_trials: int = P(1, "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the sampler's proposals then depend on which trial finishes first.", ge=1, le=256)
     ensemble: EnsembleSpec = P(EnsembleSpec, "How the ensemble is chosen.")
     out: str = P("", "Calibrated file written [default: params/calibrated/<name>.yaml].")
 
@@ -152,8 +153,13 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     if trials is not None:
         spec = spec.model_copy(update={"trials": int(trials)})
     folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
+    if folder.exists() and not folder.is_dir():
+        raise ParamsError(f"--out {folder}: exists and is not a folder")
     claim(folder, spec.model_copy(update={"trials": 0, "out": ""}), base, [], kind="calibration")
     target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
+    if target.is_dir() or (target.parent.exists() and not target.parent.is_dir()):
+        raise ParamsError(f"{target}: cannot write the calibrated file there (a folder, or inside a file)")
+    target.parent.mkdir(parents=True, exist_ok=True)  # before the search, not after an hour of it
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5)))
@@ -182,7 +188,7 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
             return d
 
         if spec.trials > done:
-            study.optimize(objective, n_trials=spec.trials - done, n_jobs=max(1, workers // spec.replicates), catch=())
+            study.optimize(objective, n_trials=spec.trials - done, n_jobs=spec.parallel_trials, catch=())
         bar.close()
         table = trials_table(study, spec)
         ensemble = _ensemble_stage(pool, spec, base, table, folder, progress)
@@ -239,7 +245,8 @@ def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame
         atomic_write(store, lambda p, f=frame: f.to_parquet(p, index=False))
     cand = pd.DataFrame(rows)
     cand = cand[cand["trial"].isin(best["trial"])].sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
-    cand["member"] = (cand["distance"] <= spec.ensemble.max_distance) & (np.arange(len(cand)) < spec.ensemble.size)
+    cand["within"] = cand["distance"] <= spec.ensemble.max_distance
+    cand["member"] = cand["within"] & (np.arange(len(cand)) < spec.ensemble.size)
     return cand
 
 
@@ -248,12 +255,14 @@ PROFILE_BINS = 5
 
 def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.DataFrame) -> dict:
     """Per parameter: prior range, ensemble range and mean; ``narrowed``, the share of the
-    prior's spread the ensemble removed (1 - ensemble sd / prior sd, on the search scale);
-    ``profile``, the best distance any trial reached in each fifth of the prior range (a
-    flat profile means the data do not pin the parameter down, whatever ``narrowed`` says:
-    the search concentrates its trials, and so its ensemble, where it found good fits); and
-    ``at_prior_edge`` when the ensemble's mean lies in the outer 5% of the range (the prior
-    may be cutting off good values)."""
+    prior's spread the ensemble removed (1 - ensemble sd / prior sd, on the search scale: an
+    upper bound on what the data say, because the search concentrates its trials, and so its
+    ensemble, where it found good fits); ``profile``, the best search distance any trial
+    reached in each fifth of the prior range, and ``fifths_that_fit``, the share of fifths
+    where some trial came within ``ensemble.max_distance`` (1/5: pinned to one fifth; 1:
+    the data do not constrain it); and ``at_prior_edge`` when an ensemble member lies within
+    2% of a bound or the best fitting fifth is an outer one (the prior may be cutting off
+    good values)."""
     out = {}
     for k, p in spec.parameters.items():
         x = members[k].to_numpy(float)
@@ -264,7 +273,9 @@ def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.Dat
         t = trials[k].to_numpy(float)
         where = np.clip(((np.log(t) if p.log else t) - lo) / (hi - lo) * PROFILE_BINS, 0, PROFILE_BINS - 1e-9).astype(int)
         profile = [_r(trials["distance"][where == b].min()) if (where == b).any() else None for b in range(PROFILE_BINS)]
-        pos = (tx.mean() - lo) / (hi - lo)
+        near = [(v - lo) / (hi - lo) for v in (tx.min(), tx.max())]
+        best_fifth = int(np.nanargmin([np.inf if d is None else d for d in profile]))
+        fitting = [d is not None and d <= spec.ensemble.max_distance for d in profile]
         out[k] = {
             "prior": [p.low, p.high] + (["log"] if p.log else []),
             "ensemble_min": _r(x.min()),
@@ -272,7 +283,8 @@ def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.Dat
             "ensemble_mean": _r(float(np.exp(tx.mean())) if p.log else x.mean()),
             "narrowed": _r(1.0 - sd / prior_sd) if np.isfinite(sd) else None,
             "profile": profile,
-            "at_prior_edge": bool(pos < 0.05 or pos > 0.95),
+            "fifths_that_fit": _r(sum(fitting) / PROFILE_BINS),
+            "at_prior_edge": bool(near[0] < 0.02 or near[1] > 0.98 or (best_fifth in (0, PROFILE_BINS - 1) and fitting[best_fifth])),
         }
     return out
 
@@ -307,6 +319,9 @@ def calibrated_document(spec: CalibrationSpec, spec_path: Path, base: Path, tabl
             "run": json.loads(json.dumps(spec.run, default=str)),
             "ensemble_rule": f"the best {spec.ensemble.candidates} trials re-run with {spec.ensemble.replicates} fresh replicates; members at distance <= {spec.ensemble.max_distance} (at most {spec.ensemble.size})",
             "within_tolerance": within,
+            "candidates_within_tolerance": int((cand["distance"] <= spec.ensemble.max_distance).sum()),
+            "parallel_trials": spec.parallel_trials,
+            "base_params_sha256": params_hash(load_params(base)),
             "distance": "root mean square of (simulated mean - observed) / tolerance",
         },
         "observed": {k: o.model_dump() for k, o in spec.observed.items()},
@@ -342,12 +357,13 @@ def fit_table(doc: dict) -> pd.DataFrame:
 
 
 def identification_table(doc: dict) -> pd.DataFrame:
-    """Per parameter: prior range, ensemble range and mean, best value, and how much the data
-    narrowed it (1 - ensemble sd / prior sd; near 0: the data leave it free)."""
+    """Per parameter: prior range, ensemble range and mean, best value, ``narrowed`` (an upper
+    bound), ``fifths_that_fit`` (the profile's verdict: small means pinned down), whether it
+    sits at the prior's edge, and the profile (best distance by fifth of the prior)."""
     rows = []
     for k, v in doc["identification"].items():
         lo, hi = v["prior"][0], v["prior"][1]
-        rows.append({"parameter": k, "prior_low": lo, "prior_high": hi, "log": len(v["prior"]) > 2, "ensemble_min": v["ensemble_min"], "ensemble_max": v["ensemble_max"], "ensemble_mean": v["ensemble_mean"], "best": doc["best"][k], "narrowed": v["narrowed"], "at_prior_edge": v.get("at_prior_edge", False), **{f"profile_{i + 1}": d for i, d in enumerate(v.get("profile", []))}})
+        rows.append({"parameter": k, "prior_low": lo, "prior_high": hi, "log": len(v["prior"]) > 2, "ensemble_min": v["ensemble_min"], "ensemble_max": v["ensemble_max"], "ensemble_mean": v["ensemble_mean"], "best": doc["best"][k], "narrowed": v["narrowed"], "fifths_that_fit": v.get("fifths_that_fit"), "at_prior_edge": v.get("at_prior_edge", False), **{f"profile_{i + 1}": d for i, d in enumerate(v.get("profile", []))}})
     return pd.DataFrame(rows)
 
 
@@ -356,13 +372,16 @@ def members_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame([{"trial": m["trial"], "distance": m["distance"], **m["values"]} for m in doc["ensemble"]])
 
 
-def predictive_check(doc: dict, scenario: str | Path, replicates: int = 8, scale: float = 0.05, seed: int = 20230101, calibrated: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:
-    """Run the scenario with replicates drawing from the ensemble (fresh seeds): each observed
+def predictive_check(doc: dict, scenario: str | Path, replicates: int = 8, scale: float = 0.05, seed: int | None = None, calibrated: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:
+    """Run the scenario with replicates drawing from the ensemble (fresh seeds: by default
+    spawned from the calibration's seed + 2; the search used the seed and the ensemble stage
+    seed + 1): each observed
     figure against the simulated mean and 90% interval, which carry chance and parameter
     uncertainty together; ``covered``: the observed value lies inside the interval."""
     from .experiments import run_replicates
 
     run = {k: v for k, v in doc["provenance"].get("run", {}).items() if k != "run.scale"}
+    seed = int(doc["provenance"]["seed"]) + 2 if seed is None else seed
     k = run_replicates(resolve(scenario), replicates=replicates, seed=seed, scale=scale, overrides=run | dict(overrides or {}), ensemble=resolve(calibrated) if calibrated else None).kpis
     rows = []
     for label, o in doc["observed"].items():

@@ -115,6 +115,14 @@ def scenarios(
     if ensemble is not None and no_ensemble:
         _fail("--ensemble and --no-ensemble: choose one")
     chosen = None if no_ensemble else ensemble or default_ensemble()
+    if chosen is not None:
+        from .ensemble import load_ensemble
+
+        try:
+            for w in load_ensemble(chosen).warnings():
+                typer.echo(f"warning: {w}", err=True)
+        except ParamsError as e:
+            _fail(str(e))
     try:
         card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen)
     except (ValueError, ParamsError, FileNotFoundError) as e:
@@ -149,7 +157,7 @@ def sweep(
         _fail(f"--workers: {workers} is below 1")
     try:
         table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes={"ensemble": str(ensemble.resolve())} if ensemble else None)
-    except (ParamsError, ValueError) as e:
+    except (ParamsError, ValueError, OSError) as e:
         _fail(str(e).splitlines()[0])
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     typer.echo(f"{len(table)} runs, {failed} failed; results: {folder / 'results.parquet'}", err=bool(failed))
@@ -225,13 +233,20 @@ def county_new(
     from .county_files import write_county_set
     from .params import ParamsError, load_params
 
-    if (folder / "county.yaml").exists():
-        _fail(f"{folder}: already holds a county set (county.yaml); choose another folder")
+    from .county_files import FILES
+
+    held = [f for f in FILES if (folder / f).exists()]
+    if held:
+        _fail(f"{folder}: already holds {held[0]} (a county set's file); choose another folder")
     try:
         p = load_params(county=from_)
     except ParamsError as e:
         _fail(str(e))
-    for f in write_county_set(p.county, p.facilities, folder):
+    try:
+        written = write_county_set(p.county, p.facilities, folder)
+    except (ParamsError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    for f in written:
         typer.echo(f"wrote {f}")
 
 
@@ -256,10 +271,12 @@ def calibrate(
         _fail(f"--trials: {trials} is below 1")
     try:
         ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write)
-    except (ParamsError, ValueError) as e:
+    except (ParamsError, ValueError, OSError) as e:
         _fail(str(e).splitlines()[0])
     members = ens[ens["member"]]
-    typer.echo(f"best distance {ens['distance'].min():.3f}; {len(members)} of {len(ens)} candidates within tolerance form the ensemble; wrote {path}")
+    within = int(ens["within"].sum())
+    note = "" if within else " (none within tolerance: the ensemble is the best few; widen the priors or the tolerances)"
+    typer.echo(f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, {len(members)} in the ensemble{note}; wrote {path}")
 
 
 @app.command("params")

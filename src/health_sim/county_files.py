@@ -158,9 +158,12 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
     folder = Path(folder)
     if not folder.is_dir():
         raise CountyFileError(f"{folder}: no such county folder" if not folder.exists() else f"{folder}: not a folder (a county set is a folder of {', '.join(FILES)})")
-    for name in FILES[:2]:
-        if not (folder / name).exists():
-            raise CountyFileError(f"{folder / name}: no such file (a county set needs {FILES[0]} and {FILES[1]})")
+    for name in FILES:
+        f = folder / name
+        if f.exists() and not f.is_file():
+            raise CountyFileError(f"{f}: is not a file")
+        if name in FILES[:2] and not f.exists():
+            raise CountyFileError(f"{f}: no such file (a county set needs {FILES[0]} and {FILES[1]})")
     try:
         county = _read_yaml(folder / "county.yaml")
     except ParamsError as e:
@@ -208,6 +211,8 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
     from .paths import atomic_write_text
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CountyFileError(f"{folder}: exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     data = county.model_dump(mode="json")
     towns, villages = data.pop("townships"), data.pop("villages")

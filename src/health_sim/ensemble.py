@@ -26,11 +26,32 @@ DEFAULT = Path("params") / "calibrated" / "yangshan_2023.yaml"
 
 @dataclass(frozen=True)
 class Ensemble:
-    """Members (dotted-key parameter values) of a calibrated file, best first."""
+    """Members (dotted-key parameter values) of a calibrated file, best first, and what its
+    provenance says: whether the members fit within tolerance, and the hash of the base
+    parameters they were fitted on."""
 
     path: Path
     members: tuple[dict[str, float], ...]
     trials: tuple[int, ...]
+    within_tolerance: bool = True
+    base: str = ""
+    base_params_sha256: str = ""
+
+    def warnings(self) -> list[str]:
+        """Reasons to doubt this ensemble now, one line each (empty when there are none)."""
+        out = []
+        if not self.within_tolerance:
+            out.append(f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate with wider priors or tolerances)")
+        if self.base and self.base_params_sha256:
+            from .params import ParamsError, load_params, params_hash
+
+            try:
+                now = params_hash(load_params(resolve(self.base)))
+            except (ParamsError, FileNotFoundError):
+                now = ""
+            if now != self.base_params_sha256:
+                out.append(f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate (health-sim calibrate) before trusting it")
+        return out
 
     def __len__(self) -> int:
         return len(self.members)
@@ -63,7 +84,8 @@ def load_ensemble(path: str | Path) -> Ensemble:
             raise ParamsError(f"{p}: ensemble.{i}.values: must map parameter keys to numbers")
         members.append(dict(values))
         trials.append(int(r.get("trial", i)))
-    return Ensemble(p, tuple(members), tuple(trials))
+    prov = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+    return Ensemble(p, tuple(members), tuple(trials), bool(prov.get("within_tolerance", True)), str(prov.get("base", "")), str(prov.get("base_params_sha256", "")))
 
 
 def default_ensemble() -> Path | None:

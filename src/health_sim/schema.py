@@ -211,13 +211,11 @@ class CountyParams(Section):
             raise ValueError(f"township names must be unique ('{dup[0]}' repeats)")
         return v
 
-    @field_validator("villages")
-    @classmethod
-    def _village_townships(cls, v: list, info: ValidationInfo) -> list:
-        towns = info.data.get("townships")
-        for what, i, _key, msg in county_problems(towns or [], v) if towns is not None else ():
-            raise ValueError(f"{what} {i}: {msg}")
-        return v
+    @model_validator(mode="after")
+    def _villages_and_townships(self) -> "CountyParams":
+        for what, i, key, msg in county_problems(self.townships, self.villages):
+            raise ValueError(f"{what}s.{i}.{key}: {msg}")
+        return self
 
     @field_validator("county_seat")
     @classmethod

@@ -166,8 +166,12 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     out.mkdir(parents=True, exist_ok=True)
     files = scenario_files(root, only)
     load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
-    if ensemble is not None:
-        ensemble = load_ensemble(ensemble).path.resolve()  # a bad calibrated file fails before any run
+    if ensemble is not None:  # a bad calibrated file fails before any run
+        from .params import load_params
+        from .sweep import check_ensemble
+
+        ensemble = load_ensemble(ensemble).path.resolve()
+        check_ensemble("--ensemble", ensemble, load_params(root / "params" / "scenarios" / "baseline_2023.yaml"))
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
     with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:

@@ -93,7 +93,7 @@ class SweepSpec(Section):
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
     seed: int = P(20230101, "Base seed.", ge=0)
-    ensemble: str | None = P(None, "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; factors win over members. [default: none]")
+    ensemble: str | None = P(None, "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win over members. [default: none]")
 
     @field_validator("factors")
     @classmethod
@@ -154,22 +154,23 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
     params = load_params(base)
     check_factors(path, "factors", params, spec.run, spec.factors)
     if spec.ensemble:
-        check_ensemble(path, _beside(path, spec.ensemble), params)
+        check_ensemble(f"{path}: ensemble", _beside(path, spec.ensemble), params)
     return spec, base
 
 
-def check_ensemble(path: Path, ensemble: Path, params) -> None:
-    """The calibrated file must exist and its members must be valid parameters of the base."""
+def check_ensemble(where: str, ensemble: Path, params) -> None:
+    """The calibrated file must exist and its members must be valid parameters of the base;
+    errors are one line starting with ``where`` (the spec file and key, or the flag)."""
     from .ensemble import load_ensemble
 
     if not ensemble.exists():
-        raise ParamsError(f"{path}: ensemble: {ensemble}: no such file (write it with health-sim calibrate)")
+        raise ParamsError(f"{where}: {ensemble}: no such file (write it with health-sim calibrate)")
     ens = load_ensemble(ensemble)
     for trial, member in zip(ens.trials, ens.members):
         try:
             with_overrides(params, member)
         except ParamsError as e:
-            raise ParamsError(f"{path}: ensemble: {ensemble}: member {trial}: {str(e).removeprefix('--set ')}") from None
+            raise ParamsError(f"{where}: {ensemble}: member {trial}: {str(e).removeprefix('--set ')}") from None
 
 
 def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
@@ -447,10 +448,10 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
 
         for point, rep in todo:
             if via == "api":
-                fut = pool.submit(run_one, str(base), dict(spec.run), {**members[rep][1], **factor_values[point]}, seeds[rep], list(spec.kpis), targets)
+                fut = pool.submit(run_one, str(base), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), targets)
             else:
                 nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), dict(spec.run), {**members[rep][1], **factor_values[point]}, seeds[rep], list(spec.kpis), nb_out, targets)
+                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
             futures[fut] = (point, rep)
         for fut in cf.as_completed(futures):
             point, rep = futures[fut]

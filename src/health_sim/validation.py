@@ -146,8 +146,9 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
     travel implied by the choice weights. Returns the comparisons and the township table."""
     reps = _runs(setting)
     p = reps.params
-    minutes = township_minutes(p, p.run.seed)
-    town = reps.township.merge(minutes, on="township")
+    # Each replicate's seed lays out its own villages: its travel times go with its runs.
+    minutes = pd.concat([township_minutes(p, s).assign(replicate=r) for r, s in enumerate(reps.seeds)], ignore_index=True)
+    town = reps.township.merge(minutes, on=["replicate", "township"])
     town["township_visits_per_resident"] = town["visits_by_level.township"] * p.run.scale / town["residents"]  # full-county visits a year / full-county residents
     slopes = []
     for _, g in town.groupby("replicate"):  # log visits ~ hours to the county + hours to the own centre
@@ -194,24 +195,34 @@ def severity_experiments(setting: Setting) -> dict[str, dict]:
     return out
 
 
-def verdict(value: float, low: float | None, high: float | None, model: float, model_lo: float, model_hi: float, share: bool = False) -> str:
+def verdict(value: float, low: float | None, high: float | None, model: float, model_lo: float, model_hi: float, share: bool = False, level: bool = False) -> str:
     """How the model's figure stands against the published one, in words.
 
-    "agrees": the model's interval overlaps the study's; with no study interval, overlaps
-    the published value +- 0.1 for a share, or within a factor 1.5 for anything else
-    (effects are rarely known better); "same direction": same sign, but further off;
-    "opposite direction": signs differ."""
-    if low is not None and high is not None:
+    The model's interval is the 5-95% spread of single replicates (chance and parameter
+    uncertainty of one run), so it is wider than an interval for the mean. The published
+    range is the study's interval if it gives one; otherwise the value within a factor 1.5,
+    and for a share also no more than 0.1 away (the tighter of the two). "agrees": the two
+    ranges overlap. For an effect (``level`` False): "inconclusive" when the model's
+    interval includes 0 (it does not fix the sign); "opposite direction" when the whole
+    interval has the other sign; otherwise "same direction, model larger/smaller". For a
+    level (a share or count, ``level`` True): "model higher/lower"."""
+    if not all(np.isfinite([value, model, model_lo, model_hi])):
+        return "not computed"
+    if low is not None and high is not None and np.isfinite([low, high]).all():
         lo, hi = low, high
-    elif share:
-        lo, hi = value - 0.1, value + 0.1
     else:
-        lo, hi = min(value / 1.5, value * 1.5), max(value / 1.5, value * 1.5)
+        lo, hi = sorted((value / 1.5, value * 1.5))
+        if share:
+            lo, hi = max(lo, value - 0.1), min(hi, value + 0.1)
+    if not level and model_lo <= 0.0 <= model_hi and value != 0:
+        return "inconclusive (the model's interval includes 0)"
     if model_hi >= lo and model_lo <= hi:
         return "agrees"
-    if np.sign(model) == np.sign(value) or value == 0:
-        return "same direction, model " + ("larger" if abs(model) > abs(value) else "smaller")
-    return "opposite direction"
+    if level:
+        return "model higher" if model_lo > hi else "model lower"
+    if (model_hi < 0 < value) or (model_lo > 0 > value):
+        return "opposite direction"
+    return "same direction, model " + ("larger" if abs(model) > abs(value) else "smaller")
 
 
 def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
@@ -225,7 +236,10 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
             row |= {"model": np.nan, "model_lo": np.nan, "model_hi": np.nan, "verdict": "not computed", "how": "the model does not record this measure (see the evidence file's model_equivalent)"}
         else:
             row |= {k: r[k] for k in ("model", "model_lo", "model_hi", "how")}
-            row["verdict"] = verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=str(e.get("unit", "")).startswith("share"))
+            unit = str(e.get("unit", ""))
+            share = unit.startswith("share")
+            level = share or unit.startswith("CNY") or e.get("lever") is None  # a level, not an effect with a sign
+            row["verdict"] = verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share, level=level)
         rows.append(row)
     cols = ["id", "lever", "published", "low", "high", "model", "model_lo", "model_hi", "verdict", "comparability", "unit", "how", "source"]
     return pd.DataFrame(rows)[cols]
