@@ -363,3 +363,23 @@ def test_bad_output_places_are_refused_before_the_search(tmp_path):
     with pytest.raises(ParamsError, match="cannot write the calibrated file there"):
         calibrate(f, out=tmp_path / "work", write=tmp_path, workers=1)
     assert not (tmp_path / "work" / "study.db").exists()  # nothing was searched
+
+
+def test_pooling_an_earlier_search_with_other_priors(calibrated, tmp_path):
+    """A second search with a narrower prior pools the first's candidates into one ensemble;
+    a search of other figures (or seeds) cannot be pooled."""
+    _, first_out, first_ens, _ = calibrated
+    f = write_spec(tmp_path, old="low: 5.0, high: 6.5", new="low: 5.5, high: 6.0")
+    ens, path = calibrate(f, out=tmp_path / "out", write=tmp_path / "cal.yaml", workers=1, progress=False, pool=[first_out])
+    doc = load_calibrated(path)
+    searches = doc["provenance"]["searches"]
+    assert [s["trials"] for s in searches] == [3, 3] and searches[1]["trial_offset"] == 10_000
+    assert searches[1]["priors"][STAY] == [5.0, 6.5] and searches[0]["priors"][STAY] == [5.5, 6.0]
+    assert len(ens) == len(first_ens) + 2  # both searches' re-run candidates
+    assert set(ens["trial"] >= 10_000) == {True, False}
+    assert list(ens["distance"]) == sorted(ens["distance"])
+    (tmp_path / "o").mkdir()
+    other = write_spec(tmp_path / "o", old=f"seed: {SEED}", new="seed: 12")
+    with pytest.raises(ParamsError, match="its seed differs"):
+        calibrate(other, out=tmp_path / "out2", write=tmp_path / "cal2.yaml", workers=1, progress=False, pool=[first_out])
+    assert not (tmp_path / "out2" / "study.db").exists()

@@ -137,12 +137,15 @@ def _evaluate(pool, spec: CalibrationSpec, base: Path, seeds: list[int], values:
     return {label: float(rows[o.kpi].mean()) for label, o in spec.observed.items()}
 
 
-def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None) -> tuple[pd.DataFrame, Path]:
+def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None, pool: list[str | Path] = ()) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a calibration; write the calibrated file and return (ensemble table, its path).
 
     ``out`` is the working folder (study, candidate re-runs); ``write`` the calibrated file
     [default: the spec's ``out``, else params/calibrated/<name>.yaml]; ``trials`` overrides
-    the file's (the total, counting those done before a resume)."""
+    the file's (the total, counting those done before a resume). ``pool``: working folders of
+    earlier searches of the same figures, tolerances, run and seeds (other priors or sampler
+    seeds) whose trials and re-run candidates join this search's before the ensemble is
+    chosen: searches that end in different regions of equally good fits then all count."""
     import warnings
 
     import optuna
@@ -152,10 +155,13 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     spec, base = load_calibration(spec_path, changes)
     if trials is not None:
         spec = spec.model_copy(update={"trials": int(trials)})
+    for other in pool:  # a search that cannot be pooled fails now, not after this one
+        _pooled_search(spec, Path(other), offset=0)
     folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
     if folder.exists() and not folder.is_dir():
         raise ParamsError(f"--out {folder}: exists and is not a folder")
-    claim(folder, spec.model_copy(update={"trials": 0, "out": ""}), base, [], kind="calibration")
+    # What the stored runs depend on: more trials, another output file or another choice of members is a resume.
+    claim(folder, spec.model_copy(update={"trials": 0, "out": "", "parallel_trials": 1, "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates)}), base, [], kind="calibration")
     target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
     if target.is_dir() or (target.parent.exists() and not target.parent.is_dir()):
         raise ParamsError(f"{target}: cannot write the calibrated file there (a folder, or inside a file)")
@@ -174,11 +180,11 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=f"calibrate {spec.name}")
     best = [min((t.value for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])), default=math.inf)]
-    with _Pool(executor, workers, scheduler) as pool:
+    with _Pool(executor, workers, scheduler) as workers_pool:
 
         def objective(trial) -> float:
             values = {k: trial.suggest_float(k, p.low, p.high, log=p.log) for k, p in spec.parameters.items()}
-            sim = _evaluate(pool, spec, base, seeds, values)
+            sim = _evaluate(workers_pool, spec, base, seeds, values)
             for label, v in sim.items():
                 trial.set_user_attr(f"sim:{label}", v)
             d = distance(sim, spec)
@@ -191,8 +197,19 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
             study.optimize(objective, n_trials=spec.trials - done, n_jobs=spec.parallel_trials, catch=())
         bar.close()
         table = trials_table(study, spec)
-        ensemble = _ensemble_stage(pool, spec, base, table, folder, progress)
+        ensemble = _ensemble_stage(workers_pool, spec, base, table, folder, progress)
+    searches = [{"folder": folder.as_posix(), "trials": int(len(table)), "priors": {k: [p.low, p.high] for k, p in spec.parameters.items()}}]
+    for k, other in enumerate(pool, start=1):
+        t, c, about = _pooled_search(spec, Path(other), offset=10_000 * k)
+        table, ensemble = pd.concat([table, t], ignore_index=True), pd.concat([ensemble, c], ignore_index=True)
+        searches.append(about)
+    if len(searches) > 1:  # choose the members again from every search's re-run candidates
+        table = table.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+        ensemble = ensemble.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+        ensemble["within"] = ensemble["distance"] <= spec.ensemble.max_distance
+        ensemble["member"] = ensemble["within"] & (np.arange(len(ensemble)) < spec.ensemble.size)
     doc = calibrated_document(spec, Path(spec_path), base, table, ensemble, int(len(table)))
+    doc["provenance"]["searches"] = searches
     atomic_write_text(target, _HEADER.format(name=spec.name, spec=Path(spec_path).as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
     return ensemble, target
 
@@ -223,6 +240,33 @@ def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
         rows.append({"trial": t.number, "distance": t.value, **t.params, **{k: v for k, v in t.user_attrs.items() if k.startswith("sim:")}})
     cols = ["trial", "distance", *spec.parameters, *[f"sim:{k}" for k in spec.observed]]
     return pd.DataFrame(rows, columns=cols).sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+
+
+def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Trials and re-run candidates of an earlier search in ``folder`` (trial numbers + ``offset``),
+    refused in one line unless its figures, tolerances, run, replicates, seed and ensemble
+    rule are this spec's (so that its distances mean the same)."""
+    import optuna
+
+    made = folder / "spec.json"
+    if not made.exists() or not (folder / "study.db").exists() or not (folder / "candidates.parquet").exists():
+        raise ParamsError(f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, candidates.parquet)")
+    old = json.loads(made.read_text())["spec"]
+    mine = spec.model_dump(mode="json")
+    old["ensemble.replicates"], mine["ensemble.replicates"] = old["ensemble"]["replicates"], mine["ensemble"]["replicates"]  # the re-runs' seeds
+    for key in ("name", "observed", "run", "replicates", "seed", "ensemble.replicates"):
+        if old.get(key) != mine.get(key):
+            raise ParamsError(f"--pool {folder}: its {key} differs from this calibration's; only searches with other priors can be pooled")
+    missing = [k for k in spec.parameters if k not in old.get("parameters", {})]
+    if missing:
+        raise ParamsError(f"--pool {folder}: it did not fit {missing[0]}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}")
+    table = trials_table(study, spec)
+    cand = pd.read_parquet(folder / "candidates.parquet")
+    table["trial"] += offset
+    cand["trial"] += offset
+    return table, cand, {"folder": folder.as_posix(), "trials": int(len(table)), "trial_offset": offset, "priors": {k: v and [v["low"], v["high"]] for k, v in old["parameters"].items()}}
 
 
 def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame, folder: Path, progress: bool | None) -> pd.DataFrame:

@@ -259,6 +259,7 @@ def calibrate(
     write: Annotated[Optional[Path], typer.Option(help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster].")] = None,
+    pool: Annotated[Optional[list[Path]], typer.Option(metavar="FOLDER", help="Working folder of an earlier search (other priors) whose candidates join the ensemble choice; repeatable.")] = None,
 ) -> None:
     """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
     about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
@@ -270,7 +271,7 @@ def calibrate(
     if trials is not None and trials < 1:
         _fail(f"--trials: {trials} is below 1")
     try:
-        ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write)
+        ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [])
     except (ParamsError, ValueError, OSError) as e:
         _fail(str(e).splitlines()[0])
     members = ens[ens["member"]]
