@@ -156,7 +156,7 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     if trials is not None:
         spec = spec.model_copy(update={"trials": int(trials)})
     for other in pool:  # a search that cannot be pooled fails now, not after this one
-        _pooled_search(spec, Path(other), offset=0)
+        _check_pooled(spec, Path(other))
     folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
     if folder.exists() and not folder.is_dir():
         raise ParamsError(f"--out {folder}: exists and is not a folder")
@@ -203,11 +203,8 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
         t, c, about = _pooled_search(spec, Path(other), offset=10_000 * k)
         table, ensemble = pd.concat([table, t], ignore_index=True), pd.concat([ensemble, c], ignore_index=True)
         searches.append(about)
-    if len(searches) > 1:  # choose the members again from every search's re-run candidates
-        table = table.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
-        ensemble = ensemble.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
-        ensemble["within"] = ensemble["distance"] <= spec.ensemble.max_distance
-        ensemble["member"] = ensemble["within"] & (np.arange(len(ensemble)) < spec.ensemble.size)
+    table = table.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+    ensemble = _choose_members(ensemble, spec)  # from every search's re-run candidates
     doc = calibrated_document(spec, Path(spec_path), base, table, ensemble, int(len(table)))
     doc["provenance"]["searches"] = searches
     atomic_write_text(target, _HEADER.format(name=spec.name, spec=Path(spec_path).as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
@@ -242,12 +239,10 @@ def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
 
 
-def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Trials and re-run candidates of an earlier search in ``folder`` (trial numbers + ``offset``),
-    refused in one line unless its figures, tolerances, run, replicates, seed and ensemble
-    rule are this spec's (so that its distances mean the same)."""
-    import optuna
-
+def _check_pooled(spec: CalibrationSpec, folder: Path) -> dict:
+    """The spec of the earlier search in ``folder``, refused in one line unless its figures,
+    tolerances, run, replicates, seed and re-run replicates are this spec's (so that its
+    distances mean the same) and it fitted every parameter this spec fits."""
     made = folder / "spec.json"
     if not made.exists() or not (folder / "study.db").exists() or not (folder / "candidates.parquet").exists():
         raise ParamsError(f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, candidates.parquet)")
@@ -260,6 +255,14 @@ def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd
     missing = [k for k in spec.parameters if k not in old.get("parameters", {})]
     if missing:
         raise ParamsError(f"--pool {folder}: it did not fit {missing[0]}")
+    return old
+
+
+def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Trials and re-run candidates of an earlier search in ``folder`` (trial numbers + ``offset``)."""
+    import optuna
+
+    old = _check_pooled(spec, folder)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}")
     table = trials_table(study, spec)
@@ -288,7 +291,12 @@ def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame
         frame = pd.DataFrame(rows)
         atomic_write(store, lambda p, f=frame: f.to_parquet(p, index=False))
     cand = pd.DataFrame(rows)
-    cand = cand[cand["trial"].isin(best["trial"])].sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
+    return cand[cand["trial"].isin(best["trial"])]
+
+
+def _choose_members(cand: pd.DataFrame, spec: CalibrationSpec) -> pd.DataFrame:
+    """Candidates best first, ``within`` tolerance, and ``member`` (within, and among the first ``ensemble.size``)."""
+    cand = cand.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
     cand["within"] = cand["distance"] <= spec.ensemble.max_distance
     cand["member"] = cand["within"] & (np.arange(len(cand)) < spec.ensemble.size)
     return cand

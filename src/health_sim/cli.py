@@ -206,6 +206,8 @@ app.add_typer(county_app, name="county")
 @county_app.command("check")
 def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A county set (county.yaml, townships.csv [, villages.csv, facilities.csv]).")]) -> None:
     """Validate a county set and summarise it; a problem is one line naming the file, row and column."""
+    import numpy as np
+
     from .county import build_county
     from .params import ParamsError, load_params
 
@@ -215,13 +217,8 @@ def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="
         _fail(str(e))
     c = build_county(p, p.run.seed)
     listed = "listed" if p.county.villages else "laid out at random"
-    typer.echo(f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {float(_median(c.travel_minutes[:, 1])):.0f}, to the county {float(_median(c.travel_minutes[:, 2])):.0f}")
-
-
-def _median(x):
-    import numpy as np
-
-    return np.median(x)
+    minutes = np.median(c.travel_minutes, axis=0)
+    typer.echo(f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {minutes[1]:.0f}, to the county {minutes[2]:.0f}")
 
 
 @county_app.command("new")
@@ -230,10 +227,8 @@ def county_new(
     from_: Annotated[Optional[Path], typer.Option("--from", metavar="FOLDER", help="County set to copy [default: the baseline county, Yangshan].")] = None,
 ) -> None:
     """Start a county set from an existing one, to edit into your own county."""
-    from .county_files import write_county_set
+    from .county_files import FILES, write_county_set
     from .params import ParamsError, load_params
-
-    from .county_files import FILES
 
     held = [f for f in FILES if (folder / f).exists()]
     if held:

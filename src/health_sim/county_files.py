@@ -123,7 +123,17 @@ def _is_zero(text: str) -> bool:
         return False
 
 
-def _section_rows(path: Path) -> list[tuple[int, dict]]:
+def _unfold(row: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
+    """The inverse of :func:`_fold`: ``travel_minutes: {city: ...}`` -> ``minutes_city``."""
+    out = {k: v for k, v in row.items() if k not in nested}
+    for field, (prefix, _) in nested.items():
+        out |= {f"{prefix}_{k}": v for k, v in (row.get(field) or {}).items()}
+    return out
+
+
+def _section_rows(path: Path) -> list[tuple[int, dict, Any]]:
+    """(line, row data, the row validated as its section) of a table; facility rows are
+    validated with the whole parameters, so they carry None."""
     model, nested = _NESTED[path.name]
     out = []
     for line, cells in _read_csv(path):
@@ -138,14 +148,14 @@ def _section_rows(path: Path) -> list[tuple[int, dict]]:
             data = _fold(cells, nested)
             if "doctors" in data:  # the row's doctors replace the type's staff: empty cells (and zeros) are none
                 data["doctors"] = {s: v for s in SPECIALTIES if (v := data["doctors"].get(s, "0")) and not _is_zero(v)}
-            out.append((line, {"type": ftype, **data}))
+            out.append((line, {"type": ftype, **data}, None))
             continue
         data = _fold(cells, nested)
         try:
-            model.model_validate(data)
+            validated = model.model_validate(data)
         except Exception as e:  # noqa: BLE001 - reported as one line
             raise _row_error(path, line, e) from None
-        out.append((line, data))
+        out.append((line, data, validated))
     return out
 
 
@@ -177,19 +187,17 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
             raise CountyFileError(f"{folder / 'county.yaml'}: {key}: list them in {key}.csv, not here")
     towns = _section_rows(folder / "townships.csv")
     villages = _section_rows(folder / "villages.csv") if (folder / "villages.csv").exists() else []
-    county["townships"] = [d for _, d in towns]
-    county["villages"] = [d for _, d in villages]
+    county["townships"] = [d for _, d, _ in towns]
+    county["villages"] = [d for _, d, _ in villages]
     for key, rows in (("townships", towns), ("villages", villages)):
-        for i, (line, _) in enumerate(rows):
+        for i, (line, _, _) in enumerate(rows):
             origin[("county", key, str(i))] = f"{folder / (key + '.csv')}, row {line}"
-    built_towns = [Township.model_validate(d) for d in county["townships"]]
-    built_villages = [Village.model_validate(d) for d in county["villages"]]
-    for what, i, key, msg in county_problems(built_towns, built_villages):
+    for what, i, key, msg in county_problems([t for _, _, t in towns], [v for _, _, v in villages]):
         line = (towns if what == "township" else villages)[i][0]
         raise CountyFileError(f"{folder / (what + 's.csv')}: row {line}, {key}: {msg}")
     facilities: dict = {}
     if (folder / "facilities.csv").exists():
-        for line, data in _section_rows(folder / "facilities.csv"):
+        for line, data, _ in _section_rows(folder / "facilities.csv"):
             ftype = data.pop("type")
             if ftype in facilities:
                 raise CountyFileError(f"{folder / 'facilities.csv'}: row {line}, type: '{ftype}' appears twice")
@@ -222,21 +230,16 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
     def table(name: str, rows: list[dict]) -> None:
         from io import StringIO
 
-        cols = [c for c in COLUMNS[name] if any(_plain(r.get(c)) != "" for r in rows)]
-        buf2 = StringIO()
-        w2 = csv.DictWriter(buf2, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        w2.writeheader()
-        for r in rows:
-            w2.writerow({k: _plain(v) for k, v in r.items() if k in cols})
-        written.append(atomic_write_text(folder / name, buf2.getvalue()))
+        rows = [{k: _plain(v) for k, v in _unfold(r, _NESTED[name][1]).items()} for r in rows]
+        cols = [c for c in COLUMNS[name] if any(r.get(c, "") != "" for r in rows)]
+        buf = StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        written.append(atomic_write_text(folder / name, buf.getvalue()))
 
     table("townships.csv", towns)
     if villages:
-        table("villages.csv", [{**{k: v for k, v in r.items() if k != "travel_minutes"}, **{f"minutes_{k}": v for k, v in r["travel_minutes"].items()}} for r in villages])
-    rows = []
-    for ftype in FACILITY_TYPES:
-        f = getattr(facilities, ftype).model_dump(mode="json")
-        doctors, capability = f.pop("doctors"), f.pop("capability")
-        rows.append({"type": ftype, **f, **{f"doctors_{k}": v for k, v in doctors.items()}, **{f"capability_{k}": v for k, v in capability.items()}})
-    table("facilities.csv", rows)
+        table("villages.csv", villages)
+    table("facilities.csv", [{"type": ft, **getattr(facilities, ft).model_dump(mode="json")} for ft in FACILITY_TYPES])
     return written

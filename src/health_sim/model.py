@@ -229,14 +229,11 @@ class HealthSystemModel(mesa.Model):
         """First trips of the day's episodes by kind group and whether to the grassroots, and those of contracted residents."""
         grass = t.lvl <= _TOWNSHIP
         group = _KIND_GROUP[t.kind]
-        T = self._day.shape[1]
+        both = contracted & grass
+        counter = np.concatenate([_FIRST[group], _FIRST_GRASS[group[grass]], np.full(contracted.sum(), _CI["first_trips_contracted"]), np.full(both.sum(), _CI["first_trips_contracted_grassroots"])])
+        town = np.concatenate([t.town, t.town[grass], t.town[contracted], t.town[both]])
         flat = self._day.reshape(-1)
-        idx = np.concatenate([_FIRST[group], _FIRST_GRASS[group[grass]]]) * T + np.concatenate([t.town, t.town[grass]])
-        flat += np.bincount(idx, minlength=flat.size)
-        c = contracted.astype(bool)
-        if c.any():
-            self._tally("first_trips_contracted", t.town[c])
-            self._tally("first_trips_contracted_grassroots", t.town[c & grass])
+        flat += np.bincount(counter * self._day.shape[1] + town, minlength=flat.size)  # one bincount for the eight counters
 
     def step(self) -> None:
         """Simulate one day (the first call first runs the unrecorded burn-in days)."""

@@ -159,8 +159,6 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     scorecard's intervals carry parameter uncertainty too; None: the scenarios' own values."""
     from tqdm.auto import tqdm
 
-    from .ensemble import load_ensemble
-
     root = repo_root()
     out = Path(out_root).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -168,9 +166,10 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
     if ensemble is not None:  # a bad calibrated file fails before any run
         from .params import load_params
+        from .paths import resolve
         from .sweep import check_ensemble
 
-        ensemble = load_ensemble(ensemble).path.resolve()
+        ensemble = resolve(ensemble).resolve()
         check_ensemble("--ensemble", ensemble, load_params(root / "params" / "scenarios" / "baseline_2023.yaml"))
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
