@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rng as crn
+from .jit import jit
 from .population import Residents
 from .schema import AGE_BANDS, CONDITIONS, KINDS, Params
 
@@ -44,8 +45,8 @@ class ChronicCare:
         for k in ("minor", "serious", "emergency", "admission"):
             base[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS])[band] / 365.0
         self._base = base
-        self._cum_ok = np.zeros((res.n, len(KINDS)), dtype=np.float32)
-        self._cum_bad = np.zeros((res.n, len(KINDS)), dtype=np.float32)
+        self.cum_ok = np.zeros((res.n, len(KINDS)), dtype=np.float32)
+        self.cum_bad = np.zeros((res.n, len(KINDS)), dtype=np.float32)
         self.refresh_rows(np.arange(res.n))
         self.refresh_control(0)
 
@@ -55,20 +56,20 @@ class ChronicCare:
         """Recompute the episode probabilities of residents ``idx`` (after a diagnosis)."""
         p = self._base[idx].copy()
         p[:, _K["chronic"]] = self.params.episodes.chronic_followups_per_condition * n_bits(self.res.diagnosed[idx]) / 365.0
-        self._cum_ok[idx] = np.cumsum(p, axis=1)
+        self.cum_ok[idx] = np.cumsum(p, axis=1)
         p[:, _SEVERE] *= self.params.chronic.uncontrolled_risk_factor
         cum = np.cumsum(p, axis=1)
         if (cum[:, -1] >= 1).any():
             raise ValueError("episode rates add up to one or more episodes a day for some residents")
-        self._cum_bad[idx] = cum
+        self.cum_bad[idx] = cum
         if hasattr(self, "_total"):
-            self._total[idx] = np.where(self.uncontrolled[idx], self._cum_bad[idx, -1], self._cum_ok[idx, -1])
+            self._total[idx] = np.where(self.uncontrolled[idx], self.cum_bad[idx, -1], self.cum_ok[idx, -1])
 
     def cumulative(self, idx: np.ndarray) -> np.ndarray:
         """(len(idx), K) cumulative daily probabilities by kind."""
-        cum = self._cum_ok[idx]
+        cum = self.cum_ok[idx]
         bad = self.uncontrolled[idx]
-        cum[bad] = self._cum_bad[idx[bad]]
+        cum[bad] = self.cum_bad[idx[bad]]
         return cum
 
     def total(self) -> np.ndarray:
@@ -88,38 +89,25 @@ class ChronicCare:
         return day - self.history[:, 0] < 365
 
     def refresh_control(self, day: int) -> None:
-        """Control follows management; uncontrolled or undiagnosed conditions raise severe risks."""
-        cp = self.params.chronic
-        p = np.where(self.managed(day), cp.control_if_managed, cp.control_if_not_managed)
-        controlled = self.u_control < p
-        res = self.res
-        undiagnosed = (res.conditions & ~res.diagnosed & _ALL_BITS) > 0
-        self.uncontrolled = (res.conditions > 0) & (undiagnosed | ((res.diagnosed > 0) & ~controlled))
-        self.controlled = (res.diagnosed > 0) & controlled
-        self._total = np.where(self.uncontrolled, self._cum_bad[:, -1], self._cum_ok[:, -1])
-        # who has a diagnosed condition, is managed, is controlled (for the KPIs, per township)
-        diag = res.diagnosed > 0
-        town, T = res.township[diag], len(self.params.county.townships)
-        self.by_township = np.stack([
-            np.bincount(town, minlength=T),
-            np.bincount(town, self.managed(day)[diag], minlength=T),
-            np.bincount(town, controlled[diag], minlength=T),
-        ]).astype(float)
+        """Control follows management; uncontrolled or undiagnosed conditions raise severe risks.
 
-    def late_diagnosis(self, rid: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """A severe episode of residents ``rid`` may reveal undiagnosed conditions (``u``: (n, conditions) uniforms)."""
-        p = np.array([self.params.population.conditions[c].late_diagnosis for c in CONDITIONS])
-        bits = ((u < p) << np.arange(len(CONDITIONS))).sum(axis=1).astype(np.uint8)
-        return self.diagnose(rid, bits)
+        Also counts, per township, the residents with a diagnosed condition, those managed
+        and those controlled (``by_township``, for the KPIs)."""
+        cp = self.params.chronic
+        res = self.res
+        T = len(self.params.county.townships)
+        self.uncontrolled = np.empty(res.n, dtype=bool)
+        self._total = np.empty(res.n, dtype=np.float32)
+        self.by_township = np.zeros((3, T))
+        _control(day, self.history, self.u_control, cp.control_if_managed, cp.control_if_not_managed, res.conditions,
+                 res.diagnosed, res.township, self.cum_ok, self.cum_bad, self.uncontrolled, self._total, self.by_township)
 
     def turnover(self, u: np.ndarray, days: float) -> None:
         """Diagnosed conditions give way to undiagnosed ones at ``chronic.turnover_per_year``
         (``u``: (n, conditions) uniforms for every resident)."""
         p = 1.0 - np.exp(-self.params.chronic.turnover_per_year * days / 365.0)
-        lose = ((u < p) << np.arange(len(CONDITIONS))).sum(axis=1).astype(np.uint8) & self.res.diagnosed
-        changed = np.flatnonzero(lose)
+        changed = _lose_diagnoses(u, p, self.res.diagnosed)
         if changed.size:
-            self.res.diagnosed[changed] &= ~lose[changed]
             self.refresh_rows(changed)
 
     def diagnose(self, rid: np.ndarray, bits: np.ndarray | int = _ALL_BITS) -> np.ndarray:
@@ -132,3 +120,38 @@ class ChronicCare:
             res.diagnosed[r] |= new[has]
             self.refresh_rows(r)
         return n_bits(new)
+
+
+@jit
+def _control(day, history, u_control, p_managed, p_not_managed, conditions, diagnosed, township, cum_ok, cum_bad, uncontrolled, total, by_township):
+    """Weekly control review of every resident (see :meth:`ChronicCare.refresh_control`); fills the last three arrays."""
+    last = cum_ok.shape[1] - 1
+    for i in range(conditions.size):
+        managed = day - history[i, 0] < 365
+        controlled = u_control[i] < (p_managed if managed else p_not_managed)
+        undiagnosed = (conditions[i] & ~diagnosed[i] & _ALL_BITS) > 0
+        uncontrolled[i] = conditions[i] > 0 and (undiagnosed or (diagnosed[i] > 0 and not controlled))
+        total[i] = cum_bad[i, last] if uncontrolled[i] else cum_ok[i, last]
+        if diagnosed[i] > 0:
+            t = township[i]
+            by_township[0, t] += 1.0
+            by_township[1, t] += 1.0 if managed else 0.0
+            by_township[2, t] += 1.0 if controlled else 0.0
+
+
+@jit
+def _lose_diagnoses(u, p, diagnosed):
+    """Residents losing a diagnosed condition (a uniform of ``u`` (n, conditions) below ``p``);
+    clears those bits of ``diagnosed`` and returns the residents changed."""
+    changed = []
+    for i in range(diagnosed.size):
+        if diagnosed[i]:
+            lose = 0
+            for c in range(u.shape[1]):
+                if u[i, c] < p:
+                    lose |= 1 << c
+            lose &= diagnosed[i]
+            if lose:
+                diagnosed[i] &= ~lose
+                changed.append(i)
+    return np.array(changed, dtype=np.int64)

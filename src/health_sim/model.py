@@ -24,17 +24,16 @@ Each day (see :meth:`HealthSystemModel.step`):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from . import choice
+from . import choice, engine
 from . import rng as crn
 from .agents import Doctor, Facility
 from .chronic import ChronicCare
-from .county import COLUMN_LEVEL, build_county
+from .county import build_county
 from .facilities import FacilityTable, build_table, doctor_counts, facility_rows
 from .insurance import Tariff
 from .kpis import COUNTERS, FACILITY_COUNTERS, evaluate
@@ -44,45 +43,8 @@ from .schema import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Params
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
-_K = {k: i for i, k in enumerate(KINDS)}
 _S = {s: i for i, s in enumerate(SPECIALTIES)}
 _VILLAGE, _TOWNSHIP, _COUNTY, _CITY = range(4)
-# Column a formal referral sends the patient to, by the level he is at (city: none).
-_REFER_TO_COLUMN = np.array([1, 2, 5, -1])
-# Travel-time column of each level (the three county hospitals share the county seat).
-_TRAVEL_COLUMN = np.array([0, 1, 2, 5])
-_SEVERE_KINDS = [_K["serious"], _K["emergency"], _K["admission"]]
-_KIND_GROUP = np.array([{"minor": 0, "chronic": 1}.get(k, 2) for k in KINDS])  # minor, chronic, severe
-_FIRST = np.array([_CI[f"first_trips_{g}"] for g in ("minor", "chronic", "severe")])
-_FIRST_GRASS = np.array([_CI[f"first_trips_{g}_grassroots"] for g in ("minor", "chronic", "severe")])
-# Per-episode draws (one uniform each, keyed by resident and day).
-_EPISODE_STREAMS = {
-    "admit": crn.ADMIT,
-    "formal": crn.FORMAL_REFERRAL,
-    "extra": crn.EXTRA_VISITS,
-    "los": crn.LENGTH_OF_STAY,
-    "down": crn.DOWNWARD,
-    "track": crn.TRACKING,
-    "bed": crn.BEDS,
-}
-
-
-@dataclass
-class _Trip:
-    """Patients travelling to a facility in one pass of a day (arrays of equal length)."""
-
-    d: int  # day (clock)
-    p: int  # pass: 0 first choice, then after a referral or a failed visit
-    epi: np.ndarray  # index into the day's episodes
-    rid: np.ndarray  # resident
-    town: np.ndarray
-    f: np.ndarray  # facility
-    lvl: np.ndarray
-    kind: np.ndarray
-    spec: np.ndarray
-    sev: np.ndarray
-    referred: np.ndarray  # came on a formal referral
-    u: dict  # per-episode uniforms
 
 
 def _seed_from(rng, default: int) -> int:
@@ -167,16 +129,16 @@ class HealthSystemModel(mesa.Model):
         self._income_by_town = np.bincount(res.township, income, minlength=T)
         self._screened_day = np.full(res.n, -(10**6), dtype=np.int32)
         ep = params.episodes
-        self._admit_p = np.array([ep.admit_probability[k] for k in KINDS])
-        self._extra = np.array([ep.extra_visits[k] for k in KINDS])
         mix = np.array([[ep.specialty_mix[k].get(s, 0.0) for s in SPECIALTIES] for k in KINDS])
         self._spec_mix = mix / mix.sum(axis=1, keepdims=True)
         self._spec_cum = np.cumsum(self._spec_mix, axis=1)
-        rp = params.referral
-        self._formal = np.array([rp.formal_upward[lvl] for lvl in LEVELS])
-        self._down = np.array([rp.downward[lvl] for lvl in LEVELS])
         sp = params.satisfaction
-        self._sat = (sp.intercept, sp.unresolved, sp.wait_per_day, sp.cost_per_100_yuan, sp.learning_rate)
+        w = self.weights
+        self._choice = engine.Choice(w.asc, w.quality, w.trust, w.cost_per_100_yuan, w.travel_per_hour, w.wait_per_day, w.contract, w.habit, w.employee_hospital, w.stay_home, np.ascontiguousarray(self.county.travel_minutes, dtype=float))
+        self._care = self._care_rules()
+        cf = self.col_facility
+        self._hospitals = np.array([cf["county_people"], cf["county_tcm"], cf["county_mch"], cf["city"]], dtype=np.int64)
+        self._tally_rows = np.array([_CI[name] for name in engine.TALLIES])
         self._reputation = np.array([params.population.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
         self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
 
@@ -215,25 +177,6 @@ class HealthSystemModel(mesa.Model):
         return self.start_date + dt.timedelta(days=clock - self.burn_in_days)
 
     # --- one day ----------------------------------------------------------------
-
-    def _tally(self, name: str, town: np.ndarray, weights=None) -> None:
-        self._day[_CI[name]] += np.bincount(town, weights, minlength=self._day.shape[1])
-
-    def _tally_by_level(self, first: str, lvl: np.ndarray, town: np.ndarray, weights=None) -> None:
-        """Tally into the per-level counters that start at ``first`` (village, township, county, city)."""
-        T = self._day.shape[1]
-        flat = self._day.reshape(-1)
-        flat += np.bincount((_CI[first] + lvl.astype(np.intp)) * T + town, weights, minlength=flat.size)
-
-    def _tally_first(self, t: "_Trip", contracted: np.ndarray) -> None:
-        """First trips of the day's episodes by kind group and whether to the grassroots, and those of contracted residents."""
-        grass = t.lvl <= _TOWNSHIP
-        group = _KIND_GROUP[t.kind]
-        both = contracted & grass
-        counter = np.concatenate([_FIRST[group], _FIRST_GRASS[group[grass]], np.full(contracted.sum(), _CI["first_trips_contracted"]), np.full(both.sum(), _CI["first_trips_contracted_grassroots"])])
-        town = np.concatenate([t.town, t.town[grass], t.town[contracted], t.town[both]])
-        flat = self._day.reshape(-1)
-        flat += np.bincount(counter * self._day.shape[1] + town, minlength=flat.size)  # one bincount for the eight counters
 
     def step(self) -> None:
         """Simulate one day (the first call first runs the unrecorded burn-in days)."""
@@ -306,256 +249,43 @@ class HealthSystemModel(mesa.Model):
         self._clock += 1
 
     def _episodes(self, d: int, ids: np.ndarray, u_arrival: np.ndarray) -> None:
-        res, fac, seed, st = self.residents, self.facilities, self.seed, self.policies.state
-        town = res.township[ids].astype(np.intp)
-        kind = (u_arrival[:, None] >= self.chronic.cumulative(ids)).sum(axis=1)
-        kind = np.minimum(kind, len(KINDS) - 1)
-        self._tally("episodes", town)
-        for k, name in enumerate(KINDS):
-            m = kind == k
-            if m.any():
-                self._tally(f"episodes_{name}", town[m])
-
-        # Online (AI-doctor) consultation: some minor episodes end without a trip.
-        if st.online_share > 0:
-            uo = crn.uniforms_matrix(seed, crn.ONLINE, d, ids, 2)
-            online = (kind == _K["minor"]) & (uo[:, 0] < st.online_share)
-            if online.any():
-                self._tally("online_consults", town[online])
-                done = online & (uo[:, 1] < st.online_resolve)
-                keep = ~done
-                ids, u_arrival, town, kind = ids[keep], u_arrival[keep], town[keep], kind[keep]
-        n = ids.size
-        if n == 0:
-            return
-
-        # Severity and specialty needed
-        sev = crn.uniforms(seed, crn.SEVERITY, d, ids)
-        us = crn.uniforms(seed, crn.SPECIALTY, d, ids)
-        spec = np.minimum((us[:, None] >= self._spec_cum[kind]).sum(axis=1), len(SPECIALTIES) - 1)
-        child = res.age[ids] < 15
-        spec = np.where(child & ((spec == _S["internal_general"]) | (spec == _S["obstetrics_gynaecology"])), _S["paediatrics"], spec)
-        spec = np.where(~child & ~res.female[ids] & (spec == _S["obstetrics_gynaecology"]), _S["internal_general"], spec)
-
-        # 2. Choice: utilities of each facility column for each episode (fixed for the day)
-        vill = res.village[ids].astype(np.intp)
-        cf = self.col_facility
-        fac_cols = np.column_stack([
-            vill,
-            self._town_fac0 + town,
-            np.full(n, cf["county_people"]),
-            np.full(n, cf["county_tcm"]),
-            np.full(n, cf["county_mch"]),
-            np.full(n, cf["city"]),
-        ])
-        employee = self._employee[ids]
-        contracted = res.contracted[ids]
-        util = choice.facility_utilities(
-            self.weights, fac, self.tariff, fac_cols, kind, spec, employee,
-            res.trust[ids], contracted, res.last_level[ids], self.county.travel_minutes[vill],
-            self._admit_p,
+        """Steps 2-4 for the residents ``ids`` who fell ill on day ``d`` (compiled: :mod:`health_sim.engine`)."""
+        res, fac, ch, tariff, st = self.residents, self.facilities, self.chronic, self.tariff, self.policies.state
+        people = engine.People(
+            res.village, res.township, res.age, res.female, self._employee, self._mch_ok, res.contracted, res.trust,
+            res.last_level, res.conditions, res.diagnosed, self._screened_day, ch.history, ch.uncontrolled, ch.cum_ok, ch.cum_bad,
         )
-        if st.first_contact or st.scheduled_followup or st.community_followup:
-            bonus = np.where(kind == _K["minor"], st.first_contact * contracted, 0.0)
-            bonus += np.where(kind == _K["chronic"], st.scheduled_followup * contracted + st.community_followup, 0.0)
-            util[:, :2] += bonus[:, None]
-        eligible = np.ones((n, 6), dtype=bool)
-        eligible[:, 4] = self._mch_ok[ids]
-        home_u = self.weights.stay_home[kind]
+        sites = engine.Sites(
+            fac.capability, fac.wait_now, fac.wait_expected, fac.base_wait, fac.beds, fac.occupied, fac.length_of_stay,
+            fac.price_visit, fac.price_admission, tariff.rate_visit, tariff.ded_visit, tariff.scope_visit, tariff.rate_admission,
+            tariff.ded_admission, tariff.scope_admission, tariff.expected_oop_visit, tariff.expected_oop_admission,
+            self._hospitals, self._town_fac0,
+        )
+        policy = np.array([getattr(st, name) for name in engine.POLICY], dtype=float)
+        tally = np.zeros((len(engine.TALLIES), self.county.n_townships))
+        books = engine.Books(tally, self._arrivals, self._bed_in, self._bed_out, self._down_due, self.policies.sinking.unresolved)
+        changed = engine.day_of_episodes(d, self.seed, ids, u_arrival, people, sites, self._choice, self._care, policy, books)
+        self._day[self._tally_rows] += tally
+        if changed.size:
+            ch.refresh_rows(np.unique(changed))
 
-        draws = {name: crn.uniforms(seed, stream, d, ids) for name, stream in _EPISODE_STREAMS.items()}
-
-        active = np.arange(n)
-        cur_level = np.full(n, -1, dtype=np.int8)
-        forced = np.full(n, -1, dtype=np.int8)  # column a formal referral sends the patient to
-        came_from = np.full(n, -1, dtype=np.int8)  # level a tracked referral came from
-        for p in range(4):
-            if active.size == 0:
-                break
-            col = forced[active].astype(np.intp)
-            free = col < 0
-            if free.any():
-                fi = active[free]
-                avail = eligible[fi] & (COLUMN_LEVEL[None, :] > cur_level[fi, None])
-                uc = crn.uniforms_matrix(seed, crn.CHOICE, d, ids[fi], 7, slot=p)
-                col[free] = choice.sample(home_u[fi], util[fi], avail, uc)
-            home = col < 0
-            if home.any():
-                self._tally("stay_home" if p == 0 else "gave_up", town[active[home]])
-            go = active[~home]
-            col = col[~home]
-            if go.size == 0:
-                break
-            trip = _Trip(d, p, go, ids[go], town[go], fac_cols[go, col], COLUMN_LEVEL[col], kind[go], spec[go], sev[go], forced[go] >= 0, {k: v[go] for k, v in draws.items()})
-            if p == 0:
-                self._tally_first(trip, contracted[go])
-            unresolved = self._visit(trip, forced, came_from)
-            cur_level[go] = COLUMN_LEVEL[col]
-            active = go[unresolved]
-
-    def _visit(self, t: "_Trip", forced: np.ndarray, came_from: np.ndarray) -> np.ndarray:
-        """A trip of each patient of ``t`` to his facility; returns the mask of unresolved ones
-        (and sets ``forced`` for those formally referred)."""
-        fac, res, seed, st = self.facilities, self.residents, self.seed, self.policies.state
-        d, p, rid, town, f, lvl, kind, spec = t.d, t.p, t.rid, t.town, t.f, t.lvl, t.kind, t.spec
-        resolved = t.sev < fac.capability[f, kind, spec]
-        want_bed = resolved & (t.u["admit"] < self._admit_p[kind])
-        admitted = np.zeros_like(want_bed)
-        if want_bed.any():
-            w = np.flatnonzero(want_bed)
-            fw = f[w]
-            order = np.lexsort((t.u["bed"][w], fw))  # free beds go to patients in a random order
-            fs = fw[order]
-            first = np.searchsorted(fs, fs, side="left")
-            rank = np.empty_like(order)
-            rank[order] = np.arange(len(order)) - first
-            has_bed = rank < (fac.beds[fw] - fac.occupied[fw])
-            admitted[w[has_bed]] = True
-            resolved[w[~has_bed]] = False  # no bed: sent up like an episode beyond capability
-        outpatient = resolved & ~admitted
-        n_extra = np.where(outpatient, np.floor(self._extra[kind] + t.u["extra"]), 0.0)
-        n_visits = 1.0 + n_extra
-
-        # Length of stay (shorter under DRG at county and city) and the bill
-        los = np.maximum(1, np.rint(fac.length_of_stay[f] * (0.5 + t.u["los"]) * np.where(lvl >= _COUNTY, st.length_of_stay_factor, 1.0))).astype(np.intp)
-        mean_los = fac.length_of_stay[f]
-        price_adm = fac.price_admission[f] * ((1.0 - st.drg) * los / mean_los + st.drg * st.drg_price_factor)
-        sch = res.scheme[rid]
-        oop_v, fund_v = self.tariff.visit(n_visits * fac.price_visit[f], f, sch, t.referred)
-        oop_a, fund_a = self.tariff.admission(price_adm, f, sch, t.referred)
-        oop = np.where(admitted, oop_a, oop_v)
-        fund = np.where(admitted, fund_a, fund_v)
-        wait = fac.wait_now[f]
-        skip = max(st.green_channel, float(st.reserved_slots > 0))
-        if skip > 0:  # referred patients skip the hospitals' queue
-            wait = np.where(t.referred & (lvl >= _COUNTY), fac.base_wait[f] + (1.0 - skip) * (wait - fac.base_wait[f]), wait)
-        travel = self.county.travel_minutes[res.village[rid], _TRAVEL_COLUMN[lvl]]
-
-        self._tally("trips", town)
-        self._tally("visits", town, n_visits)
-        self._tally_by_level("visits_village", lvl, town, n_visits)
-        self._tally_by_level("trips_village", lvl, town)
-        hosp = lvl >= _COUNTY
-        if hosp.any():
-            self._tally("hospital_trips", town[hosp])
-            hr = hosp & t.referred
-            if hr.any():
-                self._tally("hospital_trips_referred", town[hr])
-        self._tally("travel_minutes", town, travel)
-        self._tally("wait_days", town, wait)
-        self._tally("oop_outpatient", town, np.where(admitted, 0.0, oop))
-        self._tally("oop_inpatient", town, np.where(admitted, oop, 0.0))
-        self._tally("fund", town, fund)
-        self._tally("fund_community", town, np.where(lvl <= _COUNTY, fund, 0.0))
-        if st.capitation > 0:
-            self._tally("fund_community_capitated", town, np.where(lvl <= _COUNTY, fund, 0.0))
-        np.add.at(self._arrivals, f, n_visits)
-
-        # TCM services: TCM episodes, the county TCM hospital, and TCM at grassroots visits
-        grass_tcm = (lvl <= _TOWNSHIP) & ((kind == _K["minor"]) | (kind == _K["chronic"])) & (crn.uniforms(seed, crn.TCM, d, rid, slot=p) < st.tcm_uptake)
-        tcm = (spec == _S["tcm"]) | (f == self.col_facility["county_tcm"]) | grass_tcm
-        self._tally("tcm_visits", town, n_visits * tcm)
-
-        # A serious episode seen at a facility may reveal undiagnosed chronic conditions (late
-        # diagnosis); every trip of the episode uses the same draws, so a second trip adds nothing.
-        severe = np.isin(kind, _SEVERE_KINDS)
-        if severe.any():
-            late = self.chronic.late_diagnosis(rid[severe], crn.uniforms_matrix(seed, crn.LATE_DIAGNOSIS, d, rid[severe], len(CONDITIONS)))
-            if late.any():
-                self._tally("late_diagnoses", town[severe], late.astype(float))
-
-        # Chronic follow-up visits count towards management
-        fu = resolved & (kind == _K["chronic"])
-        if fu.any():
-            self.chronic.record_followups(rid[fu], d)
-
-        # Screening at township centres (equipment): early diagnosis of chronic conditions
-        if st.screened_share > 0:
-            sc = self.params.policies.screening
-            us = crn.uniforms_matrix(seed, crn.SCREENING, d, rid, 1 + len(CONDITIONS), slot=p)
-            screen = (lvl == _TOWNSHIP) & (res.age[rid] >= sc.min_age) & (d - self._screened_day[rid] >= 365) & (us[:, 0] < st.screened_share)
-            if screen.any():
-                r = rid[screen]
-                self._screened_day[r] = d
-                self._tally("screenings", town[screen])
-                bits = np.zeros(len(r), dtype=np.uint8)
-                for b in range(len(CONDITIONS)):
-                    bits |= ((us[screen, 1 + b] < sc.sensitivity).astype(np.uint8) << b)
-                found = self.chronic.diagnose(r, bits)
-                self._tally("screening_found", town[screen], found.astype(float))
-
-        # Experience -> satisfaction -> trust in that level
-        a, b_unres, b_wait, b_cost, lr = self._sat
-        logit = a + b_unres * (~resolved) + b_wait * wait + b_cost * oop / 100.0
-        sat = crn.uniforms(seed, crn.SATISFACTION, d, rid, slot=p) < 1.0 / (1.0 + np.exp(-logit))
-        self._tally("satisfied", town, sat.astype(float))
-        if sat.any():
-            self._tally_by_level("satisfied_village", lvl[sat], town[sat])
-        tr = res.trust[rid, lvl]
-        res.trust[rid, lvl] = tr + lr * (sat - tr)
-        back = came_from[t.epi]
-        home_level = np.where(resolved & (back >= 0), back, lvl)  # a tracked referral returns to the grassroots
-        res.last_level[rid[resolved]] = home_level[resolved]
-
-        # Admissions: bed now; discharge (or transfer down to the township centre) later
-        if admitted.any():
-            ai = np.flatnonzero(admitted)
-            fa, la, ta, lo = f[ai], lvl[ai], town[ai], los[ai]
-            np.add.at(fac.occupied, fa, 1.0)
-            self._tally("admitted", ta)
-            cm = la == _COUNTY
-            if cm.any():
-                self._tally("admitted_county", ta[cm])
-            down = (t.u["down"][ai] < np.minimum(1.0, self._down[la] * st.downward_factor)) & (la >= _COUNTY)
-            acute = np.maximum(1, np.rint(lo * self.params.referral.acute_share_of_stay)).astype(np.intp)
-            acute = np.minimum(acute, lo)
-            if cm.any():
-                self._tally("county_inpatient_days", ta[cm], np.where(down, acute, lo)[cm].astype(float))
-            H = self._horizon
-            stay = ~down
-            np.add.at(self._bed_out, ((d + lo[stay]) % H, fa[stay]), 1.0)
-            if down.any():
-                tf = self._town_fac0 + ta[down]
-                due = (d + acute[down]) % H
-                np.add.at(self._bed_out, (due, fa[down]), 1.0)
-                np.add.at(self._bed_in, (due, tf), 1.0)
-                np.add.at(self._bed_out, ((d + lo[down]) % H, tf), 1.0)
-                np.add.at(self._down_due, (due, 0, ta[down]), 1.0)
-                np.add.at(self._down_due, (due, 1, ta[down]), (la[down] == _COUNTY).astype(float))
-                tracked = t.u["track"][ai][down] < st.closed_loop
-                self._tally("referrals_formal", ta[down])
-                self._tally("referrals_tracked", ta[down], tracked.astype(float))
-                res.last_level[rid[ai][down]] = np.where(tracked, _TOWNSHIP, res.last_level[rid[ai][down]])
-
-        # Beyond capability (or no bed): formal referral up, else the patient decides himself
-        unresolved = ~resolved
-        if unresolved.any():
-            ui = np.flatnonzero(unresolved)
-            lu = lvl[ui]
-            pf = self._formal[lu] * np.where(lu <= _TOWNSHIP, st.formal_referral_factor, 1.0)
-            formal = (t.u["formal"][ui] < pf) & (lu < _CITY)
-            formal |= want_bed[ui] & (lu < _CITY)  # no bed: transferred
-            fi = ui[formal]
-            forced[t.epi[ui]] = -1
-            forced[t.epi[fi]] = _REFER_TO_COLUMN[lvl[fi]]
-            if fi.size:
-                tracked = t.u["track"][fi] < st.closed_loop
-                came_from[t.epi[fi]] = np.where(tracked & (lvl[fi] <= _TOWNSHIP), lvl[fi], came_from[t.epi[fi]])
-                self._tally("referrals_formal", town[fi])
-                self._tally("referrals_tracked", town[fi], tracked.astype(float))
-            for li, name in ((_VILLAGE, "referrals_up_village_township"), (_TOWNSHIP, "referrals_up_grassroots"), (_COUNTY, "referrals_up_county_city")):
-                m = lvl[fi] == li
-                if m.any():
-                    self._tally(name, town[fi[m]])
-            at_town = lu == _TOWNSHIP
-            if at_town.any():
-                self._tally("unresolved_township", town[ui[at_town]])
-                self.policies.sinking.record_unresolved(town[ui[at_town]], spec[ui[at_town]])
-            if (lu == _CITY).any():  # the city hospital is the last resort: nowhere further to go
-                gone = ui[lu == _CITY]
-                self._tally("gave_up", town[gone])
-                unresolved[gone] = False
-        return unresolved
+    def _care_rules(self) -> engine.Care:
+        """Episode, referral, satisfaction and screening parameters as the engine reads them."""
+        p = self.params
+        ep, rp, sp, sc = p.episodes, p.referral, p.satisfaction, p.policies.screening
+        return engine.Care(
+            admit_p=np.array([ep.admit_probability[k] for k in KINDS]),
+            extra=np.array([ep.extra_visits[k] for k in KINDS]),
+            spec_cum=self._spec_cum,
+            formal=np.array([rp.formal_upward[lvl] for lvl in LEVELS]),
+            down=np.array([rp.downward[lvl] for lvl in LEVELS]),
+            late_p=np.array([p.population.conditions[c].late_diagnosis for c in CONDITIONS]),
+            satisfaction=np.array([sp.intercept, sp.unresolved, sp.wait_per_day, sp.cost_per_100_yuan, sp.learning_rate]),
+            acute_share=float(rp.acute_share_of_stay),
+            screening_min_age=int(sc.min_age),
+            screening_sensitivity=float(sc.sensitivity),
+            tcm_facility=int(self.col_facility["county_tcm"]),
+        )
 
     # --- burn-in shared between lever settings ---------------------------------
 
@@ -586,6 +316,7 @@ class HealthSystemModel(mesa.Model):
         self.policies = Policies(self)
         self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
         self.policies.sinking.unresolved = unresolved.copy()
+        self._care = self._care_rules()
         self.restaff()
 
     # --- running and results ----------------------------------------------------

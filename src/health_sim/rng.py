@@ -9,11 +9,15 @@ seed differ only through the policy (Starsim's approach). Two mechanisms:
   resident needs a draw: the daily illness lottery).
 * :func:`uniforms` hashes (seed, stream, day, slot, resident id) with SplitMix64,
   a counter-based generator, for the few residents who have an episode that day.
+  :func:`key` and :func:`uniform` are the same hash compiled, for the engine's loops
+  (``uniform(key(seed, stream, day, slot), id)`` equals ``uniforms(seed, stream, day, [id], slot)``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .jit import jit
 
 # One stream per kind of decision; new decisions get new numbers, never reuse one.
 POPULATION = 1
@@ -43,8 +47,9 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+@jit
+def _mix(x):
+    """SplitMix64 finaliser on uint64 (wrapping arithmetic); compiled, and elementwise on arrays."""
     x = x + _GOLDEN
     x = (x ^ (x >> _S30)) * _M1
     x = (x ^ (x >> _S27)) * _M2
@@ -81,6 +86,22 @@ def uniforms_matrix(seed: int, stream: int, day: int, ids: np.ndarray, k: int, s
     """Uniforms (len(ids), k): one per resident and alternative, e.g. for Gumbel-max choice."""
     cells = ids.astype(np.uint64)[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]
     return uniforms(seed, stream, day, cells.ravel(), slot).reshape(len(ids), k)
+
+
+@jit
+def key(seed, stream, day, slot):
+    """The hash key of (seed, stream, day, slot), compiled (as :func:`_key`)."""
+    h = np.uint64(0)
+    for v in (seed, stream, day, slot):
+        h = _mix(h ^ np.uint64(v))
+    return h
+
+
+@jit
+def uniform(k, i):
+    """The uniform in [0, 1) of id ``i`` (a resident, or a cell of :func:`uniforms_matrix`) under key ``k``."""
+    x = _mix((np.uint64(i) * _M2) ^ k)
+    return np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
 
 
 def day_uniforms(seed: int, stream: int, day: int, n: int) -> np.ndarray:
