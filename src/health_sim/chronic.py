@@ -40,11 +40,10 @@ class ChronicCare:
         self.u_control = crn.generator(seed, crn.CONTROL).random(res.n).astype(np.float32)
         self.uncontrolled = np.zeros(res.n, dtype=bool)
         ep = params.episodes
-        band = res.age_band
-        base = np.zeros((res.n, len(KINDS)))
+        self._band = res.age_band  # int8
+        self._base = np.zeros((len(AGE_BANDS), len(KINDS)))  # daily probabilities by age band and kind (chronic follow-ups apart)
         for k in ("minor", "serious", "emergency", "admission"):
-            base[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS])[band] / 365.0
-        self._base = base
+            self._base[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS]) / 365.0
         self.cum_ok = np.zeros((res.n, len(KINDS)), dtype=np.float32)
         self.cum_bad = np.zeros((res.n, len(KINDS)), dtype=np.float32)
         self.refresh_rows(np.arange(res.n))
@@ -54,7 +53,7 @@ class ChronicCare:
 
     def refresh_rows(self, idx: np.ndarray) -> None:
         """Recompute the episode probabilities of residents ``idx`` (after a diagnosis)."""
-        p = self._base[idx].copy()
+        p = self._base[self._band[idx]]
         p[:, _K["chronic"]] = self.params.episodes.chronic_followups_per_condition * n_bits(self.res.diagnosed[idx]) / 365.0
         self.cum_ok[idx] = np.cumsum(p, axis=1)
         p[:, _SEVERE] *= self.params.chronic.uncontrolled_risk_factor
@@ -64,13 +63,6 @@ class ChronicCare:
         self.cum_bad[idx] = cum
         if hasattr(self, "_total"):
             self._total[idx] = np.where(self.uncontrolled[idx], self.cum_bad[idx, -1], self.cum_ok[idx, -1])
-
-    def cumulative(self, idx: np.ndarray) -> np.ndarray:
-        """(len(idx), K) cumulative daily probabilities by kind."""
-        cum = self.cum_ok[idx]
-        bad = self.uncontrolled[idx]
-        cum[bad] = self.cum_bad[idx[bad]]
-        return cum
 
     def total(self) -> np.ndarray:
         """Daily probability of any episode, per resident."""

@@ -229,16 +229,15 @@ class HealthSystemModel(mesa.Model):
             self._day[_CI["capitation_budget"]] += budget * self._residents_by_town
 
         # 1. Illness
-        u = crn.day_uniforms(seed, crn.ARRIVAL, d, res.n)
-        ids = np.flatnonzero(u < self.chronic.total())
+        ids, u_ill = engine.ill_today(crn.day_uniforms(seed, crn.ARRIVAL, d, res.n), self.chronic.total())
         if ids.size:
-            self._episodes(d, ids, u[ids])
+            self._episodes(d, ids, u_ill)
 
         # 5. Facilities
         fac.end_day(self._arrivals, self.params.facilities.wait_memory_days)
         # 4'. Weekly: trust relaxes towards each level's reputation; chronic control follows follow-up.
         if d % 7 == 6:
-            res.trust += self._pull_weekly * (self._reputation - res.trust)
+            engine.relax_all_trust(res.trust, self._reputation, self._pull_weekly)
             self.chronic.turnover(crn.day_uniforms(seed, crn.TURNOVER, d, res.n * len(CONDITIONS)).reshape(res.n, -1), 7.0)
             self.chronic.refresh_control(d)
         # chronic management as of the last weekly review

@@ -143,3 +143,10 @@ def learn_trust(trust, learning_rate, satisfied):
     """Trust in a level after a trip: moves ``learning_rate`` of the way to 1 (satisfied) or 0 (float32)."""
     t = np.float32(trust)
     return t + np.float32(learning_rate) * (np.float32(satisfied) - t)
+
+
+@jit
+def relax_trust(trust, reputation, pull):
+    """Trust after a week: moves ``pull`` of the way to the level's ``reputation`` (float32)."""
+    t = np.float32(trust)
+    return t + np.float32(pull) * (np.float32(reputation) - t)
