@@ -99,5 +99,5 @@ def test_crn_uniforms_are_uniform_and_independent():
     chi2 = ((hist - expected) ** 2 / expected).sum()
     assert chi2 < 50  # 19 degrees of freedom: p < 1e-4 beyond 50
     assert abs(np.corrcoef(u, v)[0, 1]) < 0.01
-    d = crn.day_uniforms(1, crn.ARRIVAL, 3, 1000)
-    assert d.dtype == np.float32 and np.array_equal(d, crn.day_uniforms(1, crn.ARRIVAL, 3, 1000))
+    key = crn._key(1, crn.SEVERITY, 3, 0)
+    assert [crn.uniform(key, i) for i in ids[:1000]] == u[:1000].tolist()  # the compiled hash is the same function

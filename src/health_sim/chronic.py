@@ -94,11 +94,11 @@ class ChronicCare:
         _control(day, self.history, self.u_control, cp.control_if_managed, cp.control_if_not_managed, res.conditions,
                  res.diagnosed, res.township, self.cum_ok, self.cum_bad, self.uncontrolled, self._total, self.by_township)
 
-    def turnover(self, u: np.ndarray, days: float) -> None:
+    def turnover(self, seed: int, day: int, days: float) -> None:
         """Diagnosed conditions give way to undiagnosed ones at ``chronic.turnover_per_year``
-        (``u``: (n, conditions) uniforms for every resident)."""
+        (over ``days`` days ending on ``day``; one keyed uniform per diagnosed resident and condition)."""
         p = 1.0 - np.exp(-self.params.chronic.turnover_per_year * days / 365.0)
-        changed = _lose_diagnoses(u, p, self.res.diagnosed)
+        changed = _lose_diagnoses(seed, day, p, self.res.diagnosed, len(CONDITIONS))
         if changed.size:
             self.refresh_rows(changed)
 
@@ -132,17 +132,17 @@ def _control(day, history, u_control, p_managed, p_not_managed, conditions, diag
 
 
 @jit
-def _lose_diagnoses(u, p, diagnosed):
-    """Residents losing a diagnosed condition (a uniform of ``u`` (n, conditions) below ``p``);
-    clears those bits of ``diagnosed`` and returns the residents changed."""
+def _lose_diagnoses(seed, day, p, diagnosed, n_conditions):
+    """Residents losing a diagnosed condition (its uniform of the day below ``p``); clears
+    those bits of ``diagnosed`` and returns the residents changed."""
+    key = crn.key(seed, crn.TURNOVER, day, 0)
     changed = []
     for i in range(diagnosed.size):
         if diagnosed[i]:
             lose = 0
-            for c in range(u.shape[1]):
-                if u[i, c] < p:
+            for c in range(n_conditions):
+                if (diagnosed[i] >> c) & 1 and crn.uniform(key, i * n_conditions + c) < p:
                     lose |= 1 << c
-            lose &= diagnosed[i]
             if lose:
                 diagnosed[i] &= ~lose
                 changed.append(i)

@@ -409,24 +409,6 @@ def _visits(d, seed, p, trip, col_of, rid, kind, spec, sev, fac_cols, forced, ca
 
 
 @jit
-def ill_today(u, total):
-    """Residents whose illness uniform ``u`` is below their daily episode probability ``total``, and their uniforms."""
-    n_ill = 0
-    for i in range(u.size):
-        if u[i] < total[i]:
-            n_ill += 1
-    ids = np.empty(n_ill, dtype=np.int64)
-    u_ill = np.empty(n_ill, dtype=u.dtype)
-    n_ill = 0
-    for i in range(u.size):
-        if u[i] < total[i]:
-            ids[n_ill] = i
-            u_ill[n_ill] = u[i]
-            n_ill += 1
-    return ids, u_ill
-
-
-@jit
 def relax_all_trust(trust, reputation, pull):
     """Every resident's trust (n, levels) relaxes towards the levels' reputation (a week's pull)."""
     for i in range(trust.shape[0]):

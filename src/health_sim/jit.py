@@ -2,8 +2,8 @@
 
 Numba's own cache is invalidated only when the file of the compiled function changes,
 not when a function it calls from another file does. The compiled code of
-:mod:`health_sim.rng`, :mod:`health_sim.rules`, :mod:`health_sim.engine` and
-:mod:`health_sim.chronic` is therefore cached in a folder named after a hash of those files (under ``$NUMBA_CACHE_DIR``
+:mod:`health_sim.rng`, :mod:`health_sim.rules`, :mod:`health_sim.engine`,
+:mod:`health_sim.chronic` and :mod:`health_sim.onset` is therefore cached in a folder named after a hash of those files (under ``$NUMBA_CACHE_DIR``
 if set, else the user's cache folder): edit any of them and everything is compiled
 afresh, once (a few seconds), then loaded from the cache by every later process.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numba
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("jit.py", "rng.py", "rules.py", "engine.py", "chronic.py")
+_SOURCES = ("jit.py", "rng.py", "rules.py", "engine.py", "chronic.py", "onset.py")
 
 
 def _cache_dir() -> Path:

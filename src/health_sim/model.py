@@ -2,10 +2,12 @@
 
 Each day (see :meth:`HealthSystemModel.step`):
 
-1. Illness: every resident draws one uniform; below his daily episode probability he
-   falls ill, and where it falls picks the episode kind (minor acute, chronic
-   follow-up, serious, emergency, needing admission). The episode gets a severity
-   and the specialty it needs.
+1. Illness: a resident falls ill with his daily episode probability (at most once a
+   day); the residents whose episode begins today come from a calendar of onsets
+   (:mod:`health_sim.onset`), so a day's work is proportional to its episodes. The
+   episode's kind (minor acute, chronic follow-up, serious, emergency, needing
+   admission) follows the kinds' shares of his probability; it gets a severity and the
+   specialty it needs. Steps 1-4 run compiled (:mod:`health_sim.engine`).
 2. Choice: a multinomial logit over staying home, the own village clinic, the own
    township centre, the three county hospitals and the city hospital
    (:mod:`health_sim.choice`).
@@ -37,6 +39,7 @@ from .county import build_county
 from .facilities import FacilityTable, build_table, doctor_counts, facility_rows
 from .insurance import Tariff
 from .kpis import COUNTERS, FACILITY_COUNTERS, evaluate
+from .onset import Onsets
 from .policies import Policies
 from .population import EMPLOYEE, assign_contracts, build_residents
 from .schema import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Params
@@ -119,6 +122,7 @@ class HealthSystemModel(mesa.Model):
         self.tariff = Tariff(params.insurance, fac)
         self.weights = choice.Weights(params)
         self.chronic = ChronicCare(params, self.residents, seed)
+        self.onsets = Onsets(seed, self.chronic.total())
 
         res = self.residents
         self._residents_by_town = np.bincount(res.township, minlength=T).astype(float)
@@ -228,18 +232,21 @@ class HealthSystemModel(mesa.Model):
             budget = self.params.policies.capitation.budget_per_resident_year / 365.0
             self._day[_CI["capitation_budget"]] += budget * self._residents_by_town
 
-        # 1. Illness
-        ids, u_ill = engine.ill_today(crn.day_uniforms(seed, crn.ARRIVAL, d, res.n), self.chronic.total())
+        # 1. Illness: the residents whose episode begins today (then their next onset)
+        ids, u_ill = self.onsets.today(d, self.chronic.total())
         if ids.size:
             self._episodes(d, ids, u_ill)
+            self.onsets.renew(ids, self.chronic.total(), d)
 
         # 5. Facilities
         fac.end_day(self._arrivals, self.params.facilities.wait_memory_days)
         # 4'. Weekly: trust relaxes towards each level's reputation; chronic control follows follow-up.
         if d % 7 == 6:
             engine.relax_all_trust(res.trust, self._reputation, self._pull_weekly)
-            self.chronic.turnover(crn.day_uniforms(seed, crn.TURNOVER, d, res.n * len(CONDITIONS)).reshape(res.n, -1), 7.0)
+            before = self.chronic.total().copy()
+            self.chronic.turnover(seed, d, 7.0)
             self.chronic.refresh_control(d)
+            self.onsets.change(np.flatnonzero(self.chronic.total() != before), self.chronic.total(), d)  # risks changed
         # chronic management as of the last weekly review
         cb = self.chronic.by_township
         self._day[_CI["chronic_residents"]] += cb[0]

@@ -2,11 +2,8 @@
 
 Every random draw is keyed by (seed, stream, day, resident) and by nothing else, so a
 resident's illness and choice draws do not depend on the policy: two runs with one
-seed differ only through the policy (Starsim's approach). Two mechanisms:
+seed differ only through the policy (Starsim's approach).
 
-* :func:`day_uniforms` draws one uniform per resident for a whole day from a
-  generator seeded by ``SeedSequence([seed, stream, day])`` (used where every
-  resident needs a draw: the daily illness lottery).
 * :func:`uniforms` hashes (seed, stream, day, slot, resident id) with SplitMix64,
   a counter-based generator, for the few residents who have an episode that day.
   :func:`key` and :func:`uniform` are the same hash compiled, for the engine's loops
@@ -21,7 +18,7 @@ from .jit import jit
 
 # One stream per kind of decision; new decisions get new numbers, never reuse one.
 POPULATION = 1
-ARRIVAL = 2
+ARRIVAL = 2  # the former daily illness lottery (now ONSET and KIND); kept so that no number is reused
 SEVERITY = 3
 SPECIALTY = 4
 CHOICE = 5
@@ -40,6 +37,8 @@ TRACKING = 17
 LATE_DIAGNOSIS = 18
 TURNOVER = 19
 BEDS = 20
+ONSET = 21
+KIND = 22
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -102,12 +101,6 @@ def uniform(k, i):
     """The uniform in [0, 1) of id ``i`` (a resident, or a cell of :func:`uniforms_matrix`) under key ``k``."""
     x = _mix((np.uint64(i) * _M2) ^ k)
     return np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
-
-
-def day_uniforms(seed: int, stream: int, day: int, n: int) -> np.ndarray:
-    """One float32 uniform per resident 0..n-1 for ``day`` (fast path for whole-population draws)."""
-    gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, day])))
-    return gen.random(n, dtype=np.float32)
 
 
 def generator(seed: int, stream: int) -> np.random.Generator:
