@@ -37,6 +37,9 @@ test: setup
 
 bench: setup
 	$(UV) run python benchmarks/county_year.py
+	$(UV) run python benchmarks/reference_mesa.py
+	$(UV) run python benchmarks/city.py
+	$(UV) run python benchmarks/scaling.py
 	$(UV) run python benchmarks/sweep_throughput.py --via both
 
 lab: setup
