@@ -46,7 +46,8 @@ class ChronicCare:
             self._base[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS]) / 365.0
         self.cum_ok = np.zeros((res.n, len(KINDS)), dtype=np.float32)
         self.cum_bad = np.zeros((res.n, len(KINDS)), dtype=np.float32)
-        self.refresh_rows(np.arange(res.n))
+        for start in range(0, res.n, 500_000):  # in blocks: the temporaries of a city of millions stay small
+            self.refresh_rows(np.arange(start, min(start + 500_000, res.n)))
         self.refresh_control(0)
 
     # --- risks ------------------------------------------------------------------

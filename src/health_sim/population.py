@@ -109,7 +109,11 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
 
     contract_u = g.random(n).astype(np.float32)
     mean = np.array([pp.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
-    trust = np.clip(mean + pp.trust_sd * g.standard_normal((n, len(LEVELS))), 0.0, 1.0).astype(np.float32)
+    z = g.standard_normal((n, len(LEVELS)))  # in place: a city of millions needs no further copies
+    z *= pp.trust_sd
+    z += mean
+    trust = np.clip(z, 0.0, 1.0, out=z).astype(np.float32)
+    del z
     res = Residents(
         age=age,
         female=female,
