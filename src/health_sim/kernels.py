@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import atexit
 
-WARM_UP = "import health_sim.experiments"
-"""What a kernel runs at start-up, silently, before it is handed over."""
+WARM_UP = "import health_sim.experiments, health_sim.model; health_sim.model.warm_up()"
+"""What a kernel runs at start-up, silently, before it is handed over: the imports, and the
+compiled engine loaded."""
 
 _next: tuple | None = None  # (KernelManager, cwd) of the next run, warming
 

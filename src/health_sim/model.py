@@ -426,3 +426,9 @@ class HealthSystemModel(mesa.Model):
     def date(self) -> dt.date:
         """Calendar date of the next day to simulate."""
         return self.start_date + dt.timedelta(days=self.days_run)
+
+
+def warm_up() -> None:
+    """Load the compiled engine into this process (from Numba's cache; compiled there if need be)
+    by running a model of a few residents for two days; about 1 s, otherwise paid by the first run."""
+    HealthSystemModel(Params.model_validate({"run": {"scale": 0.002, "days": 2, "burn_in_days": 1}})).run_days(progress=False)
