@@ -23,7 +23,7 @@ def simulate(p_of_day, n, days, seed=3):
         ids, u = cal.today(d, p)
         assert (np.diff(ids) > 0).all()  # ascending, each resident once
         assert ((u >= 0) & (u < p[ids])).all()  # uniform below his probability: it draws the kind
-        looked_at = max(looked_at, len(cal._soon))
+        looked_at = max(looked_at, len(cal._week) + len(cal._added))
         onsets += [(d, i) for i in ids]
         cal.renew(ids, p, d)
     return np.array(onsets).reshape(-1, 2), looked_at

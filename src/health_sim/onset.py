@@ -42,8 +42,10 @@ class Onsets:
         self.left = np.empty(n)  # hazard still to be used up after day ``since`` before the onset
         self.hazard = np.empty(n)  # daily hazard in force since then
         _renew(self.seed, np.arange(n), p, -1, self.next_day, self.since, self.left, self.hazard)
-        self._soon = np.empty(0, dtype=np.int64)
-        self._until = -1  # the residents in _soon include every one due before this day
+        self._week = np.empty(0, dtype=np.int64)  # residents due before _until when it was set, by day
+        self._starts = np.zeros(WINDOW + 1, dtype=np.int64)  # where each day of the week begins in _week
+        self._added = np.empty(0, dtype=np.int64)  # residents since made due before _until
+        self._until = -1
 
     def today(self, d: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Residents whose episode begins on day ``d`` (ascending) and their illness uniforms:
@@ -51,8 +53,11 @@ class Onsets:
         probabilities draws the kind. They must be :meth:`renew` ed after the day."""
         if d >= self._until:
             self._until = d + WINDOW
-            self._soon = _due_before(self.next_day, self._until)
-        return _take(self.seed, d, self._soon, self.next_day, p)
+            self._week, self._starts = _due_by_day(self.next_day, d, self._until)
+            self._added = np.empty(0, dtype=np.int64)
+        k = d - (self._until - WINDOW)
+        listed = self._week[self._starts[k]: self._starts[k + 1]]
+        return _take(self.seed, d, listed, self._added, self.next_day, p)
 
     def renew(self, ids: np.ndarray, p: np.ndarray, d: int) -> None:
         """Residents ``ids`` had an episode on day ``d``: draw their next onsets (probabilities ``p`` (n,))."""
@@ -67,7 +72,7 @@ class Onsets:
     def _list(self, ids: np.ndarray) -> None:
         due = ids[self.next_day[ids] < self._until]
         if due.size:
-            self._soon = np.concatenate([self._soon, due])
+            self._added = np.concatenate([self._added, due])
 
 
 @jit
@@ -103,19 +108,33 @@ def _change(ids, p, d, next_day, since, left, hazard):
         hazard[i] = _daily_hazard(p[i])
         next_day[i] = _onset(d, left[i], hazard[i])
 @jit
-def _due_before(next_day, until):
-    """Residents whose onset is before day ``until``."""
-    return np.flatnonzero(next_day < until)
+def _due_by_day(next_day, first, until):
+    """Residents due on days ``first`` .. ``until - 1``, ordered by day, and where each day begins."""
+    days = until - first
+    count = np.zeros(days + 1, dtype=np.int64)
+    for i in range(next_day.size):
+        if next_day[i] < until:
+            count[next_day[i] - first + 1] += 1
+    starts = np.cumsum(count)
+    out = np.empty(starts[-1], dtype=np.int64)
+    fill = starts[:-1].copy()
+    for i in range(next_day.size):
+        if next_day[i] < until:
+            k = next_day[i] - first
+            out[fill[k]] = i
+            fill[k] += 1
+    return out, starts
 
 
 @jit
-def _take(seed, d, soon, next_day, p):
-    """Residents of ``soon`` due on day ``d`` (each once, ascending) and their illness uniforms."""
+def _take(seed, d, listed, added, next_day, p):
+    """Residents of ``listed`` and ``added`` due on day ``d`` (each once, ascending) and their illness uniforms."""
     ids = []
-    for i in soon:
-        if next_day[i] == d:
-            next_day[i] = -1  # taken (a resident may be listed twice); redrawn after the day
-            ids.append(i)
+    for group in (listed, added):
+        for i in group:
+            if next_day[i] == d:
+                next_day[i] = -1  # taken (a resident may be listed twice); renewed after the day
+                ids.append(i)
     out = np.sort(np.array(ids, dtype=np.int64))
     key = crn.key(seed, crn.KIND, d, 0)
     u = np.empty(out.size)
