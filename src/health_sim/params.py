@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import reprlib
 import typing
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,36 @@ from pydantic import BaseModel, ValidationError
 from .schema import Params
 
 
+MAX_MESSAGE = 300
+"""Longest error line (characters); a longer one is cut."""
+
+
 class ParamsError(ValueError):
-    """A parameter file or override is invalid. ``str(err)`` is one line for the user."""
+    """A parameter file or override is invalid. ``str(err)`` is one line for the user (at
+    most MAX_MESSAGE characters); in a notebook it shows as that line, not a traceback."""
+
+    def __init__(self, message: object = ""):
+        text = " ".join(str(message).split("\n"))
+        super().__init__(text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "...")
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ParamsWarning(UserWarning):
+    """A choice that runs but probably does not do what was meant (a lever given
+    parameters but not switched on)."""
+
+
+def short(v: Any, limit: int = 80) -> str:
+    """``v`` as text of at most ``limit`` characters, however large it is (an alias bomb
+    stays cheap: nested containers are cut before they are rendered)."""
+    r = reprlib.Repr(maxlevel=3, maxdict=4, maxlist=4, maxtuple=4, maxset=4, maxstring=limit, maxother=limit, maxlong=limit)
+    text = v if isinstance(v, str) else r.repr(v)
+    if isinstance(v, str) and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _MISSING = object()
@@ -32,23 +62,135 @@ def defaults() -> dict:
     return Params().model_dump(mode="json")
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: about 10x faster on params/baseline.yaml
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: about 10x faster on params/baseline.yaml
+
+MAX_FILE_BYTES = 20_000_000
+"""Largest parameter or county file read (bytes)."""
+
+MAX_NODES = 1_000_000
+"""Most values a YAML document may expand to (anchors and aliases counted as many times as
+they are used): a few lines of nested aliases must not become billions of values."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of a YAML document."""
 
 
-def _read_yaml(path: Path) -> dict:
+class _Loader(_BASE_LOADER):
+    """YAML that refuses duplicate keys and impossible dates (one-line errors with the line)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{short(key, 40)}' (first at line {seen[key] + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: the constructor reports it
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as e:
+            raise yaml.constructor.ConstructorError(None, None, f"{short(node.value, 40)} is not a date ({e})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:map", _BASE_LOADER.construct_yaml_map)  # through construct_mapping above
+
+
+def _check_size(root) -> None:
+    """Refuse documents that expand to more than MAX_NODES values, nest deeper than
+    MAX_DEPTH or refer to themselves (iteratively: no recursion on hostile input)."""
+    sizes: dict[int, int] = {}
+    stack = [(root, 0, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _DocumentError(f"nested deeper than {MAX_DEPTH} levels", node)
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_NODES:
+                raise _DocumentError(f"expands to more than {MAX_NODES:,} values (anchors and aliases)", node)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _DocumentError("an alias refers to the value that holds it", node)
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [x for pair in node.value for x in pair]
+    return []
+
+
+class _DocumentError(Exception):
+    def __init__(self, problem: str, node):
+        super().__init__(problem)
+        self.problem, self.mark = problem, node.start_mark
+
+
+def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a regular file of at most ``limit`` bytes; anything else (missing, a
+    folder, a FIFO or device, too large, not UTF-8) is one ParamsError line."""
+    path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: no such file")
     if path.is_dir():
-        raise ParamsError(f"{path}: is a directory, not a parameter file")
+        raise ParamsError(f"{path}: is a directory, not a {what}")
+    if not path.is_file():
+        raise ParamsError(f"{path}: not a regular file (a {what} is a text file)")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise ParamsError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if len(raw) > limit:
+        raise ParamsError(f"{path}: larger than {limit // 1_000_000} MB (a {what} is a small text file)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a UTF-8 text file") from None
+
+
+def load_yaml(text: str, where: str):
+    """YAML ``text`` as data; a problem is one ParamsError line starting with ``where``."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node)
+        return loader.construct_document(node)
+    except _DocumentError as e:
+        raise ParamsError(f"{where}: {e.problem} (line {e.mark.line + 1})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ParamsError(f"{path}: malformed YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ParamsError(f"{path}: not a text file") from None
+        raise ParamsError(f"{where}: malformed YAML{at}: {problem}") from None
+    except RecursionError:
+        raise ParamsError(f"{where}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(path: Path) -> dict:
+    data = load_yaml(read_text(path), str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -88,41 +230,53 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:
-    """Parse one ``dotted.key=value`` override; the value is read as YAML (numbers, lists...)."""
+    """Parse one ``dotted.key=value`` override; the value is read as YAML (numbers, lists...),
+    or kept as text when it is not valid YAML."""
     if "=" not in item:
-        raise ParamsError(f"--set {item}: expected dotted.key=value")
+        raise ParamsError(f"--set {short(item)}: expected dotted.key=value")
     key, _, raw = item.partition("=")
     key = key.strip()
-    if not key or any(not p for p in key.split(".")):
-        raise ParamsError(f"--set {item}: expected dotted.key=value")
+    if not key or any(not p.strip() for p in key.split(".")):
+        raise ParamsError(f"--set {short(item)}: expected dotted.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = load_yaml(raw, "--set") if raw.strip() else ""
+    except ParamsError:
         value = raw
-    return key.split("."), value
+    return [p.strip() for p in key.split(".")], value
 
 
 def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) -> None:
+    """Set dotted key ``parts`` of ``data`` to ``value``; a key through a value that is not a
+    section or list, or an index outside a list, is one ParamsError line."""
+    where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
     node: Any = data
     for i, p in enumerate(parts[:-1]):
         if isinstance(node, list):
-            try:
-                node = node[int(p)]
-            except (ValueError, IndexError):
-                raise ParamsError(f"{src} {'.'.join(parts)}: {p} is not an index of this list") from None
-            continue
-        if not isinstance(node.get(p), (dict, list)):
-            node[p] = {}
-        node = node[p]
+            node = node[_index(node, p, where)]
+        elif isinstance(node, dict):
+            if node.get(p) is None:
+                node[p] = {}
+            node = node[p]
+        else:
+            raise ParamsError(f"{where}: {short('.'.join(parts[:i]))} is {short(node)}, not a section with keys")
+        if not isinstance(node, (dict, list)):
+            raise ParamsError(f"{where}: {short('.'.join(parts[: i + 1]))} is a value ({short(node)}), not a section with keys")
     last = parts[-1]
     if isinstance(node, list):
-        try:
-            node[int(last)] = value
-        except (ValueError, IndexError):
-            raise ParamsError(f"{src} {'.'.join(parts)}: {last} is not an index of this list") from None
+        node[_index(node, last, where)] = value
     else:
         node[last] = value
     origin[tuple(parts)] = src
+
+
+def _index(node: list, part: str, where: str) -> int:
+    try:
+        i = int(part)
+    except ValueError:
+        raise ParamsError(f"{where}: {short(part)} is not an index of this list (0 to {len(node) - 1})") from None
+    if not 0 <= i < len(node):
+        raise ParamsError(f"{where}: {i} is not an index of this list (0 to {len(node) - 1})")
+    return i
 
 
 def _fields_at(loc: tuple) -> list[str]:
@@ -149,9 +303,15 @@ def _fields_at(loc: tuple) -> list[str]:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
         return str(int(v))
-    return repr(v) if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
+    if isinstance(v, str):
+        return repr(short(v, 78))
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    return short(v)
 
 
 def _describe(err: dict) -> tuple[tuple, str]:
@@ -164,7 +324,7 @@ def _describe(err: dict) -> tuple[tuple, str]:
         except ValueError:
             pass
     if typ == "extra_forbidden":
-        key = str(loc[-1])
+        key = short(str(loc[-1]), 60)
         close = difflib.get_close_matches(key, _fields_at(loc[:-1]), n=1)
         return loc, "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
     if typ == "missing":
@@ -211,7 +371,7 @@ def first_error(e: ValidationError) -> str:
     errors = e.errors()
     loc, msg = _describe(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{'.'.join(str(p) for p in loc) or '(top level)'}: {msg}{more}"
+    return f"{short('.'.join(str(p) for p in loc), 120) or '(top level)'}: {msg}{more}"
 
 
 def context_problems(p: Params) -> list[tuple[tuple, str]]:
@@ -239,6 +399,50 @@ def context_problems(p: Params) -> list[tuple[tuple, str]]:
     return out
 
 
+MAX_MAGNITUDE = 1e9
+"""Largest absolute value of any number in the parameters (the seed aside): larger ones are
+typing mistakes, and would overflow the model's arithmetic into NaN."""
+
+_UNBOUNDED = {("run", "seed")}
+
+BYTES_PER_RESIDENT = 260
+"""Memory a simulated resident needs, with headroom (benchmarks/city.py measured 219 MB per
+million residents, the model's own share 152 MB)."""
+
+
+def _numbers(x: Any, loc: tuple = ()):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _numbers(v, loc + (str(k),))
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            yield from _numbers(v, loc + (str(i),))
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield loc, x
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def resource_problems(p: Params) -> list[tuple[tuple, str]]:
+    """Runs too large for this machine, found before anything is built: (location, message)."""
+    residents = p.county.population * p.run.scale
+    need = residents * BYTES_PER_RESIDENT + 200e6
+    free = available_memory()
+    if free is not None and need > 0.8 * free:
+        return [(("county", "population"), f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)")]
+    return []
+
+
 def validate(data: dict, origin: dict | None = None, source: str = "<params>") -> Params:
     """Validate merged parameter data; raise ParamsError with one line on the first problem."""
     origin = {tuple(str(p) for p in k): v for k, v in (origin or {}).items()}
@@ -248,13 +452,39 @@ def validate(data: dict, origin: dict | None = None, source: str = "<params>") -
         errors = e.errors()
         loc, msg = _describe(errors[0])
         src = _source_of(loc, origin, source)
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        key = short(".".join(str(p) for p in loc), 120) or "(top level)"
         raise ParamsError(_format(src, key, msg, len(errors) - 1)) from None
-    problems = context_problems(params)
+    problems = [(loc, f"{_fmt(v)} is beyond {MAX_MAGNITUDE:.0e}, the largest number a parameter may have") for loc, v in _numbers(params.model_dump()) if loc not in _UNBOUNDED and abs(v) > MAX_MAGNITUDE]
+    problems += context_problems(params) + resource_problems(params)
     if problems:
         loc, msg = problems[0]
         raise ParamsError(_format(_source_of(loc, origin, source), ".".join(loc), msg, len(problems) - 1))
     return params
+
+
+def lever_warnings(params: Params, sources: list[tuple[str, set[tuple]]]) -> list[str]:
+    """Levers given parameters but not switched on: for each lever that is off, the last
+    source (file, ``--set``, sweep factors ...) that set one of its parameters, when no
+    source from then on set its ``enabled``. ``sources``: (name, dotted keys it set), in
+    the order they were applied."""
+    out = []
+    for name in type(params.policies).model_fields:
+        if getattr(params.policies, name).enabled:
+            continue
+        gave = [i for i, (_, keys) in enumerate(sources) if any(k[:2] == ("policies", name) and len(k) > 2 and k[2] != "enabled" for k in keys)]
+        switched = [i for i, (_, keys) in enumerate(sources) if ("policies", name, "enabled") in keys]
+        if gave and (not switched or switched[-1] < gave[-1]):
+            src = sources[gave[-1]][0]
+            out.append(f"{src}: policies.{name}: parameters given but the lever is not switched on, so they have no effect (add policies.{name}.enabled: true, or enabled: false to keep it off)")
+    return out
+
+
+def warn_levers(params: Params, sources: list[tuple[str, set[tuple]]]) -> list[str]:
+    """:func:`lever_warnings`, each issued as a :class:`ParamsWarning`; returns them."""
+    found = lever_warnings(params, sources)
+    for w in found:
+        warnings.warn(w, ParamsWarning, stacklevel=3)
+    return found
 
 
 def _format(src: str, key: str, msg: str, n_more: int) -> str:
@@ -295,13 +525,17 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
     applied last and named by their flag in errors. With no path, the defaults alone.
     """
     origin: dict = {}
+    sources: list[tuple[str, set[tuple]]] = []
     data = defaults()
     source = "<defaults>"
     if path is not None:
         for p, d in _chain(Path(path)):
             if isinstance(d.get("county"), str):  # a county set, relative to the file naming it
                 data = _use_county_set(data, p.parent / d.pop("county"), origin)
-            data = _merge(data, d, origin, str(p))
+            given: dict = {}
+            data = _merge(data, d, given, str(p))
+            origin.update(given)
+            sources.append((str(p), set(given)))
         source = str(path)
     if county is not None:
         data = _use_county_set(data, Path(county), origin)
@@ -310,12 +544,30 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
         items = [(k.split("."), v) for k, v in overrides.items()]
     elif overrides:
         items = [parse_set(s) for s in overrides]
+    given = {}
     for parts, value in items:
-        _set_path(data, parts, value, origin, "--set")
+        _set_override(data, parts, value, given, "--set")
+    origin.update(given)
+    sources.append(("--set", set(given)))
     for key, (flag, value) in (flags or {}).items():
         if value is not None:
             _set_path(data, key.split("."), value, origin, flag)
-    return validate(data, origin, source)
+    params = validate(data, origin, source)
+    warn_levers(params, sources)
+    return params
+
+
+def _set_override(data: dict, parts: list[str], value: Any, origin: dict, src: str) -> None:
+    """One dotted-key override: a section is given as a mapping, merged into the section."""
+    fields = _fields_at(tuple(parts))
+    if fields and not isinstance(value, dict):
+        where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
+        raise ParamsError(f"{where}: {_fmt(value)} is not a section; set one of its keys ({', '.join(fields[:4])}{', ...' if len(fields) > 4 else ''})")
+    if fields:
+        for k, v in value.items():
+            _set_override(data, [*parts, str(k)], v, origin, src)
+        return
+    _set_path(data, parts, value, origin, src)
 
 
 def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
@@ -323,7 +575,7 @@ def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
     origin: dict = {}
     data = params.model_dump(mode="json")
     for k, v in overrides.items():
-        _set_path(data, k.split("."), v, origin, "--set")
+        _set_override(data, k.split("."), v, origin, "--set")
     return validate(data, origin)
 
 

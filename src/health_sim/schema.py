@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .levers import PolicyParams
 from .schema_base import NonNeg, P, Rate, Section, _check_keys, _per_kind
@@ -81,8 +81,8 @@ class RunParams(Section):
         gt=0.0,
         le=1.0,
     )
-    seed: int = P(20230101, "Seed of every random draw (population, illness, choices).", unit="integer", source="arbitrary", ge=0)
-    start_date: dt.date = P(dt.date(2023, 1, 1), "Calendar date of day 1.", unit="date", source="Yangshan 2023 figures")
+    seed: int = P(20230101, "Seed of every random draw (population, illness, choices).", unit="integer", source="arbitrary", ge=0, le=2**63 - 1)
+    start_date: dt.date = P(dt.date(2023, 1, 1), "Calendar date of day 1 (1950-2200).", unit="date", source="Yangshan 2023 figures", ge=dt.date(1950, 1, 1), le=dt.date(2200, 12, 31))
     burn_in_days: int = P(
         365,
         "Days simulated before day 1 and not recorded, so that habits, trust and queues start the run in their steady state.",
@@ -100,7 +100,7 @@ class Township(Section):
     name: str = P(..., "Township name (pinyin).")
     name_zh: str = P("", "Township name (Chinese).")
     population: int | None = P(None, "Resident weight: residents are spread over townships in proportion to it. May be left out when `county.villages` lists the villages: then the sum of its villages.", unit="residents", ge=0)
-    villages: int | None = P(None, "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.", unit="villages", ge=1)
+    villages: int | None = P(None, "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.", unit="villages", ge=1, le=2000)
     x_km: float = P(..., "Township seat position, east of the county seat.", unit="km")
     y_km: float = P(..., "Township seat position, north of the county seat.", unit="km")
     radius_km: float = P(8.0, "Villages lie within this distance of the township seat.", unit="km", gt=0.0)
@@ -189,9 +189,9 @@ def county_problems(townships: list, villages: list) -> list[tuple[str, int, str
 
 class CountyParams(Section):
     name: str = P("Yangshan", "County name.", source="Yangshan county, Qingyuan, Guangdong")
-    population: int = P(367175, "Resident population at scale 1.", unit="residents", source="2020 census", ge=1)
-    townships: list[Township] = P(_yangshan_townships, "Townships, each with a township health centre.", source="Yangshan county government")
-    villages: list[Village] = P(list, "Villages one by one (population, position or travel times). When empty, each township's `villages` are laid out at random around its seat.", source="Yangshan: laid out at random (assumption)")
+    population: int = P(367175, "Resident population at scale 1 (at most 100 million).", unit="residents", source="2020 census", ge=1, le=100_000_000)
+    townships: list[Township] = P(_yangshan_townships, "Townships, each with a township health centre (1 to 500).", source="Yangshan county government", min_length=1, max_length=500)
+    villages: list[Village] = P(list, "Villages one by one (population, position or travel times; at most 100,000). When empty, each township's `villages` are laid out at random around its seat.", source="Yangshan: laid out at random (assumption)", max_length=100_000)
     county_seat: str = P("Yangcheng", "Township holding the county hospitals.", source="Yangshan county government")
     city_x_km: float = P(55.0, "Position of the city tertiary hospital (Qingyuan), east of the county seat.", unit="km", source="assumption (map)")
     city_y_km: float = P(-75.0, "Position of the city tertiary hospital, north of the county seat.", unit="km", source="assumption (map)")
@@ -362,9 +362,9 @@ class EpisodeParams(Section):
 
 
 class FacilityType(Section):
-    doctors: dict[str, NonNeg] = P(..., "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for township centres.", unit="doctors")
+    doctors: dict[str, Annotated[float, Field(ge=0.0, le=5000.0)]] = P(..., "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for township centres (at most 5,000).", unit="doctors")
     visits_per_doctor_day: float = P(..., "Outpatient visits a doctor can see in a day.", unit="visits per doctor-day", gt=0.0)
-    beds: NonNeg = P(..., "Inpatient beds per facility (per 10,000 residents for township centres).", unit="beds")
+    beds: float = P(..., "Inpatient beds per facility (per 10,000 residents for township centres; at most 100,000).", unit="beds", ge=0.0, le=100_000.0)
     price_visit: NonNeg = P(..., "Price of an outpatient visit.", unit="yuan per visit")
     price_admission: NonNeg = P(..., "Price of an admission.", unit="yuan per admission")
     length_of_stay: float = P(..., "Mean length of an inpatient stay.", unit="days", gt=0.0)

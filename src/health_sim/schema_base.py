@@ -21,9 +21,10 @@ NonNeg = Annotated[float, Field(ge=0.0)]
 
 
 class Section(BaseModel):
-    """Base of every parameter section: unknown keys are errors; assignments are validated."""
+    """Base of every parameter section: unknown keys are errors; assignments are validated;
+    NaN and infinite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True, allow_inf_nan=False)
 
 
 def _per_kind(values: dict[str, float]) -> Any:
