@@ -42,5 +42,6 @@ bench: setup
 	$(UV) run python benchmarks/scaling.py
 	$(UV) run python benchmarks/sweep_throughput.py --via both
 
+# JupyterLab on this machine only (127.0.0.1); root needs --allow-root, which is given when make runs as root.
 lab: setup
-	$(UV) run jupyter lab
+	$(UV) run jupyter lab --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)

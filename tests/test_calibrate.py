@@ -331,12 +331,12 @@ def test_another_calibration_into_the_same_folder_is_refused(calibrated, tmp_pat
     with pytest.raises(ParamsError) as e:
         calibrate(f, out=copy, write=tmp_path / "other.yaml", workers=1, progress=False, changes={"replicates": 2})
     msg = str(e.value)
-    assert msg.startswith(f"{copy}: holds the runs of another calibration") and "replicates" in msg and "\n" not in msg, msg
+    assert msg.startswith(f"--out {copy}: holds the runs of another calibration") and "replicates" in msg and "\n" not in msg, msg
     other = write_spec(tmp_path, old="value: 0.65", new="value: 0.66")  # another observed value, same name
     with pytest.raises(ParamsError) as e:
         calibrate(other, out=copy, write=tmp_path / "other.yaml", workers=1, progress=False)
     msg = str(e.value)
-    assert msg.startswith(f"{copy}: holds the runs of another calibration") and "observed" in msg and "\n" not in msg, msg
+    assert msg.startswith(f"--out {copy}: holds the runs of another calibration") and "observed" in msg and "\n" not in msg, msg
     assert sorted((p.name, p.stat().st_size) for p in copy.iterdir()) == before
     assert not (tmp_path / "other.yaml").exists()
 
@@ -360,7 +360,7 @@ def test_bad_output_places_are_refused_before_the_search(tmp_path):
     a_file.write_text("x", encoding="utf-8")
     with pytest.raises(ParamsError, match="exists and is not a folder"):
         calibrate(f, out=a_file, write=tmp_path / "cal.yaml", workers=1)
-    with pytest.raises(ParamsError, match="cannot write the calibrated file there"):
+    with pytest.raises(ParamsError, match="is a folder; give a file name"):
         calibrate(f, out=tmp_path / "work", write=tmp_path, workers=1)
     assert not (tmp_path / "work" / "study.db").exists()  # nothing was searched
 

@@ -305,21 +305,35 @@ def test_same_command_twice_is_identical(twin_runs):
     assert ma == mb
 
 
-def test_rerun_replaces_existing_out_wholly(tmp_path, out):
+def test_rerun_replaces_an_earlier_run_wholly(tmp_path, out):
+    o = tmp_path / "out"
+    shutil.copytree(out, o)  # an earlier run's output: replaced without asking
+    args = [a if a != str(SEED) else str(SEED + 1) for a in RUN_ARGS]  # another seed, same size
+    done = hs(["run", str(BASELINE), *args, "--out", str(o)], tmp_path)
+    assert done.rc == 0, done.stderr
+    assert {p.name for p in o.iterdir()} == OUTPUT_FILES
+    assert {p.name for p in tmp_path.iterdir()} == {"out"}, "temporary directories left beside --out"
+    kpis = json.loads((o / "kpis.json").read_text(encoding="utf-8"))
+    assert json.loads((o / "manifest.json").read_text(encoding="utf-8"))["seed"] == SEED + 1
+    # the seed reaches the model (so the twin runs being identical is not trivial)
+    assert kpis != json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+
+
+def test_a_folder_of_other_files_is_refused_unless_forced(tmp_path):
     o = tmp_path / "out"
     o.mkdir()
     (o / "stray.txt").write_text("left over\n", encoding="utf-8")
     (o / "kpis.json").write_text('{"stale": true}\n', encoding="utf-8")
-    args = [a if a != str(SEED) else str(SEED + 1) for a in RUN_ARGS]  # another seed, same size
-    done = hs(["run", str(BASELINE), *args, "--out", str(o)], tmp_path)
+    before = tree(tmp_path)
+    done = hs(["run", str(BASELINE), *RUN_ARGS, "--out", str(o)], tmp_path)
+    assert done.rc == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"--out {o}: holds files health-sim did not write") and "--force" in done.stderr, done.stderr
+    assert tree(tmp_path) == before
+    done = hs(["run", str(BASELINE), *RUN_ARGS, "--out", str(o), "--force"], tmp_path)
     assert done.rc == 0, done.stderr
     assert {p.name for p in o.iterdir()} == OUTPUT_FILES, "the old directory was not replaced wholly"
     assert {p.name for p in tmp_path.iterdir()} == {"out"}, "temporary directories left beside --out"
-    kpis = json.loads((o / "kpis.json").read_text(encoding="utf-8"))
-    assert "stale" not in kpis
-    assert json.loads((o / "manifest.json").read_text(encoding="utf-8"))["seed"] == SEED + 1
-    # the seed reaches the model (so the twin runs being identical is not trivial)
-    assert kpis != json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert "stale" not in json.loads((o / "kpis.json").read_text(encoding="utf-8"))
 
 
 def test_failed_run_leaves_existing_out_untouched(tmp_path, out):

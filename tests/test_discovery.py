@@ -129,8 +129,9 @@ def test_discovery_on_a_sweep_bounds_the_reimbursement_gap_from_below(tmp_path):
 def test_changes_go_to_a_folder_of_their_own_and_a_changed_sweep_is_refused(tmp_path, monkeypatch):
     f = sweep_file(tmp_path, f"  {GAP}: {{values: [0.0, 0.3]}}", "{method: grid}")
     changes = {"factors": {GAP: {"values": [0.3]}}}
-    # default folders are outputs/sweeps/... of the working directory when it has outputs/
+    # default folders are outputs/sweeps/... of the working directory when it is not in a repository
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEALTH_SIM_OUTPUTS")
     (tmp_path / "outputs").mkdir()
     plain, plain_out = run_sweep(f, workers=1, progress=False)
     changed, changed_out = run_sweep(f, workers=1, progress=False, changes=changes)
@@ -152,5 +153,5 @@ def test_changes_go_to_a_folder_of_their_own_and_a_changed_sweep_is_refused(tmp_
     with pytest.raises(ParamsError) as e:
         run_sweep(f, out=plain_out, workers=1, progress=False, changes=changes)
     msg = str(e.value)
-    assert msg.startswith(f"{plain_out}: holds the runs of another sweep (factors differs)") and "\n" not in msg, msg
+    assert msg.startswith(f"--out {plain_out}: holds the runs of another sweep (factors differs)") and "\n" not in msg, msg
     assert len(pd.read_parquet(plain_out / "results.parquet")) == 2

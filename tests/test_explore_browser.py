@@ -1,8 +1,9 @@
 """The explore notebook as a person sees it: JupyterLab in a real headless Chromium.
 
 Starts JupyterLab on localhost, opens notebooks/explore.ipynb, runs it, moves a slider
-with the keyboard and waits for the KPI panel to change, and saves a screenshot to
-outputs/screenshots/explore.png. Needs Debian's chromium (/usr/bin/chromium) and the
+with the keyboard and waits for the KPI panel to change, and saves a screenshot,
+explore.png, in $HEALTH_SIM_SCREENSHOTS if set, else in the test's temporary folder (the
+tests never write into outputs/). Needs Debian's chromium (/usr/bin/chromium) and the
 playwright package; CI installs both. Elsewhere the test is skipped if they are missing.
 """
 
@@ -65,10 +66,10 @@ def lab(tmp_path_factory):
             proc.kill()
 
 
-def test_explore_notebook_sliders_update_the_kpis(lab):
+def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
     _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)")
     pw = pytest.importorskip("playwright.sync_api")
-    shots = ROOT / "outputs" / "screenshots"
+    shots = Path(os.environ.get("HEALTH_SIM_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with pw.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -250,7 +250,7 @@ def test_resume_keeps_earlier_trials_and_refuses_another_optimisation(optimised,
     with pytest.raises(ParamsError) as e:
         optimize(f, out=copy, workers=1, trials=10, progress=False, changes={"probability": 0.9})
     msg = str(e.value)
-    assert msg.startswith(f"{copy}: holds the runs of another") and "probability" in msg and "\n" not in msg, msg
+    assert msg.startswith(f"--out {copy}: holds the runs of another") and "probability" in msg and "\n" not in msg, msg
     pd.testing.assert_frame_equal(pd.read_parquet(copy / "trials.parquet"), before)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -98,9 +100,14 @@ def mini_repo(tmp_path):
     return tmp_path
 
 
+def _repo_env() -> dict:
+    """The environment without the tests' HEALTH_SIM_OUTPUTS, so outputs go to the mini repository's outputs/."""
+    return {k: v for k, v in os.environ.items() if k != "HEALTH_SIM_OUTPUTS"}
+
+
 def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     cmd = [health_sim_exe(), "scenarios", "--scale", "0.01", "--reps", "2", "--jobs", "2", "--days", "60"]
-    proc = subprocess.run(cmd, cwd=mini_repo, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env())
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "failed: broken" in proc.stderr and "1 of 2 scenarios ran" in proc.stderr
     fine, broken = mini_repo / "outputs" / "scenarios" / "fine", mini_repo / "outputs" / "scenarios" / "broken"
@@ -113,15 +120,21 @@ def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     assert ok.loc["grassroots_share_65", "replicates"] == 2 and 0.5 < ok.loc["grassroots_share_65", "mean"] < 0.8
     assert (mini_repo / "outputs" / "scorecard.md").read_text().count("| fine |") == len(ok)
     assert "<table" in (mini_repo / "outputs" / "scorecard.html").read_text()
-    # a rerun of one scenario replaces its folder whole, and leaves no temporary folders
+    assert json.loads((fine / "manifest.json").read_text())["written_by"] == "scenario"
+    # a scenario folder holding a file the suite did not write is refused before anything runs
     (fine / "stray.txt").write_text("old")
-    proc = subprocess.run(cmd + ["--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir())
+    proc = subprocess.run(cmd + ["--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env())
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "holds files health-sim did not write (stray.txt)" in proc.stderr, proc.stderr
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir()) == before
+    # with --force it is replaced whole, and no temporary folders are left
+    proc = subprocess.run(cmd + ["--only", "fine", "--force"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not (fine / "stray.txt").exists() and (fine / "kpis.parquet").exists()
     assert not [p for p in (mini_repo / "outputs" / "scenarios").iterdir() if p.name.startswith(".")]
 
 
 def test_suite_rejects_unknown_scenarios(mini_repo):
-    proc = subprocess.run([health_sim_exe(), "scenarios", "--only", "fien"], cwd=mini_repo, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([health_sim_exe(), "scenarios", "--only", "fien"], cwd=mini_repo, capture_output=True, text=True, timeout=300, env=_repo_env())
     assert proc.returncode == 2 and proc.stderr.strip() == "--only fien: no such scenario in params/scenarios (did you mean 'fine'?)"
     assert not (mini_repo / "outputs" / "scenarios").exists()

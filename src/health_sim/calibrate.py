@@ -46,7 +46,7 @@ from .experiments import replicate_seeds
 from .params import ParamsError, load_params, params_hash
 from .paths import atomic_write, atomic_write_text, resolve
 from .schema_base import P, Section
-from .sweep import Factor, _Pool, check_factors, claim, default_out, load_spec, run_one
+from .sweep import Factor, check_factors, claim, default_out, load_spec, run_one
 
 
 class Observed(Section):
@@ -137,7 +137,7 @@ def _evaluate(pool, spec: CalibrationSpec, base: Path, seeds: list[int], values:
     return {label: float(rows[o.kpi].mean()) for label, o in spec.observed.items()}
 
 
-def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None, pool: list[str | Path] = ()) -> tuple[pd.DataFrame, Path]:
+def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None, pool: list[str | Path] = (), force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a calibration; write the calibrated file and return (ensemble table, its path).
 
     ``out`` is the working folder (study, candidate re-runs); ``write`` the calibrated file
@@ -145,11 +145,18 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     the file's (the total, counting those done before a resume). ``pool``: working folders of
     earlier searches of the same figures, tolerances, run and seeds (other priors or sampler
     seeds) whose trials and re-run candidates join this search's before the ensemble is
-    chosen: searches that end in different regions of equally good fits then all count."""
+    chosen: searches that end in different regions of equally good fits then all count.
+
+    The working folder is claimed for this process (:func:`health_sim.sweep.claim`); the
+    calibrated file, if it exists, must be one health_sim wrote (or ``force``). Ctrl-C
+    stops the workers and raises :class:`health_sim.workers.Interrupted`."""
     import warnings
 
     import optuna
-    from tqdm.auto import tqdm
+
+    from .optimize import completed_trials
+    from .outdir import check_file_place
+    from .workers import Interrupted, Pool
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     spec, base = load_calibration(spec_path, changes)
@@ -158,14 +165,21 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     for other in pool:  # a search that cannot be pooled fails now, not after this one
         _check_pooled(spec, Path(other))
     folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
-    if folder.exists() and not folder.is_dir():
-        raise ParamsError(f"--out {folder}: exists and is not a folder")
-    # What the stored runs depend on: more trials, another output file or another choice of members is a resume.
-    claim(folder, spec.model_copy(update={"trials": 0, "out": "", "parallel_trials": 1, "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates)}), base, [], kind="calibration")
     target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
-    if target.is_dir() or (target.parent.exists() and not target.parent.is_dir()):
-        raise ParamsError(f"{target}: cannot write the calibrated file there (a folder, or inside a file)")
-    target.parent.mkdir(parents=True, exist_ok=True)  # before the search, not after an hour of it
+    check_file_place(target, lambda text: text.startswith(_HEADER.split("{name}")[0]), force=force, flag="--write")  # before the search, not after an hour of it
+    pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
+    # What the stored runs depend on: more trials, another output file or another choice of members is a resume.
+    with claim(folder, spec.model_copy(update={"trials": 0, "out": "", "parallel_trials": 1, "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates)}), base, [], kind="calibration", force=force):
+        try:
+            return _calibrate(spec, Path(spec_path), base, folder, target, pool_spec, progress, pool)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted: {completed_trials(folder / 'study.db', spec.name)} of {spec.trials} trials are saved in {folder / 'study.db'}", folder) from None
+
+
+def _calibrate(spec: CalibrationSpec, spec_path: Path, base: Path, folder: Path, target: Path, pool_spec, progress: bool | None, pool: list) -> tuple[pd.DataFrame, Path]:
+    import optuna
+    from tqdm.auto import tqdm
+
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5)))
@@ -177,10 +191,9 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     if all(spec.parameters[k].low <= v <= spec.parameters[k].high for k, v in start.items()) and not study.trials:
         study.enqueue_trial(start)  # the base's own values are the first trial: how far off is the model as it stands?
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
-    workers = workers or os.cpu_count() or 1
     bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=f"calibrate {spec.name}")
     best = [min((t.value for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])), default=math.inf)]
-    with _Pool(executor, workers, scheduler) as workers_pool:
+    with pool_spec as workers_pool:
 
         def objective(trial) -> float:
             values = {k: trial.suggest_float(k, p.low, p.high, log=p.log) for k, p in spec.parameters.items()}
@@ -205,9 +218,9 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
         searches.append(about)
     table = table.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
     ensemble = _choose_members(ensemble, spec)  # from every search's re-run candidates
-    doc = calibrated_document(spec, Path(spec_path), base, table, ensemble, int(len(table)))
+    doc = calibrated_document(spec, spec_path, base, table, ensemble, int(len(table)))
     doc["provenance"]["searches"] = searches
-    atomic_write_text(target, _HEADER.format(name=spec.name, spec=Path(spec_path).as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+    atomic_write_text(target, _HEADER.format(name=spec.name, spec=spec_path.as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
     return ensemble, target
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,8 +13,31 @@ import typer
 from typer.core import TyperGroup
 
 
+DEBUG_ENV = "HEALTH_SIM_DEBUG"
+"""Set to 1 to see the Python traceback of an internal error instead of its one line."""
+
+
+def _command_line() -> str:
+    """The command as typed, to resume it: ``health-sim ...`` when that is on the PATH."""
+    exe = sys.argv[0]
+    name = Path(exe).name
+    found = shutil.which(name)
+    head = name if found and Path(found).resolve() == Path(exe).resolve() else exe
+    return shlex.join([head, *sys.argv[1:]])
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from .params import ParamsWarning
+
+    if issubclass(category, ParamsWarning):
+        typer.echo(f"warning: {message}", err=True)
+
+
 class _OneLineErrors(TyperGroup):
-    """Usage errors (a flag of the wrong type, an unknown option) as one line on stderr, exit 2.
+    """Every failure as one line on stderr: usage errors (a flag of the wrong type, an
+    unknown option) and bad input exit 2, a failed write exits 1, Ctrl-C exits 130 saying
+    what was saved and how to resume, an internal error exits 1 (HEALTH_SIM_DEBUG=1 shows
+    its traceback). Parameter warnings print as ``warning: ...`` lines.
 
     Typer carries its own copy of click, so its exceptions are recognised by their
     interface (``format_message`` and ``exit_code``) rather than by class.
@@ -20,21 +46,47 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        import warnings
+
+        from .outdir import OutputFailed
+        from .params import ParamsError, ParamsWarning
+        from .workers import Interrupted
+
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always", ParamsWarning)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except ParamsError as e:
+            _line(str(e), 2)
+        except OutputFailed as e:
+            _line(str(e), 1)
+        except Interrupted as e:
+            _line(f"{e}; resume with: {_command_line()}", 130)
+        except KeyboardInterrupt:
+            _line("interrupted", 130)
+        except MemoryError:
+            _line("health-sim: out of memory (lower run.scale or the design's size)", 1)
         except Exception as e:
             if type(e).__name__ == "NoArgsIsHelpError" and getattr(e, "ctx", None) is not None:
                 typer.echo(e.ctx.get_help())
                 sys.exit(0)
             if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-                typer.echo(f"health-sim: {e.format_message()}".replace("\n", " "), err=True)
-                sys.exit(e.exit_code)
-            raise
+                _line(f"health-sim: {e.format_message()}", e.exit_code)
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            _line(f"health-sim: internal error: {type(e).__name__}: {e} (run with {DEBUG_ENV}=1 for the traceback)", 1)
         if type(code).__name__ == "Abort":  # pragma: no cover - Ctrl-C at a prompt
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _line(msg: str, code: int) -> None:
+    """Print ``msg`` as one line of at most 300 characters on stderr and exit with ``code``."""
+    text = " ".join(str(msg).split())
+    typer.echo(text if len(text) <= 300 else text[:297] + "...", err=True)
+    sys.exit(code)
 
 
 app = typer.Typer(
@@ -47,8 +99,11 @@ app = typer.Typer(
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    typer.echo(msg, err=True)
-    raise typer.Exit(code)
+    _line(msg, code)
+
+
+Force = Annotated[bool, typer.Option("--force", help="Replace (or add to) an output place that holds files health-sim did not write.")]
+Dashboard = Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="With --executor dask and no --scheduler: serve the Dask dashboard at this address, e.g. 127.0.0.1:8787 [default: none].")]
 
 
 @app.command()
@@ -57,29 +112,34 @@ def run(
     scale: Annotated[Optional[float], typer.Option(help="Share of residents simulated (0-1]; overrides run.scale.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; overrides run.seed.")] = None,
     days: Annotated[Optional[int], typer.Option(help="Days to simulate; overrides run.days.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output directory [default: outputs/<params file name>].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/<params file name>]; one holding other files is refused unless --force.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a parameter by its dotted key; repeatable.")] = None,
     county: Annotated[Optional[Path], typer.Option(metavar="FOLDER", help="A county set (params/counties/*) replacing the file's county.")] = None,
+    force: Force = False,
 ) -> None:
     """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
     params.resolved.yaml and manifest.json into the output directory."""
-    from .params import ParamsError, load_params
+    from .outdir import discard, stage
+    from .params import load_params
+    from .paths import outputs_root
     from .runner import run as run_model
 
-    try:
-        params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
-    except ParamsError as e:
-        _fail(str(e))
-    out = out or Path("outputs") / params_file.stem
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a directory")
+    params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
+    out = out or outputs_root() / params_file.stem
+    staged = stage(out, "run", force=force)  # checked and writable before the simulation, not after it
     try:
         result = run_model(params, progress=None)
         result.manifest["params_file"] = str(params_file)
         result.manifest["overrides"] = list(set_ or [])
-        result.write(out)
+        result.write(out, staged=staged)
     except KeyboardInterrupt:
+        discard(staged)
         _fail("interrupted: nothing was written", 130)
+    except BaseException:
+        discard(staged)
+        raise
+    for name, why in result.undefined().items():
+        typer.echo(f"warning: {name} has no value (null in kpis.json): {why}", err=True)
     if sys.stdout.isatty():
         k = result.kpis
         typer.echo(
@@ -96,37 +156,35 @@ def scenarios(
     only: Annotated[Optional[list[str]], typer.Option(help="Run only this scenario (file name without .yaml); repeatable.")] = None,
     seed: Annotated[int, typer.Option(help="Base seed of the replicates.")] = 20230101,
     days: Annotated[int, typer.Option(help="Days to simulate; 0 keeps each scenario's own length.")] = 0,
-    out: Annotated[Path, typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there.")] = Path("outputs"),
+    out: Annotated[Optional[Path], typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there [default: outputs].")] = None,
     ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists].")] = None,
     no_ensemble: Annotated[bool, typer.Option("--no-ensemble", help="Run every replicate with the scenarios' own parameter values (chance alone).")] = False,
+    force: Force = False,
 ) -> None:
     """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
     time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html."""
-    from .params import ParamsError
+    from .ensemble import default_ensemble, load_ensemble
+    from .paths import outputs_root
     from .suite import run_suite
 
     for flag, value, lo, hi in (("--scale", scale, 0.0, 1.0), ("--reps", reps, 1, 1000), ("--jobs", jobs, 1, 64)):
         if not (lo < value <= hi if flag == "--scale" else lo <= value <= hi):
             _fail(f"{flag}: {value} is outside {'(0, 1]' if flag == '--scale' else f'[{lo}, {hi}]'}")
-    if days < 0:
-        _fail(f"--days: {days} is negative")
-    from .ensemble import default_ensemble
-
+    if not 0 <= days <= 3650:
+        _fail(f"--days: {days} is outside [0, 3650]")
+    if not 0 <= seed < 2**63:
+        _fail(f"--seed: {seed} is outside [0, 2**63)")
     if ensemble is not None and no_ensemble:
         _fail("--ensemble and --no-ensemble: choose one")
     chosen = None if no_ensemble else ensemble or default_ensemble()
     if chosen is not None:
-        from .ensemble import load_ensemble
-
-        try:
-            for w in load_ensemble(chosen).warnings():
-                typer.echo(f"warning: {w}", err=True)
-        except ParamsError as e:
-            _fail(str(e))
+        for w in load_ensemble(chosen).warnings():
+            typer.echo(f"warning: {w}", err=True)
+    out = out if out is not None else outputs_root()
     try:
-        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen)
-    except (ValueError, ParamsError, FileNotFoundError) as e:
-        _fail(str(e).splitlines()[0])
+        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen, force=force)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     failed = [o for o in outcomes if not o.ok]
     ok = card[card["status"] == "ok"]
     met = int(ok["met"].fillna(False).astype(bool).sum()) if len(ok) else 0
@@ -138,27 +196,45 @@ def scenarios(
         raise typer.Exit(1)
 
 
+def _check_pool_flags(workers: int | None, executor: str, scheduler: str | None, trials: int | None = None) -> None:
+    if workers is not None and not 1 <= workers <= 512:
+        _fail(f"--workers: {workers} is outside [1, 512]")
+    if trials is not None and not 1 <= trials <= 1_000_000:
+        _fail(f"--trials: {trials} is outside [1, 1000000]")
+    if executor not in ("local", "dask"):
+        _fail(f"--executor: {executor[:40]!r} is not one of local, dask")
+    if scheduler and executor != "dask":
+        _fail("--scheduler: goes with --executor dask")
+
+
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Sweep file (params/sweeps/*.yaml).")],
     workers: Annotated[Optional[int], typer.Option(help="Runs at a time (local pool or Dask LocalCluster) [default: the cores].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 [default: start a LocalCluster].")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 or tls://host:8786 [default: start a LocalCluster on 127.0.0.1].")] = None,
     via: Annotated[str, typer.Option(help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept).")] = "api",
     ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides the file's `ensemble`.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Start a sweep of more than 5,000 runs without asking.")] = False,
+    force: Force = False,
+    dashboard: Dashboard = None,
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
     Rerunning resumes: finished runs are skipped, failed ones retried."""
-    from .params import ParamsError
-    from .sweep import run_sweep
+    from .sweep import CONFIRM_RUNS, plan, run_sweep
 
-    if workers is not None and workers < 1:
-        _fail(f"--workers: {workers} is below 1")
-    try:
-        table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes={"ensemble": str(ensemble.resolve())} if ensemble else None)
-    except (ParamsError, ValueError, OSError) as e:
-        _fail(str(e).splitlines()[0])
+    _check_pool_flags(workers, executor, scheduler)
+    if via not in ("api", "notebook"):
+        _fail(f"--via: {via[:40]!r} is not one of api, notebook")
+    changes = {"ensemble": str(ensemble.resolve())} if ensemble else None
+    runs, hours = plan(spec, changes, workers)
+    if runs > CONFIRM_RUNS and not yes:
+        size = f"{spec}: {runs:,} runs, about {hours:,.1f} hours on {workers or os.cpu_count() or 1} workers"
+        if not sys.stdin.isatty():
+            _fail(f"{size}; add --yes to start it")
+        typer.confirm(f"{size}. Start?", abort=True, err=True)
+    table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes=changes, force=force, dashboard=dashboard)
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     typer.echo(f"{len(table)} runs, {failed} failed; results: {folder / 'results.parquet'}", err=bool(failed))
     if failed:
@@ -172,22 +248,18 @@ def optimize(
     workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/optimize/<name>].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster].")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1].")] = None,
+    force: Force = False,
+    dashboard: Dashboard = None,
 ) -> None:
     """Find the cheapest lever mix meeting the targets in enough replicates (Optuna), and the
     Pareto front of doctor-days against extra fund spending. Rerunning resumes."""
     from .optimize import cheapest
     from .optimize import optimize as run_optimize
-    from .params import ParamsError
 
-    if workers is not None and workers < 1:
-        _fail(f"--workers: {workers} is below 1")
-    if trials is not None and trials < 1:
-        _fail(f"--trials: {trials} is below 1")
+    _check_pool_flags(workers, executor, scheduler, trials)
     try:
-        table, folder = run_optimize(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler)
-    except (ParamsError, ValueError) as e:
-        _fail(str(e).splitlines()[0])
+        table, folder = run_optimize(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, force=force, dashboard=dashboard)
     except RuntimeError as e:
         _fail(str(e).splitlines()[0], code=1)
     best = cheapest(table)
@@ -251,24 +323,19 @@ def calibrate(
     trials: Annotated[Optional[int], typer.Option(help="Trials in all, counting those of an interrupted run [default: the file's].")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Working folder (study, candidate re-runs) [default: outputs/calibrate/<name>].")] = None,
-    write: Annotated[Optional[Path], typer.Option(help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml].")] = None,
+    write: Annotated[Optional[Path], typer.Option(help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing file health-sim did not write is refused unless --force.")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster].")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1].")] = None,
     pool: Annotated[Optional[list[Path]], typer.Option(metavar="FOLDER", help="Working folder of an earlier search (other priors) whose candidates join the ensemble choice; repeatable.")] = None,
+    force: Force = False,
+    dashboard: Dashboard = None,
 ) -> None:
     """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
     about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
     from .calibrate import calibrate as run_calibration
-    from .params import ParamsError
 
-    if workers is not None and workers < 1:
-        _fail(f"--workers: {workers} is below 1")
-    if trials is not None and trials < 1:
-        _fail(f"--trials: {trials} is below 1")
-    try:
-        ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [])
-    except (ParamsError, ValueError, OSError) as e:
-        _fail(str(e).splitlines()[0])
+    _check_pool_flags(workers, executor, scheduler, trials)
+    ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [], force=force, dashboard=dashboard)
     members = ens[ens["member"]]
     within = int(ens["within"].sum())
     note = "" if within else " (none within tolerance: the ensemble is the best few; widen the priors or the tolerances)"
@@ -277,16 +344,23 @@ def calibrate(
 
 @app.command("params")
 def params_cmd(
-    out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output; an existing file health-sim did not write is refused unless --force.")] = None,
+    force: Force = False,
 ) -> None:
     """Print every parameter with its default, unit and source (the content of params/baseline.yaml)."""
+    from .outdir import OutputFailed, check_file_place
     from .params import render_commented
+    from .paths import atomic_write_text
 
     text = render_commented(header=BASELINE_HEADER)
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+        return
+    check_file_place(out, lambda head: "health-sim params" in head, force=force)
+    try:
+        atomic_write_text(out, text)
+    except OSError as e:
+        raise OutputFailed(f"--out {out}: writing failed ({e.strerror or e}); the previous file, if any, is intact") from None
 
 
 @app.command()

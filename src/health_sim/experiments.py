@@ -8,6 +8,7 @@ replicates.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ import pandas as pd
 
 from .ensemble import Ensemble, load_ensemble
 from .params import load_params, with_overrides
-from .runner import run, write_dir_atomically
+from .outdir import write_dir
+from .runner import run
 from .schema import Params
 
 SCALE_ENV = "HEALTH_SIM_SCALE"
@@ -41,6 +43,49 @@ def scratch(name: str) -> Path | None:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"health_sim-{name}-")) if smoke() else None
+
+
+_TYPES = {"str": (str,), "float": (int, float), "int": (int,), "bool": (bool,), "dict": (dict,), "list": (list, tuple)}
+
+
+def check_parameters(notebook: str) -> None:
+    """In a notebook that papermill runs: refuse a parameter the notebook does not take, or
+    one of the wrong type, in one line naming it and the valid ones (papermill itself only
+    warns, and the notebook would run its defaults). Does nothing outside papermill.
+
+    ``notebook``: the notebook's path relative to the repository root, e.g.
+    ``notebooks/scenario.ipynb``; its ``parameters`` cell is the list of what it takes."""
+    import ast
+    import difflib
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - always there in a kernel
+        return
+    ip = get_ipython()
+    injected = [src for src in (ip.user_ns.get("_ih", []) if ip is not None else []) if src.startswith("# Parameters\n")]
+    if not injected:
+        return
+    import papermill as pm
+
+    from .params import ParamsError, short
+    from .paths import repo_root
+
+    known = pm.inspect_notebook(str(repo_root() / notebook))
+    for src in injected:
+        for node in ast.parse(src).body:
+            for target in getattr(node, "targets", []):
+                name = getattr(target, "id", None)
+                if name is None:
+                    continue
+                if name not in known:
+                    close = difflib.get_close_matches(name, list(known), n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise ParamsError(f"{notebook}: parameter '{short(name, 40)}' is not known{hint}; it takes {', '.join(known)}")
+                want = _TYPES.get(known[name]["inferred_type_name"])
+                value = ip.user_ns.get(name)
+                if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+                    raise ParamsError(f"{notebook}: parameter {name}: {short(value, 40)} is not of type {known[name]['inferred_type_name']}")
 
 
 def replicate_seeds(seed: int, n: int) -> list[int]:
@@ -87,12 +132,20 @@ class Replicates:
     annual: pd.DataFrame
     capability: pd.DataFrame
 
-    def write(self, out_dir: str | Path, extra: dict | None = None) -> Path:
-        """Write the tables (parquet) and any ``extra`` files (name -> writer(path)) atomically."""
+    def write(self, out_dir: str | Path, extra: dict | None = None, *, force: bool = False) -> Path:
+        """Write the tables (parquet), a manifest and any ``extra`` files (name ->
+        writer(path)) into ``out_dir`` whole. A folder holding anything but an earlier
+        scenario output is refused (:class:`health_sim.outdir.OutputRefused`) unless ``force``."""
+        from .params import params_hash
+        from .runner import provenance
+
         files = {f"{n}.parquet": (lambda p, df=getattr(self, n): df.to_parquet(p, index=False)) for n in ("kpis", "daily", "township", "annual", "capability")}
+        manifest = {"written_by": "scenario", "scenario": self.name, **provenance(), "seeds": [int(s) for s in self.seeds], "scale": self.params.run.scale, "days": self.params.run.days, "params_sha256": params_hash(self.params)}
+        if "member" in self.kpis:
+            manifest["ensemble_members"] = [int(m) for m in self.kpis["member"]]
+        files["manifest.json"] = lambda p: p.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         files |= extra or {}
-        write_dir_atomically(Path(out_dir), files)
-        return Path(out_dir)
+        return write_dir(Path(out_dir), files, "scenario", force=force)
 
 
 def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False, seeds: list[int] | None = None, ensemble: str | Path | Ensemble | None = None) -> Replicates:
@@ -104,6 +157,14 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     parameters from (:mod:`health_sim.ensemble`), so that intervals carry parameter
     uncertainty; the kpis table then has a ``member`` column (the member's trial number),
     and ``overrides`` still win."""
+    from .params import ParamsError
+
+    if not 1 <= len(seeds or []) + (0 if seeds else replicates) <= 1000:
+        raise ParamsError(f"replicates: {replicates if not seeds else len(seeds)} is outside [1, 1000]")
+    if seeds and any(not 0 <= int(s) < 2**63 for s in seeds):
+        raise ParamsError("seeds: each must be in [0, 2**63)")
+    if not 0 <= seed < 2**63:
+        raise ParamsError(f"seed: {seed} is outside [0, 2**63)")
     if isinstance(scenario, Params):
         params, name = scenario, "scenario"
     else:

@@ -17,6 +17,7 @@ WARM_UP = "import health_sim.experiments, health_sim.model; health_sim.model.war
 compiled engine loaded."""
 
 _next: tuple | None = None  # (KernelManager, cwd) of the next run, warming
+_running: set = set()  # kernels handed out and not yet released
 
 
 def _start(cwd: str):
@@ -37,11 +38,13 @@ def take(cwd: str):
         _discard()
         km = _start(cwd)
     _next = (_start(cwd), cwd)
+    _running.add(km)
     return km
 
 
 def release(km) -> None:
     """Shut down a run's kernel."""
+    _running.discard(km)
     km.shutdown_kernel(now=True)
 
 
@@ -50,6 +53,17 @@ def _discard() -> None:
     if _next is not None:
         _next[0].shutdown_kernel(now=True)
         _next = None
+
+
+def shutdown_all() -> None:
+    """Stop every kernel this process started (its worker is exiting)."""
+    for km in list(_running):
+        try:
+            km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+    _running.clear()
+    _discard()
 
 
 atexit.register(_discard)

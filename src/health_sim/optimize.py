@@ -37,7 +37,7 @@ from .experiments import replicate_seeds
 from .params import ParamsError, load_params, with_overrides
 from .paths import atomic_write
 from .schema_base import P, Section
-from .sweep import Factor, TargetList, _Pool, check_factors, load_spec, run_one, sweep_targets
+from .sweep import Factor, TargetList, check_factors, load_spec, run_one, sweep_targets
 from .targets import Target
 
 COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
@@ -129,16 +129,18 @@ def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fun
     return out
 
 
-def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None) -> tuple[pd.DataFrame, Path]:
+def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) an optimisation; return the table of candidates and the folder.
 
-    ``trials`` overrides the file's (the total, counting trials done before a resume)."""
+    ``trials`` overrides the file's (the total, counting trials done before a resume). The
+    folder is claimed for this process (:func:`health_sim.sweep.claim`). Ctrl-C stops the
+    workers and raises :class:`health_sim.workers.Interrupted`, saying what is saved."""
     import warnings
 
     import optuna
-    from tqdm.auto import tqdm
 
     from .sweep import claim, default_out
+    from .workers import Interrupted, Pool
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -146,7 +148,18 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
     if trials is not None:
         spec = spec.model_copy(update={"trials": int(trials)})
     out = Path(out) if out else default_out(spec, load_optimize(spec_path)[0] if changes else spec, kind="optimize")
-    claim(out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation")  # more trials later is a resume, not another optimisation
+    pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
+    with claim(out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation", force=force):  # more trials later is a resume, not another optimisation
+        try:
+            return _optimize(spec, base, targets, out, pool_spec, progress)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved in {out / 'study.db'}", out) from None
+
+
+def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, pool_spec, progress: bool | None) -> tuple[pd.DataFrame, Path]:
+    import optuna
+    from tqdm.auto import tqdm
+
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     keys = list(spec.levers)
@@ -161,9 +174,8 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
     if not any(t.params == lows for t in study.get_trials(deepcopy=False, states=live)):
         study.enqueue_trial(lows)  # first: do the levers at their low ends suffice? (again after an interruption)
 
-    workers = workers or os.cpu_count() or 1
     bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=spec.name)
-    with _Pool(executor, workers, scheduler) as pool:
+    with pool_spec as pool:
         ref_file = out / "reference.json"
         if ref_file.exists():
             reference = json.loads(ref_file.read_text())
@@ -204,6 +216,19 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
         raise RuntimeError(f"all {len(failed)} candidates failed; the last: {reason[-1] if reason else 'unknown'}")
     write_results(out, table, spec, base)
     return table, out
+
+
+def completed_trials(db: Path, name: str) -> int:
+    """Completed trials of the Optuna study ``name`` in ``db`` (0 if there is none)."""
+    import optuna
+
+    if not Path(db).exists():
+        return 0
+    try:
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    except Exception:  # noqa: BLE001 - no study yet
+        return 0
+    return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
 
 
 def candidates(study, keys: list[str]) -> pd.DataFrame:

@@ -17,6 +17,23 @@ def repo_root(start: str | Path | None = None) -> Path:
     raise FileNotFoundError(f"no params/baseline.yaml at or above {here}")
 
 
+OUTPUTS_ENV = "HEALTH_SIM_OUTPUTS"
+"""Environment variable naming the folder that takes the place of ``outputs/`` (the tests
+point it at a temporary folder, so they never touch the main job's outputs)."""
+
+
+def outputs_root(start: str | Path | None = None) -> Path:
+    """Where outputs go by default: $HEALTH_SIM_OUTPUTS if set, else the repository's
+    ``outputs/`` (from anywhere inside it), else ``outputs/`` in the working directory."""
+    env = os.environ.get(OUTPUTS_ENV)
+    if env:
+        return Path(env)
+    try:
+        return repo_root(start) / "outputs"
+    except FileNotFoundError:
+        return Path("outputs")
+
+
 def resolve(path: str | Path, start: str | Path | None = None) -> Path:
     """``path`` as given if it exists, else relative to the repository root."""
     p = Path(path)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
+import math
 import platform
-import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .model import HealthSystemModel
+from .outdir import write_dir
 from .params import params_hash, to_yaml, with_overrides
 from .schema import Params
 
@@ -34,53 +33,64 @@ class RunResult:
     wall_seconds: float
     manifest: dict = field(default_factory=dict)
 
-    def write(self, out: str | Path) -> Path:
-        """Write the outputs into ``out`` atomically (a sibling temp dir, then a swap)."""
+    def write(self, out: str | Path, *, force: bool = False, staged: Path | None = None) -> Path:
+        """Write the outputs into folder ``out`` whole (a temporary folder beside it, then
+        an atomic swap; see :mod:`health_sim.outdir`). A folder holding anything but an
+        earlier run's output is refused unless ``force``; ``staged``: the temporary folder
+        that :func:`health_sim.outdir.stage` made before the run."""
         out = Path(out)
+        kpis, undefined = json_kpis(self.kpis)
+        manifest = {"written_by": "run", **self.manifest}
+        if undefined:
+            manifest["undefined_kpis"] = undefined
         files = {
-            "kpis.json": lambda p: p.write_text(json.dumps(self.kpis, indent=2, allow_nan=True) + "\n"),
+            "kpis.json": lambda p: p.write_text(json.dumps(kpis, indent=2, allow_nan=False) + "\n"),
             "daily.parquet": lambda p: self.daily.to_parquet(p, index=False),
             "township.parquet": lambda p: self.township.to_parquet(p, index=False),
             "annual.parquet": lambda p: self.annual.to_parquet(p, index=False),
             "capability.parquet": lambda p: self.capability.to_parquet(p, index=False),
             "params.resolved.yaml": lambda p: p.write_text(to_yaml(self.params), encoding="utf-8"),
-            "manifest.json": lambda p: p.write_text(json.dumps(self.manifest, indent=2) + "\n"),
+            "manifest.json": lambda p: p.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n"),
         }
-        write_dir_atomically(out, files)
-        return out
+        return write_dir(out, files, "run", force=force, tmp=staged)
+
+    def undefined(self) -> dict[str, str]:
+        """KPIs without a value in this run (no denominator), with the reason."""
+        return json_kpis(self.kpis)[1]
 
 
-def write_dir_atomically(out: Path, files: dict) -> None:
-    """Create directory ``out`` holding ``files`` (name -> writer(path)) all at once.
+def json_kpis(kpis: dict) -> tuple[dict, dict[str, str]]:
+    """KPIs as JSON values (NaN becomes null) and, for each null, why: its denominator
+    (the part of its definition after '/') was zero in the run."""
+    from .kpis import KPIS
 
-    The files are written into a temporary sibling directory which then replaces
-    ``out``; a failure or an interruption leaves ``out`` as it was.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
+    out, undefined = {}, {}
+    for name, v in kpis.items():
+        if isinstance(v, dict):
+            out[name] = {}
+            for part, x in v.items():
+                out[name][part] = _finite_or_none(x)
+                if out[name][part] is None:
+                    undefined[f"{name}.{part}"] = _why(KPIS.get(name))
+        else:
+            out[name] = _finite_or_none(v)
+            if out[name] is None:
+                undefined[name] = _why(KPIS.get(name))
+    return out, undefined
+
+
+def _finite_or_none(v):
     try:
-        for name, writer in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            writer(tmp / name)
-        swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return v if math.isfinite(f) else None
 
 
-def swap_in(tmp: Path, final: Path) -> None:
-    """Replace directory ``final`` by the finished directory ``tmp`` beside it."""
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        os.replace(final, old / final.name)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+def _why(k) -> str:
+    if k is None or " / " not in k.definition:
+        return "no value in this run"
+    return f"no {k.definition.split(' / ', 1)[1].split(' (')[0].strip()} in this run (denominator 0)"
 
 
 def git_commit() -> str:
@@ -96,6 +106,16 @@ def git_commit() -> str:
     return "unknown"
 
 
+def provenance() -> dict:
+    """What made an output: package, version, commit, Python, Mesa and NumPy versions."""
+    import mesa
+    import numpy as np
+
+    from . import __version__
+
+    return {"package": "health-sim", "version": __version__, "git_commit": git_commit(), "python": platform.python_version(), "mesa": mesa.__version__, "numpy": np.__version__}
+
+
 def run(params: Params | None = None, seed: int | None = None, *, scale: float | None = None, days: int | None = None, progress: bool | None = False) -> RunResult:
     """Run a model to the end and return its :class:`RunResult`.
 
@@ -103,10 +123,6 @@ def run(params: Params | None = None, seed: int | None = None, *, scale: float |
     are the resolved ones (what ``params.resolved.yaml`` holds). ``progress``: True
     shows a bar, None shows one only on a terminal.
     """
-    from . import __version__
-    import mesa
-    import numpy as np
-
     params = params if params is not None else Params()
     over = {k: v for k, v in (("run.seed", seed), ("run.scale", scale), ("run.days", days)) if v is not None}
     if over:
@@ -116,17 +132,12 @@ def run(params: Params | None = None, seed: int | None = None, *, scale: float |
     model.run_days(progress=progress)
     wall = time.perf_counter() - t0
     manifest = {
-        "package": "health-sim",
-        "version": __version__,
-        "git_commit": git_commit(),
+        **provenance(),
         "seed": model.seed,
         "scale": params.run.scale,
         "days": params.run.days,
         "residents": int(model.residents.n),
         "params_sha256": params_hash(params),
         "wall_seconds": round(wall, 3),
-        "python": platform.python_version(),
-        "mesa": mesa.__version__,
-        "numpy": np.__version__,
     }
     return RunResult(model.kpis(), model.daily_frame(), model.township_frame(), model.annual_frame(), model.capability_frame(), params, model.seed, wall, manifest)

@@ -10,10 +10,8 @@ not stop the others: its error and executed notebook are kept and the scorecard 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing as mp
 import os
 import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -21,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .outdir import OutputRefused, check_file_place, check_place, commit, discard, stage
 from .paths import atomic_write, repo_root
-from .runner import swap_in
 from .targets import load_targets, score
 
 TEMPLATE = Path("notebooks") / "scenario.ipynb"
@@ -64,18 +62,17 @@ def _html(notebook: Path, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, out_root: str, ensemble: str = "") -> Outcome:
-    """Execute the template for one scenario into ``out_root/scenarios/<name>/`` (atomically)."""
+def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, staged: str, final: str, ensemble: str = "") -> Outcome:
+    """Execute the template for one scenario into the staged folder ``staged`` (made by
+    :func:`health_sim.outdir.stage`), then swap it in at ``final``."""
     import papermill as pm
 
-    root_p, scen = Path(root), Path(scenario)
-    final = Path(out_root) / "scenarios" / scen.stem
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{scen.stem}.tmp-", dir=final.parent))
-    executed = final.parent / f".{scen.stem}.executed-{os.getpid()}.ipynb"
+    root_p, scen, tmp, final_p = Path(root), Path(scenario), Path(staged), Path(final)
+    side = final_p.parent / f".{final_p.name}.tmp-{os.getpid()}"  # names recover() cleans up if this worker is killed
+    executed, log_path = Path(f"{side}-executed.ipynb"), Path(f"{side}-kernel.log")
     t0 = time.perf_counter()
     error = ""
-    log = open(tmp / "kernel.log", "wb")  # the kernel's own chatter goes here, not to the terminal
+    log = open(log_path, "wb")  # the kernel's own chatter goes here, not to the terminal
     saved = os.dup(2)
     os.dup2(log.fileno(), 2)
     try:
@@ -93,15 +90,17 @@ def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: 
         log.close()
     try:
         tmp.mkdir(exist_ok=True)
+        shutil.move(str(log_path), tmp / "kernel.log")
         if executed.exists():
             shutil.move(str(executed), tmp / "scenario.ipynb")
             _html(tmp / "scenario.ipynb", tmp / "scenario.html")
         if error:
             (tmp / "error.txt").write_text(error + "\n", encoding="utf-8")
-        swap_in(tmp, final)
+        commit(tmp, final_p)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         executed.unlink(missing_ok=True)
+        log_path.unlink(missing_ok=True)
     return Outcome(scen.stem, not error, time.perf_counter() - t0, error.splitlines()[0] if error else "")
 
 
@@ -137,13 +136,21 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+SCORECARD_HEADS = {
+    "scorecard.csv": "scenario,status,",
+    "scorecard.md": "# Scenario scorecard",
+    "scorecard.html": "<h1>Scenario scorecard</h1>",
+}
+"""How each scorecard file starts: one that starts otherwise was not written by the suite."""
+
+
 def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
     """outputs/scorecard.csv, .md and .html, each written atomically."""
     shown = card.drop(columns=["source"], errors="ignore")
     outs = {
         "scorecard.csv": lambda p: card.to_csv(p, index=False),
-        "scorecard.md": lambda p: p.write_text("# Scenario scorecard\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n" + _markdown(shown), encoding="utf-8"),
-        "scorecard.html": lambda p: p.write_text("<h1>Scenario scorecard</h1>\n" + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"), encoding="utf-8"),
+        "scorecard.md": lambda p: p.write_text(SCORECARD_HEADS["scorecard.md"] + "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n" + _markdown(shown), encoding="utf-8"),
+        "scorecard.html": lambda p: p.write_text(SCORECARD_HEADS["scorecard.html"] + "\n" + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"), encoding="utf-8"),
     }
     paths = []
     for name, writer in outs.items():
@@ -151,17 +158,24 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
     return paths
 
 
-def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path = "outputs", progress: bool | None = None, ensemble: str | Path | None = None) -> tuple[pd.DataFrame, list[Outcome]]:
+def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path | None = None, progress: bool | None = None, ensemble: str | Path | None = None, force: bool = False) -> tuple[pd.DataFrame, list[Outcome]]:
     """Run the scenario suite; return the scorecard and what happened to each scenario.
+
+    ``out_root`` [default: :func:`health_sim.paths.outputs_root`] takes ``scenarios/<name>/``
+    and ``scorecard.*``. Every place is checked before any scenario runs: a scenario folder
+    holding anything but an earlier scenario output, or a scorecard file the suite did not
+    write, is refused (:class:`health_sim.outdir.OutputRefused`) unless ``force``.
 
     ``ensemble``: a calibrated file whose members the replicates draw their calibrated
     parameters from (the same member in replicate r of every scenario), so the
     scorecard's intervals carry parameter uncertainty too; None: the scenarios' own values."""
     from tqdm.auto import tqdm
 
+    from .paths import outputs_root
+    from .workers import process_pool
+
     root = repo_root()
-    out = Path(out_root).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_root if out_root is not None else outputs_root()).resolve()
     files = scenario_files(root, only)
     load_targets(root / "params" / "targets.yaml")  # a bad targets file fails before any run
     if ensemble is not None:  # a bad calibrated file fails before any run
@@ -171,19 +185,33 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
 
         ensemble = resolve(ensemble).resolve()
         check_ensemble("--ensemble", ensemble, load_params(root / "params" / "scenarios" / "baseline_2023.yaml"))
+    finals = {f.stem: out / "scenarios" / f.stem for f in files}
+    for final in finals.values():  # every place is checked before anything is written
+        check_place(final, "scenario", force=force)
+    if out.exists() and not out.is_dir():
+        raise OutputRefused(f"--out {out}: exists and is not a folder")
+    for name, head in SCORECARD_HEADS.items():
+        if (out / name).exists():
+            check_file_place(out / name, lambda text, head=head: text.startswith(head), force=force)
+    staged: dict[str, Path] = {}
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
-    with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
-        futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(out), str(ensemble or "")): f.stem for f in files}
-        for fut in cf.as_completed(futures):
-            name = futures[fut]
-            try:
-                outcomes[name] = fut.result()
-            except Exception as e:  # noqa: BLE001 - the worker itself died
-                outcomes[name] = Outcome(name, False, 0.0, f"{type(e).__name__}: {e}")
-            bar.update()
-            bar.set_postfix(failed=sum(not o.ok for o in outcomes.values()))
+    try:
+        for name, final in finals.items():
+            staged[name] = stage(final, "scenario", force=force)
+        with process_pool(max(1, jobs)) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
+            futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(staged[f.stem]), str(finals[f.stem]), str(ensemble or "")): f.stem for f in files}
+            for fut in cf.as_completed(futures):
+                name = futures[fut]
+                try:
+                    outcomes[name] = fut.result()
+                except Exception as e:  # noqa: BLE001 - the worker itself died
+                    outcomes[name] = Outcome(name, False, 0.0, f"{type(e).__name__}: {e}")
+                bar.update()
+                bar.set_postfix(failed=sum(not o.ok for o in outcomes.values()))
+    finally:
+        for tmp in staged.values():
+            discard(tmp)
     card = scorecard(out, [f.stem for f in files], outcomes, root / "params" / "targets.yaml")
     write_scorecard(card, out)
     return card, [outcomes[f.stem] for f in files]
-

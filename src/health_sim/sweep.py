@@ -19,7 +19,6 @@ import concurrent.futures as cf
 import hashlib
 import itertools
 import json
-import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from pydantic import BeforeValidator, field_validator, model_validator
 from .experiments import flatten, replicate_seeds
 from .kpis import KPIS
 from .params import ParamsError, first_error, load_params, validate_data, validate_file, with_overrides
-from .paths import resolve
+from .paths import atomic_write, outputs_root, resolve
 from .schema_base import P, Section
 from .targets import Target, load_targets, score
 
@@ -344,45 +343,11 @@ def done_runs(runs: Path) -> dict[tuple[int, int], str]:
     return out
 
 
-class _Pool:
-    """A concurrent.futures executor: a local process pool, or Dask (a LocalCluster, or the
-    scheduler at ``scheduler``, e.g. tcp://host:8786)."""
-
-    def __init__(self, executor: str, workers: int, scheduler: str | None):
-        self._client = self._cluster = None
-        if executor == "local":
-            if scheduler:
-                raise ValueError("--scheduler goes with --executor dask")
-            self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-        elif executor == "dask":
-            from distributed import Client, LocalCluster
-
-            if scheduler:
-                self._client = Client(scheduler, timeout="30s")
-            else:
-                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-                self._client = Client(self._cluster)
-            self.pool = self._client.get_executor(pure=False)
-        else:
-            raise ValueError(f"--executor {executor}: must be local or dask")
-
-    def __enter__(self):
-        return self.pool
-
-    def __exit__(self, *exc):
-        if self._client is None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        else:
-            self._client.close()
-            if self._cluster is not None:
-                self._cluster.close()
-
-
 def default_out(spec, as_written, kind: str = "sweeps") -> Path:
     """outputs/<kind>/<name> for the specification as written in its file (``as_written``),
     or <name>-<hash> when changes made it another one (changes that change nothing, or only
     the number of trials, keep the plain folder)."""
-    folder = resolve("outputs") / kind
+    folder = outputs_root() / kind
     a, b = (x.model_dump(mode="json", exclude={"trials"} if "trials" in type(x).model_fields else None) for x in (spec, as_written))
     if a == b:
         return folder / spec.name
@@ -390,28 +355,68 @@ def default_out(spec, as_written, kind: str = "sweeps") -> Path:
     return folder / f"{spec.name}-{tag}"
 
 
-def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep") -> None:
-    """Record which sweep fills ``out`` (spec.json); refuse a folder another sweep filled,
-    so that resuming never mixes the runs of two specifications (or of two base scenarios)."""
+def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep", force: bool = False):
+    """Claim folder ``out`` for this specification (:func:`health_sim.outdir.claim`): locked
+    while this process fills it, ``spec.json`` created atomically; a folder of another
+    specification (or base scenario), one another process is filling, or one holding
+    files health_sim did not write is refused in one line. Returns the claim (a context manager)."""
+    from .outdir import claim as claim_folder
     from .params import params_hash
 
     made = {"spec": spec.model_dump(mode="json"), "base_params_sha256": params_hash(load_params(base))}
     made["spec"].pop("base"), made["spec"].pop("targets_file", None)  # paths may be written differently
     made["spec"]["targets"] = [t.model_dump(mode="json") for t in targets]  # what the names meant (thresholds, years)
-    f = out / "spec.json"
-    if f.exists():
-        old = json.loads(f.read_text())
-        if old != made:
-            diff = sorted(k for k in set(old["spec"]) | set(made["spec"]) if old["spec"].get(k) != made["spec"].get(k)) or ["base scenario"]
-            raise ParamsError(f"{out}: holds the runs of another {kind} ({diff[0]} differs); delete it or give another --out")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".spec.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(made, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, f)
+
+    def differs(old: dict, new: dict) -> str:
+        keys = sorted(k for k in set(old.get("spec", {})) | set(new["spec"]) if old.get("spec", {}).get(k) != new["spec"].get(k))
+        return keys[0] if keys else "base scenario"
+
+    return claim_folder(Path(out), made, kind, force=force, differs=differs)
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None) -> tuple[pd.DataFrame, Path]:
+MAX_RUNS = 1_000_000
+"""Most runs a sweep may have: a larger design is refused before it is built."""
+
+CONFIRM_RUNS = 5_000
+"""A sweep of more runs asks for confirmation (``--yes`` when not at a terminal)."""
+
+
+def design_size(spec: SweepSpec) -> int:
+    """Points of the design, computed from the spec without building it."""
+    d = len(spec.factors)
+    m = spec.design.method
+    if m == "grid":
+        n = 1
+        for f in spec.factors.values():
+            n *= len(f.values) if f.values is not None else f.levels
+        return n
+    return spec.design.samples * {"lhs": 1, "sobol": d + 2, "morris": d + 1}[m]
+
+
+def seconds_per_run(params) -> float:
+    """A rough time of one run on one core of this kind of machine (seconds): measured
+    about 4 s for a full-scale county-year with its year of burn-in (benchmarks/county_year.py)."""
+    residents = params.county.population * params.run.scale
+    return 0.3 + 4.0 * residents / 367_175 * (params.run.days + params.run.burn_in_days) / 730
+
+
+def plan(spec_path: str | Path, changes: dict | None = None, workers: int | None = None) -> tuple[int, float]:
+    """(runs, estimated hours on ``workers``) of a sweep, checked and without building its design."""
+    spec, base = load_sweep(spec_path, changes)
+    runs = design_size(spec) * spec.replicates
+    params = with_overrides(load_params(base), dict(spec.run))
+    return runs, runs * seconds_per_run(params) / max(1, workers or os.cpu_count() or 1) / 3600
+
+
+def check_size(path: str | Path, spec: SweepSpec) -> int:
+    """The number of runs; a design of more than MAX_RUNS is refused in one line."""
+    points = design_size(spec)
+    if points * spec.replicates > MAX_RUNS:
+        raise ParamsError(f"{path}: design: {points:,} points x {spec.replicates} replicates = {points * spec.replicates:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or samples")
+    return points * spec.replicates
+
+
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None, force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a sweep; return the results table and its folder.
 
     ``changes``: fields of the sweep file replaced for this call (see :func:`load_sweep`),
@@ -420,54 +425,66 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     ``executor``: "local" (a process pool of ``workers``) or "dask" (a LocalCluster of
     ``workers``, or the existing cluster at ``scheduler``). ``via``: "api" runs the model
     in-process; "notebook" runs notebooks/scenario.ipynb through papermill for each run and
-    keeps each executed notebook under ``<out>/notebooks/``. The table is the same either way."""
+    keeps each executed notebook under ``<out>/notebooks/``. The table is the same either way.
+
+    The folder is claimed for this process (see :func:`claim`; ``force`` adds to a folder
+    holding other files). Ctrl-C stops the workers and raises
+    :class:`health_sim.workers.Interrupted`, saying how many runs are saved."""
     if via not in ("api", "notebook"):
-        raise ValueError(f"--via {via}: must be api or notebook")
+        raise ValueError(f"--via {str(via)[:40]}: must be api or notebook")
     from tqdm.auto import tqdm
 
+    from .workers import Interrupted, Pool
+
     spec, base = load_sweep(spec_path, changes)
+    n_runs = check_size(spec_path, spec)
     targets = sweep_targets(spec, spec_path)
     out = Path(out) if out else default_out(spec, load_sweep(spec_path)[0] if changes else spec)
-    runs = out / "runs"
-    claim(out, spec, base, targets)
-    runs.mkdir(parents=True, exist_ok=True)
-    pts = design_points(spec)
-    pts.to_parquet(out / "design.parquet", index=False)
-    seeds = replicate_seeds(spec.seed, spec.replicates)
-    members = sweep_members(spec, spec_path)
-    status = done_runs(runs)
-    todo = [(int(p.point), r) for p in pts.itertuples() for r in range(spec.replicates) if status.get((int(p.point), r)) != "ok"]
-    keys = list(spec.factors)
-    factor_values = {int(row["point"]): {k: _native(row[k]) for k in keys} for _, row in pts.iterrows()}
-    workers = workers or os.cpu_count() or 1
-    failed = 0
-    bar = tqdm(total=len(pts) * spec.replicates, initial=len(pts) * spec.replicates - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
-    with _Pool(executor, workers, scheduler) as pool:
-        futures = {}
-        from .paths import repo_root
+    pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
+    with claim(out, spec, base, targets, force=force):
+        runs = out / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        pts = design_points(spec)
+        atomic_write(out / "design.parquet", lambda p: pts.to_parquet(p, index=False))
+        seeds = replicate_seeds(spec.seed, spec.replicates)
+        members = sweep_members(spec, spec_path)
+        status = done_runs(runs)
+        todo = [(int(p.point), r) for p in pts.itertuples() for r in range(spec.replicates) if status.get((int(p.point), r)) != "ok"]
+        keys = list(spec.factors)
+        factor_values = {int(row["point"]): {k: _native(row[k]) for k in keys} for _, row in pts.iterrows()}
+        failed = 0
+        bar = tqdm(total=n_runs, initial=n_runs - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
+        try:
+            with pool_spec as pool:
+                futures = {}
+                from .paths import repo_root
 
-        for point, rep in todo:
-            if via == "api":
-                fut = pool.submit(run_one, str(base), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), targets)
-            else:
-                nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
-            futures[fut] = (point, rep)
-        for fut in cf.as_completed(futures):
-            point, rep = futures[fut]
-            row = {"point": point, "replicate": rep, "seed": seeds[rep], **({"member": members[rep][0]} if spec.ensemble else {}), **{f"factor:{k}": v for k, v in factor_values[point].items()}}
-            try:
-                row |= fut.result()
-                row |= {"status": "ok", "error": ""}
-            except Exception as e:  # noqa: BLE001 - a run that raises is recorded; the rest go on
-                row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in targets}
-                row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
-                failed += 1
-            _write_row(runs, row)
-            bar.update()
-            bar.set_postfix(failed=failed)
-    bar.close()
-    table = results(out)
+                for point, rep in todo:
+                    if via == "api":
+                        fut = pool.submit(run_one, str(base), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), targets)
+                    else:
+                        nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
+                        fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
+                    futures[fut] = (point, rep)
+                for fut in cf.as_completed(futures):
+                    point, rep = futures[fut]
+                    row = {"point": point, "replicate": rep, "seed": seeds[rep], **({"member": members[rep][0]} if spec.ensemble else {}), **{f"factor:{k}": v for k, v in factor_values[point].items()}}
+                    try:
+                        row |= fut.result()
+                        row |= {"status": "ok", "error": ""}
+                    except Exception as e:  # noqa: BLE001 - a run that raises is recorded; the rest go on
+                        row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in targets}
+                        row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
+                        failed += 1
+                    _write_row(runs, row)
+                    bar.update()
+                    bar.set_postfix(failed=failed)
+        except KeyboardInterrupt:
+            bar.close()
+            saved = sum(1 for v in done_runs(runs).values() if v == "ok")
+            raise Interrupted(f"interrupted: {saved} of {n_runs} runs are saved in {runs}", out) from None
+        bar.close()
+        table = results(out)
     return table, out
 
 
@@ -478,7 +495,5 @@ def results(out: str | Path) -> pd.DataFrame:
     table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
     if len(table):
         table = table.sort_values(["point", "replicate"]).reset_index(drop=True)
-    tmp = out / f".results.parquet.tmp-{os.getpid()}"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "results.parquet")
+    atomic_write(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
     return table

@@ -1,0 +1,109 @@
+"""Worker processes for sweeps, optimisations, calibrations and the scenario suite.
+
+Every pool here is a ``concurrent.futures`` executor whose workers
+
+* exit on their own when the process that started them dies (even by SIGKILL): each
+  worker watches its parent and leaves within about a second of losing it, shutting down
+  any notebook kernel it started;
+* ignore Ctrl-C, which the main process handles: it stops the workers at once and says
+  what was saved (see :class:`Interrupted`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+WATCH_SECONDS = 0.5
+"""How often a worker checks that its parent is alive."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a resumable command; ``str()`` says what was saved and how to resume."""
+
+    def __init__(self, message: str, folder=None):
+        super().__init__(message)
+        self.folder = folder
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(WATCH_SECONDS)
+        if os.getppid() != parent:
+            try:
+                from . import kernels
+
+                kernels.shutdown_all()
+            finally:
+                os._exit(1)
+
+
+def worker_init(parent: int | None = None) -> None:
+    """Run at the start of every worker: ignore Ctrl-C, and exit when ``parent`` is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = parent or os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="health_sim-parent-watch").start()
+
+
+def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a local pool now: queued work cancelled, running workers terminated."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+
+
+@contextmanager
+def process_pool(workers: int):
+    """A local process pool (spawned workers; see the module's docstring). On any
+    exception, Ctrl-C included, its workers are stopped at once rather than awaited."""
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+class Pool:
+    """A concurrent.futures executor: a local process pool, or Dask (a LocalCluster bound to
+    the loopback interface, with no dashboard unless ``dashboard`` gives an address, or the
+    scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on securing one)."""
+
+    def __init__(self, executor: str, workers: int, scheduler: str | None, dashboard: str | None = None):
+        self.executor, self.workers, self.scheduler, self.dashboard = executor, workers, scheduler, dashboard
+        if executor not in ("local", "dask"):
+            raise ValueError(f"--executor {str(executor)[:40]}: must be local or dask")
+        if executor == "local" and scheduler:
+            raise ValueError("--scheduler goes with --executor dask")
+        self._client = self._cluster = self._local = None
+
+    def __enter__(self):
+        if self.executor == "local":
+            self._local = process_pool(self.workers)
+            return self._local.__enter__()
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            self._client = Client(self.scheduler, timeout="30s")
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=self.dashboard)
+            self._client = Client(self._cluster)
+        return self._client.get_executor(pure=False)
+
+    def __exit__(self, *exc):
+        if self._local is not None:
+            return self._local.__exit__(*exc)
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        return False
