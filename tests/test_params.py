@@ -237,9 +237,12 @@ def test_flag_errors_name_the_flag(tmp_path, key, flag, value, fragment):
 def test_precedence_file_then_set_then_flag(tmp_path):
     write(tmp_path / "base.yaml", "run: {days: 11, seed: 1, burn_in_days: 3}\n")
     p = write(tmp_path / "scen.yaml", "extends: base.yaml\nrun: {days: abc, seed: 2}\n")
-    # --set repairs the file's bad value; the flag beats --set.
-    params = load_params(p, ["run.days=12", "run.seed=5"], flags={"run.seed": ("--seed", 9), "run.scale": ("--scale", None)})
+    # --set repairs the file's bad value; the flag beats the file.
+    params = load_params(p, ["run.days=12"], flags={"run.seed": ("--seed", 9), "run.scale": ("--scale", None)})
     assert (params.run.days, params.run.seed, params.run.burn_in_days, params.run.scale) == (12, 9, 3, 1.0)
+    # a flag and --set of the same key is ambiguous: one line, not a silent winner
+    with pytest.raises(ParamsError, match=r"^--seed and --set run.seed: both set run.seed; give one of them$"):
+        load_params(p, ["run.days=12", "run.seed=5"], flags={"run.seed": ("--seed", 9)})
 
 
 def test_set_accepts_a_mapping_of_dotted_keys():

@@ -103,7 +103,7 @@ class CalibrationSpec(Section):
     run: dict[str, Any] = P(dict, "Overrides of the base for every run, e.g. run.scale and run.days.")
     replicates: int = P(2, "Runs per trial (common random numbers: the same seeds for every trial).", ge=1, le=1000)
     trials: int = P(200, "Trials of the search.", ge=1, le=100_000)
-    seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0)
+    seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0, le=2**32 - 1)
     parallel_trials: int = P(1, "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the sampler's proposals then depend on which trial finishes first.", ge=1, le=256)
     ensemble: EnsembleSpec = P(EnsembleSpec, "How the ensemble is chosen.")
     out: str = P("", "Calibrated file written [default: params/calibrated/<name>.yaml].")

@@ -82,6 +82,12 @@ class _OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _warn(msg: str) -> None:
+    """One ``warning:`` line of at most 300 characters on stderr."""
+    text = "warning: " + " ".join(str(msg).split())
+    typer.echo(text if len(text) <= 300 else text[:297] + "...", err=True)
+
+
 def _line(msg: str, code: int) -> None:
     """Print ``msg`` as one line of at most 300 characters on stderr and exit with ``code``."""
     text = " ".join(str(msg).split())
@@ -138,8 +144,11 @@ def run(
     except BaseException:
         discard(staged)
         raise
-    for name, why in result.undefined().items():
-        typer.echo(f"warning: {name} has no value (null in kpis.json): {why}", err=True)
+    undefined = result.undefined()
+    if undefined:
+        first = next(iter(undefined.items()))
+        more = f"; also {', '.join(list(undefined)[1:])}" if len(undefined) > 1 else ""
+        _warn(f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, reasons in manifest.json): {first[0]}: {first[1]}{more}")
     if sys.stdout.isatty():
         k = result.kpis
         typer.echo(
@@ -176,10 +185,12 @@ def scenarios(
         _fail(f"--seed: {seed} is outside [0, 2**63)")
     if ensemble is not None and no_ensemble:
         _fail("--ensemble and --no-ensemble: choose one")
+    if ensemble is not None and not ensemble.is_file():
+        _fail(f"--ensemble {ensemble}: no such file" if not ensemble.exists() else f"--ensemble {ensemble}: not a file")
     chosen = None if no_ensemble else ensemble or default_ensemble()
     if chosen is not None:
         for w in load_ensemble(chosen).warnings():
-            typer.echo(f"warning: {w}", err=True)
+            _warn(w)
     out = out if out is not None else outputs_root()
     try:
         card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen, force=force)
@@ -227,6 +238,8 @@ def sweep(
     _check_pool_flags(workers, executor, scheduler)
     if via not in ("api", "notebook"):
         _fail(f"--via: {via[:40]!r} is not one of api, notebook")
+    if ensemble is not None and not ensemble.is_file():
+        _fail(f"--ensemble {ensemble}: no such file" if not ensemble.exists() else f"--ensemble {ensemble}: not a file")
     changes = {"ensemble": str(ensemble.resolve())} if ensemble else None
     runs, hours = plan(spec, changes, workers)
     if runs > CONFIRM_RUNS and not yes:

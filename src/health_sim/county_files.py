@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .params import ParamsError, _describe, _read_yaml
+from .params import ParamsError, _describe, _read_yaml, read_text, short
 from .schema import FACILITY_TYPES, KINDS, SPECIALTIES, TRAVEL_TARGETS, CountyParams, FacilityType, Township, Village, county_problems
 
 FILES = ("county.yaml", "townships.csv", "villages.csv", "facilities.csv")
@@ -59,29 +60,36 @@ COLUMNS["facilities.csv"] = ["type"] + COLUMNS["facilities.csv"]
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict]]:
-    """(line number, row) of every non-empty row; empty cells are left out; unknown columns are errors."""
+    """(line number, row) of every non-empty row; empty cells are left out; unknown or
+    repeated columns are errors. The file must be a regular UTF-8 text file of at most 20 MB."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            allowed = COLUMNS[path.name]
-            for col in header:
-                if col is None or col.strip() not in allowed:
-                    close = difflib.get_close_matches((col or "").strip(), allowed, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(allowed)})"
-                    raise CountyFileError(f"{path}: column '{col}' is not known{hint}")
-            rows = []
-            for row in reader:
-                if None in row:
-                    raise CountyFileError(f"{path}: row {reader.line_num}: more cells than columns")
-                # Cells stay text: the schema converts each to its column's type, so a village called Nan or No stays a name.
-                cells = {k.strip(): v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
-                if cells:
-                    rows.append((reader.line_num, cells))
-    except UnicodeDecodeError:
-        raise CountyFileError(f"{path}: not a UTF-8 text file") from None
+        text = read_text(path, "county table")
+    except ParamsError as e:
+        raise CountyFileError(str(e)) from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        allowed = COLUMNS[path.name]
+        seen: set[str] = set()
+        for col in header:
+            name = (col or "").strip()
+            if col is None or name not in allowed:
+                close = difflib.get_close_matches(name[:60], allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(allowed)})"
+                raise CountyFileError(f"{path}: column '{short(col, 60)}' is not known{hint}")
+            if name in seen:
+                raise CountyFileError(f"{path}: column '{name}' appears twice")
+            seen.add(name)
+        rows = []
+        for row in reader:
+            if None in row:
+                raise CountyFileError(f"{path}: row {reader.line_num}: more cells than columns")
+            # Cells stay text: the schema converts each to its column's type, so a village called Nan or No stays a name.
+            cells = {k.strip(): v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
+            if cells:
+                rows.append((reader.line_num, cells))
     except csv.Error as e:
-        raise CountyFileError(f"{path}: malformed CSV: {e}") from None
+        raise CountyFileError(f"{path}: malformed CSV: {short(str(e), 120)}") from None
     if not rows:
         raise CountyFileError(f"{path}: no rows")
     return rows
@@ -221,7 +229,10 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CountyFileError(f"{folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CountyFileError(f"{folder}: cannot write there ({e.strerror or e})") from None
     data = county.model_dump(mode="json")
     towns, villages = data.pop("townships"), data.pop("villages")
     head = "# The county's single values; townships.csv and villages.csv list the places. Units: see `health-sim params`.\n"

@@ -62,7 +62,7 @@ class OptimizeSpec(Section):
     cost: Cost = P(Cost, "Prices that add the two costs up.")
     max_oop_increase: float | None = P(None, "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.", unit="share", ge=0.0)
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start).")
-    seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0)
+    seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0, le=2**32 - 1)
 
     @field_validator("levers")
     @classmethod

@@ -167,8 +167,29 @@ def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BY
         raise ParamsError(f"{path}: not a UTF-8 text file") from None
 
 
+def _check_depth(text: str, where: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the parser's event stream, which is read
+    without recursion: composing a document of 100,000 nested lists would overflow the
+    stack of the compiled loader and crash the process."""
+    parser = _BASE_LOADER(text)
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ParamsError(f"{where}: nested deeper than {MAX_DEPTH} levels (line {event.start_mark.line + 1})")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # reported, with its line, by the loader
+    finally:
+        parser.dispose()
+
+
 def load_yaml(text: str, where: str):
     """YAML ``text`` as data; a problem is one ParamsError line starting with ``where``."""
+    _check_depth(text, where)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -222,10 +243,12 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
     if parent is None:
         return [(path, data)]
     if not isinstance(parent, str):
-        raise ParamsError(f"{path}: extends: must be a file name, not {parent!r}")
+        raise ParamsError(f"{path}: extends: must be a file name, not {_fmt(parent)}")
     parent_path = path.parent / parent
     if not parent_path.exists():
-        raise ParamsError(f"{path}: extends: {parent}: no such file")
+        raise ParamsError(f"{path}: extends: {short(parent)}: no such file")
+    if not parent_path.is_file():
+        raise ParamsError(f"{path}: extends: {short(parent)}: not a regular file (a parameter file is a text file)")
     return _chain(parent_path, seen + (resolved,)) + [(path, data)]
 
 
@@ -366,9 +389,16 @@ def validate_data(model: type[BaseModel], data: dict, where: str):
         raise ParamsError(f"{where}: {first_error(e)}") from None
 
 
+def _errors(e: ValidationError) -> list[dict]:
+    """A ValidationError's errors, unknown keys first: a misspelt key is also reported as the
+    real key 'missing', and the misspelling (with its did-you-mean) is the useful line."""
+    errors = e.errors()
+    return sorted(errors, key=lambda err: err["type"] != "extra_forbidden")
+
+
 def first_error(e: ValidationError) -> str:
     """'key.path: message (and N more)' for the first error of a pydantic ValidationError."""
-    errors = e.errors()
+    errors = _errors(e)
     loc, msg = _describe(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{short('.'.join(str(p) for p in loc), 120) or '(top level)'}: {msg}{more}"
@@ -410,6 +440,10 @@ BYTES_PER_RESIDENT = 260
 million residents, the model's own share 152 MB)."""
 
 
+MIN_RESIDENTS = 100
+"""Fewest simulated residents a run may have: fewer leave most KPIs without a denominator."""
+
+
 def _numbers(x: Any, loc: tuple = ()):
     if isinstance(x, dict):
         for k, v in x.items():
@@ -436,6 +470,8 @@ def available_memory() -> int | None:
 def resource_problems(p: Params) -> list[tuple[tuple, str]]:
     """Runs too large for this machine, found before anything is built: (location, message)."""
     residents = p.county.population * p.run.scale
+    if residents < MIN_RESIDENTS:
+        return [(("run", "scale"), f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run needs at least {MIN_RESIDENTS}")]
     need = residents * BYTES_PER_RESIDENT + 200e6
     free = available_memory()
     if free is not None and need > 0.8 * free:
@@ -449,7 +485,7 @@ def validate(data: dict, origin: dict | None = None, source: str = "<params>") -
     try:
         params = Params.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
+        errors = _errors(e)
         loc, msg = _describe(errors[0])
         src = _source_of(loc, origin, source)
         key = short(".".join(str(p) for p in loc), 120) or "(top level)"
@@ -551,6 +587,8 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
     sources.append(("--set", set(given)))
     for key, (flag, value) in (flags or {}).items():
         if value is not None:
+            if tuple(key.split(".")) in given:
+                raise ParamsError(f"{flag} and --set {key}: both set {key}; give one of them")
             _set_path(data, key.split("."), value, origin, flag)
     params = validate(data, origin, source)
     warn_levers(params, sources)

@@ -35,11 +35,15 @@ def outputs_root(start: str | Path | None = None) -> Path:
 
 
 def resolve(path: str | Path, start: str | Path | None = None) -> Path:
-    """``path`` as given if it exists, else relative to the repository root."""
+    """``path`` as given if it exists, else relative to the repository root (as given
+    when there is no repository around, so that the caller reports it missing)."""
     p = Path(path)
     if p.is_absolute() or p.exists():
         return p
-    return repo_root(start) / p
+    try:
+        return repo_root(start) / p
+    except FileNotFoundError:
+        return p
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

@@ -91,7 +91,7 @@ class SweepSpec(Section):
     targets: TargetList = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
-    seed: int = P(20230101, "Base seed.", ge=0)
+    seed: int = P(20230101, "Base seed.", ge=0, le=2**32 - 1)
     ensemble: str | None = P(None, "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win over members. [default: none]")
 
     @field_validator("factors")
@@ -100,6 +100,14 @@ class SweepSpec(Section):
         if not v:
             raise ValueError("at least one factor")
         return v
+
+    @model_validator(mode="after")
+    def _ranges_for_sampling(self) -> "SweepSpec":
+        if self.design.method != "grid":
+            listed = [k for k, f in self.factors.items() if f.values is not None]
+            if listed:
+                raise ValueError(f"the {self.design.method} design needs low and high for every factor, not values ({listed[0]})")
+        return self
 
     @field_validator("kpis")
     @classmethod
