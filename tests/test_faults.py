@@ -39,15 +39,17 @@ WRITER = textwrap.dedent(
     final, fallback = Path(sys.argv[1]), sys.argv[2] == "fallback"
     if fallback:  # a file system without an atomic exchange: two renames, undone by recover()
         outdir._exchange = lambda a, b: False
+    names = [f"f{i:03d}.txt" for i in range(%d)] + ["manifest.json"]
+    outdir.KINDS["fault-test"] = frozenset(names)  # a kind of output of its own
     gen = 0
     while True:
         gen += 1
         files = {f"f{i:03d}.txt": (lambda p, g=gen: p.write_text(f"{g}\\n")) for i in range(%d)}
-        files["manifest.json"] = lambda p, g=gen: p.write_text(json.dumps({"written_by": "run", "generation": g}))
-        outdir.write_dir(final, files, "run")
+        files["manifest.json"] = lambda p, g=gen: p.write_text(json.dumps({"written_by": "fault-test", "generation": g}))
+        outdir.write_dir(final, files, "fault-test")
         print(gen, flush=True)
     """
-    % FILES
+    % (FILES, FILES)
 )
 
 
@@ -80,7 +82,8 @@ def test_sigkill_at_any_point_of_the_swap_leaves_old_or_new(tmp_path, mode):
         last = gen
     assert last >= 1
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
-    tmp = outdir.stage(final, "run")  # the next run into the same place cleans up after the killed ones
+    outdir.KINDS["fault-test"] = frozenset([f"f{i:03d}.txt" for i in range(FILES)] + ["manifest.json"])
+    tmp = outdir.stage(final, "fault-test")  # the next run into the same place cleans up after the killed ones
     outdir.discard(tmp)
     assert [p.name for p in tmp_path.iterdir()] == ["out"], f"left beside the output: {leftovers}"
 
@@ -223,3 +226,41 @@ def _running(pid: int) -> bool:
             return f.read().split(") ", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_ctrl_c_on_a_sweep_says_what_is_saved_and_how_to_resume(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"name: s\nbase: {ROOT / 'params' / 'scenarios' / 'baseline_2023.yaml'}\n"
+        "factors:\n  insurance.outpatient.township.reimbursement: {values: [0.6, 0.65, 0.7, 0.75, 0.8, 0.85]}\n"
+        "replicates: 2\nrun: {run.scale: 0.01, run.days: 60, run.burn_in_days: 30}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = [health_sim_exe(), "sweep", str(spec), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "runs").glob("p*.parquet"))) < 2:
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    saved = len(list((out / "runs").glob("p*.parquet")))
+    assert err.startswith(f"interrupted: {saved} of 12 runs are saved in {out / 'runs'}; resume with: "), err
+    resume = err.split("resume with: ", 1)[1].strip()
+    assert resume.endswith(f"sweep {spec} --out {out} --workers 2"), resume
+    time.sleep(1)
+    assert not [p for p in workers if _running(p)], "workers left running after Ctrl-C"
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("12 runs, 0 failed")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []

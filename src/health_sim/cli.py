@@ -62,8 +62,9 @@ class _OneLineErrors(TyperGroup):
             _line(str(e), 2)
         except OutputFailed as e:
             _line(str(e), 1)
-        except Interrupted as e:
-            _line(f"{e}; resume with: {_command_line()}", 130)
+        except Interrupted as e:  # not cut to 300 characters: the command must be whole
+            typer.echo(f"{e}; resume with: {_command_line()}", err=True)
+            sys.exit(130)
         except KeyboardInterrupt:
             _line("interrupted", 130)
         except MemoryError:

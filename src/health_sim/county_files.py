@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from .params import ParamsError, _describe, _read_yaml, read_text, short
+from .params import ParamsError, _describe, _read_yaml, file_kind, read_text, short
 from .schema import FACILITY_TYPES, KINDS, SPECIALTIES, TRAVEL_TARGETS, CountyParams, FacilityType, Township, Village, county_problems
 
 FILES = ("county.yaml", "townships.csv", "villages.csv", "facilities.csv")
@@ -174,13 +174,18 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
     one-line errors of :func:`health_sim.params.validate`. Raises CountyFileError.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CountyFileError(f"{folder}: no such county folder" if not folder.exists() else f"{folder}: not a folder (a county set is a folder of {', '.join(FILES)})")
+    try:
+        kind = file_kind(folder)
+        kinds = {name: file_kind(folder / name) for name in FILES} if kind == "folder" else {}
+    except ParamsError as e:
+        raise CountyFileError(str(e)) from None
+    if kind != "folder":
+        raise CountyFileError(f"{short(folder, 120)}: no such county folder" if kind == "missing" else f"{short(folder, 120)}: not a folder (a county set is a folder of {', '.join(FILES)})")
     for name in FILES:
         f = folder / name
-        if f.exists() and not f.is_file():
+        if kinds[name] not in ("missing", "file"):
             raise CountyFileError(f"{f}: is not a file")
-        if name in FILES[:2] and not f.exists():
+        if name in FILES[:2] and kinds[name] == "missing":
             raise CountyFileError(f"{f}: no such file (a county set needs {FILES[0]} and {FILES[1]})")
     try:
         county = _read_yaml(folder / "county.yaml")
@@ -194,7 +199,7 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
         if key in county:
             raise CountyFileError(f"{folder / 'county.yaml'}: {key}: list them in {key}.csv, not here")
     towns = _section_rows(folder / "townships.csv")
-    villages = _section_rows(folder / "villages.csv") if (folder / "villages.csv").exists() else []
+    villages = _section_rows(folder / "villages.csv") if kinds["villages.csv"] == "file" else []
     county["townships"] = [d for _, d, _ in towns]
     county["villages"] = [d for _, d, _ in villages]
     for key, rows in (("townships", towns), ("villages", villages)):
@@ -204,7 +209,7 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
         line = (towns if what == "township" else villages)[i][0]
         raise CountyFileError(f"{folder / (what + 's.csv')}: row {line}, {key}: {msg}")
     facilities: dict = {}
-    if (folder / "facilities.csv").exists():
+    if kinds["facilities.csv"] == "file":
         for line, data, _ in _section_rows(folder / "facilities.csv"):
             ftype = data.pop("type")
             if ftype in facilities:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import reprlib
+import stat
 import typing
 import warnings
 from pathlib import Path
@@ -31,7 +33,7 @@ class ParamsError(ValueError):
     most MAX_MESSAGE characters); in a notebook it shows as that line, not a traceback."""
 
     def __init__(self, message: object = ""):
-        text = " ".join(str(message).split("\n"))
+        text = " ".join(str(message).splitlines())  # every kind of line break
         super().__init__(text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "...")
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
@@ -47,10 +49,12 @@ def short(v: Any, limit: int = 80) -> str:
     """``v`` as text of at most ``limit`` characters, however large it is (an alias bomb
     stays cheap: nested containers are cut before they are rendered)."""
     r = reprlib.Repr(maxlevel=3, maxdict=4, maxlist=4, maxtuple=4, maxset=4, maxstring=limit, maxother=limit, maxlong=limit)
+    if isinstance(v, os.PathLike):
+        v = os.fspath(v)
     text = v if isinstance(v, str) else r.repr(v)
     if isinstance(v, str) and len(text) > limit:
         text = text[: limit - 3] + "..."
-    text = text.replace("\n", " ")
+    text = " ".join(text.splitlines())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -144,16 +148,31 @@ class _DocumentError(Exception):
         self.problem, self.mark = problem, node.start_mark
 
 
+def file_kind(path: Path) -> str:
+    """"file", "folder", "missing" or "other" (a FIFO, a device, a socket); a path that
+    cannot even be looked at (too long, no permission) is one ParamsError line."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as e:
+        raise ParamsError(f"{short(path, 120)}: cannot be read ({e.strerror or e})") from None
+    except ValueError:  # a NUL byte in the name
+        raise ParamsError(f"{short(path, 120)}: not a valid file name") from None
+    return "file" if stat.S_ISREG(mode) else "folder" if stat.S_ISDIR(mode) else "other"
+
+
 def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BYTES) -> str:
     """The text of a regular file of at most ``limit`` bytes; anything else (missing, a
     folder, a FIFO or device, too large, not UTF-8) is one ParamsError line."""
     path = Path(path)
-    if not path.exists():
-        raise ParamsError(f"{path}: no such file")
-    if path.is_dir():
-        raise ParamsError(f"{path}: is a directory, not a {what}")
-    if not path.is_file():
-        raise ParamsError(f"{path}: not a regular file (a {what} is a text file)")
+    kind = file_kind(path)
+    if kind == "missing":
+        raise ParamsError(f"{short(path, 120)}: no such file")
+    if kind == "folder":
+        raise ParamsError(f"{short(path, 120)}: is a directory, not a {what}")
+    if kind != "file":
+        raise ParamsError(f"{short(path, 120)}: not a regular file (a {what} is a text file)")
     try:
         with path.open("rb") as f:
             raw = f.read(limit + 1)
@@ -235,7 +254,11 @@ def _merge(base: dict, over: dict, origin: dict, src: str, prefix: tuple = ()) -
 def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
     """The file and the files it extends, base first."""
     path = Path(path)
-    resolved = path.resolve()
+    file_kind(path)  # a name that cannot be looked at is one line, before resolving it
+    try:
+        resolved = path.resolve()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ParamsError(f"{short(path, 120)}: cannot be read ({e})") from None
     if resolved in seen:
         raise ParamsError(f"{path}: extends: circular ({' -> '.join(p.name for p in seen + (resolved,))})")
     data = _read_yaml(path)
@@ -245,9 +268,10 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
     if not isinstance(parent, str):
         raise ParamsError(f"{path}: extends: must be a file name, not {_fmt(parent)}")
     parent_path = path.parent / parent
-    if not parent_path.exists():
+    kind = file_kind(parent_path) if "\0" not in parent else "missing"
+    if kind == "missing":
         raise ParamsError(f"{path}: extends: {short(parent)}: no such file")
-    if not parent_path.is_file():
+    if kind != "file":
         raise ParamsError(f"{path}: extends: {short(parent)}: not a regular file (a parameter file is a text file)")
     return _chain(parent_path, seen + (resolved,)) + [(path, data)]
 

@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -52,19 +53,32 @@ def worker_init(parent: int | None = None) -> None:
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
     """Stop a local pool now: queued work cancelled, running workers terminated."""
-    procs = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
+    procs = list((getattr(pool, "_processes", None) or {}).values())
     for p in procs:
         if p.is_alive():
             p.terminate()
     for p in procs:
         p.join(timeout=5)
+    pool.shutdown(wait=True, cancel_futures=True)  # the pool sees its workers gone and releases its queues
+
+
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_tracker() -> None:
+    """Workers stopped by Ctrl-C cannot release the locks they made (tqdm makes one); the
+    resource tracker releases them at the end and says so on stderr, over the one line that
+    tells the researcher what was saved. Its warning is silenced (the tracker process takes
+    its warning options from this one's when it starts)."""
+    if _TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_QUIET)
 
 
 @contextmanager
 def process_pool(workers: int):
     """A local process pool (spawned workers; see the module's docstring). On any
     exception, Ctrl-C included, its workers are stopped at once rather than awaited."""
+    _quiet_tracker()
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
     try:
         yield pool
