@@ -317,10 +317,11 @@ def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) 
 
 
 def _index(node: list, part: str, where: str) -> int:
-    try:
-        i = int(part)
-    except ValueError:
-        raise ParamsError(f"{where}: {short(part)} is not an index of this list (0 to {len(node) - 1})") from None
+    """A list index written plainly (0, 1, 12: not -0, +1, 01 or 1_0, which would be
+    recorded under another name than the element they set)."""
+    if not (part.isascii() and part.isdigit() and len(part) <= 9 and (part == "0" or not part.startswith("0"))):
+        raise ParamsError(f"{where}: {short(part)} is not an index of this list (0 to {len(node) - 1})")
+    i = int(part)
     if not 0 <= i < len(node):
         raise ParamsError(f"{where}: {i} is not an index of this list (0 to {len(node) - 1})")
     return i
