@@ -41,10 +41,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     port = _free_port()
-    log = tmp_path_factory.mktemp("lab") / "lab.log"
+    here = tmp_path_factory.mktemp("lab")
+    log = here / "lab.log"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
            "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-           f"--ServerApp.root_dir={ROOT}", "--LabApp.news_url=", "--allow-root"]
+           f"--ServerApp.root_dir={ROOT}", "--LabApp.news_url=", "--allow-root",
+           f"--FileCheckpoints.checkpoint_dir={here / 'checkpoints'}",  # not notebooks/.ipynb_checkpoints
+           f"--LabApp.workspaces_dir={here / 'workspaces'}", f"--LabApp.user_settings_dir={here / 'settings'}"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,11 +27,22 @@ def _command_line() -> str:
     return shlex.join([head, *sys.argv[1:]])
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _warnings_once():
+    """A ``warnings.showwarning`` that prints each parameter warning once, as a ``warning:`` line
+    (a sweep reads its base scenario several times; the researcher hears about it once)."""
     from .params import ParamsWarning
 
-    if issubclass(category, ParamsWarning):
-        typer.echo(f"warning: {message}", err=True)
+    seen: set[str] = set()
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not issubclass(category, ParamsWarning):
+            return original(message, category, filename, lineno, file, line)
+        if str(message) not in seen:
+            seen.add(str(message))
+            _warn(str(message))
+
+    return show
 
 
 class _OneLineErrors(TyperGroup):
@@ -46,13 +58,11 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
-        import warnings
-
         from .outdir import OutputFailed
         from .params import ParamsError, ParamsWarning
         from .workers import Interrupted
 
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _warnings_once()
         warnings.simplefilter("always", ParamsWarning)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)

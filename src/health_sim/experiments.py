@@ -177,6 +177,10 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     over |= dict(overrides or {})
     if over:
         params = with_overrides(params, over)
+        if overrides:
+            from .params import warn_levers
+
+            warn_levers(params, [("overrides", {tuple(k.split(".")) for k in overrides})])
     seeds = [int(s) for s in seeds] if seeds else replicate_seeds(seed, replicates)
     if ensemble is not None and not isinstance(ensemble, Ensemble):
         ensemble = load_ensemble(ensemble)

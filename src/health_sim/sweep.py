@@ -30,7 +30,7 @@ from pydantic import BeforeValidator, field_validator, model_validator
 
 from .experiments import flatten, replicate_seeds
 from .kpis import KPIS
-from .params import ParamsError, first_error, load_params, validate_data, validate_file, with_overrides
+from .params import ParamsError, first_error, load_params, validate_data, validate_file, warn_levers, with_overrides
 from .paths import atomic_write, outputs_root, resolve
 from .schema_base import P, Section
 from .targets import Target, load_targets, score
@@ -184,9 +184,11 @@ def check_factors(path: Path, section: str, params, run: dict, factors: dict[str
     """Every factor must be a real parameter, valid at both ends and inside its range (a
     whole-number parameter needs ``integer: true``); else one line naming ``section.key``."""
     try:
-        with_overrides(params, dict(run))
+        with_run = with_overrides(params, dict(run))
     except ParamsError as e:
         raise ParamsError(f"{path}: run: {str(e).removeprefix('--set ')}") from None
+    keys = lambda names: {tuple(k.split(".")) for k in names}  # noqa: E731
+    warn_levers(with_run, [(f"{path}: run", keys(run)), (f"{path}: {section}", keys(factors))])
     for key, f in factors.items():
         probe = f.values if f.values is not None else [f.low, f.high] + ([] if f.integer else [f.low + 0.37 * (f.high - f.low)])
         for v in probe:

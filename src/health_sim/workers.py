@@ -45,7 +45,13 @@ def _watch_parent(parent: int) -> None:
 
 
 def worker_init(parent: int | None = None) -> None:
-    """Run at the start of every worker: ignore Ctrl-C, and exit when ``parent`` is gone."""
+    """Run at the start of every worker: ignore Ctrl-C, exit when ``parent`` is gone, and
+    leave parameter warnings to the main process (which gave them once, before the runs)."""
+    import warnings
+
+    from .params import ParamsWarning
+
+    warnings.simplefilter("ignore", ParamsWarning)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = parent or os.getppid()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="health_sim-parent-watch").start()
