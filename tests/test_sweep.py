@@ -249,3 +249,35 @@ def test_record_reads_final_kpis_from_the_last_calendar_year():
     annual = pd.DataFrame({"year": [2023, 2024], "grassroots_share": [0.6, 0.7], "fund_spending": [1.0, 2.0]})
     row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share", "final:fund_spending"], [])
     assert row == {"grassroots_share": 0.65, "final:grassroots_share": 0.7, "final:fund_spending": 2.0}
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only_and_serves_no_dashboard():
+    import urllib.error
+    import urllib.request
+
+    from health_sim.workers import Pool
+
+    pool = Pool("dask", 1, None)
+    with pool as executor:
+        assert executor.submit(sum, [1, 2]).result() == 3
+        scheduler = pool._cluster.scheduler
+        assert pool._client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert all(w.host == "127.0.0.1" for w in scheduler.workers.values())
+        # the scheduler's small HTTP server (health, metrics) listens on loopback and holds no dashboard
+        http = scheduler.http_server
+        assert {s.getsockname()[0] for s in http._sockets.values()} == {"127.0.0.1"}
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{http.port}/status", timeout=10)
+        assert e.value.code == 404
+
+
+def test_a_dashboard_is_asked_for_explicitly_and_needs_bokeh():
+    import importlib.util
+
+    from health_sim.workers import Pool
+
+    with pytest.raises(ValueError, match="--dashboard goes with --executor dask"):
+        Pool("local", 1, None, dashboard="127.0.0.1:8787")
+    if importlib.util.find_spec("bokeh") is None:
+        with pytest.raises(ValueError, match="needs the bokeh package"):
+            Pool("dask", 1, None, dashboard="127.0.0.1:8787")

@@ -100,11 +100,20 @@ class Pool:
     scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on securing one)."""
 
     def __init__(self, executor: str, workers: int, scheduler: str | None, dashboard: str | None = None):
+        from .params import ParamsError
+
         self.executor, self.workers, self.scheduler, self.dashboard = executor, workers, scheduler, dashboard
         if executor not in ("local", "dask"):
-            raise ValueError(f"--executor {str(executor)[:40]}: must be local or dask")
+            raise ParamsError(f"--executor {str(executor)[:40]}: must be local or dask")
         if executor == "local" and scheduler:
-            raise ValueError("--scheduler goes with --executor dask")
+            raise ParamsError("--scheduler goes with --executor dask")
+        if dashboard and (executor != "dask" or scheduler):
+            raise ParamsError("--dashboard goes with --executor dask and no --scheduler (an existing cluster has its own)")
+        if dashboard:
+            import importlib.util
+
+            if importlib.util.find_spec("bokeh") is None:
+                raise ParamsError("--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this environment)")
         self._client = self._cluster = self._local = None
 
     def __enter__(self):
