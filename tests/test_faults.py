@@ -264,3 +264,26 @@ def _children(pid: int) -> list[int]:
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
+
+def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path):
+    spec = tmp_path / "o.yaml"
+    spec.write_text(
+        f"name: o\nbase: {ROOT / 'params' / 'scenarios' / 'baseline_2023.yaml'}\n"
+        "levers:\n  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.3}\n"
+        "targets: [{name: g, kpi: grassroots_share, threshold: 0.6, source: test}]\n"
+        "replicates: 2\ntrials: 400\nrun: {run.scale: 0.02, run.days: 120, run.burn_in_days: 30, policies.reimbursement.enabled: true}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen([health_sim_exe(), "optimize", str(spec), "--out", str(out), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "reference.json").exists():
+        time.sleep(0.1)
+    time.sleep(3)  # a few candidates
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("interrupted: ") and f"of 400 candidates are saved in {out / 'study.db'}; resume with: " in err, err
+    assert err.rstrip().endswith(f"optimize {spec} --out {out} --workers 2"), err

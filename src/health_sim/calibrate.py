@@ -46,6 +46,7 @@ from .experiments import replicate_seeds
 from .params import ParamsError, load_params, params_hash
 from .paths import atomic_write, atomic_write_text, resolve
 from .schema_base import P, Section
+from .workers import quiet_optuna_interrupts
 from .sweep import Factor, check_factors, claim, default_out, load_spec, run_one
 
 
@@ -182,6 +183,7 @@ def _calibrate(spec: CalibrationSpec, spec_path: Path, base: Path, folder: Path,
 
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna_interrupts()
     sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5)))
     study = optuna.create_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}", direction="minimize", sampler=sampler, load_if_exists=True)
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):  # left by an interruption
@@ -277,6 +279,7 @@ def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd
 
     old = _check_pooled(spec, folder)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna_interrupts()
     study = optuna.load_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}")
     table = trials_table(study, spec)
     cand = pd.read_parquet(folder / "candidates.parquet")

@@ -37,6 +37,7 @@ from .experiments import replicate_seeds
 from .params import ParamsError, load_params, with_overrides
 from .paths import atomic_write
 from .schema_base import P, Section
+from .workers import quiet_optuna_interrupts
 from .sweep import Factor, TargetList, check_factors, load_spec, run_one, sweep_targets
 from .targets import Target
 
@@ -162,6 +163,7 @@ def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, 
 
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna_interrupts()
     keys = list(spec.levers)
 
     sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(10, max(1, spec.trials // 4)))
@@ -177,13 +179,14 @@ def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, 
     bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=spec.name)
     with pool_spec as pool:
         ref_file = out / "reference.json"
-        if ref_file.exists():
-            reference = json.loads(ref_file.read_text())
+        if ref_file.exists():  # null (an undefined KPI) is read back as NaN
+            reference = {k: (np.nan if v is None else v) for k, v in json.loads(ref_file.read_text()).items()}
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
             ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]])
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
-            atomic_write(ref_file, lambda p: p.write_text(json.dumps(reference, indent=1) + "\n"))
+            valid = {k: (v if np.isfinite(v) else None) for k, v in reference.items()}  # valid JSON: NaN as null
+            atomic_write(ref_file, lambda p: p.write_text(json.dumps(valid, indent=1, allow_nan=False) + "\n"))
 
         feasible = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("feasible"))
 

@@ -339,7 +339,7 @@ def claim(folder: Path, made: dict, kind: str, *, force: bool = False, differs: 
 
 
 def _claim_spec(f: Path, made: dict, kind: str, differs, flag: str) -> None:
-    text = json.dumps(made, indent=1, sort_keys=True) + "\n"
+    text = json.dumps(made, indent=1, sort_keys=True, allow_nan=False) + "\n"
     tmp = f.with_name(f".spec.json.tmp-{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")

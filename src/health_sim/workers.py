@@ -32,6 +32,34 @@ class Interrupted(Exception):
         self.folder = folder
 
 
+class _DropInterrupted:
+    """A logging filter for Optuna's logger: a trial stopped by Ctrl-C is not a failure to
+    report with a traceback (the command says in one line what was saved)."""
+
+    def __init__(self):
+        self._after = False
+
+    def filter(self, record) -> bool:
+        if record.exc_info and record.exc_info[0] is not None and issubclass(record.exc_info[0], KeyboardInterrupt):
+            self._after = True
+            return False
+        if self._after and "failed with value None" in record.getMessage():
+            self._after = False
+            return False
+        return True
+
+
+def quiet_optuna_interrupts() -> None:
+    """Install :class:`_DropInterrupted` on Optuna's logger (once)."""
+    import logging
+
+    logger = logging.getLogger("optuna")
+    if not any(isinstance(f, _DropInterrupted) for f in logger.filters):
+        logger.addFilter(_DropInterrupted())
+        for h in logger.handlers:
+            h.addFilter(_DropInterrupted())
+
+
 def _watch_parent(parent: int) -> None:
     while True:
         time.sleep(WATCH_SECONDS)
