@@ -73,7 +73,7 @@ class _OneLineErrors(TyperGroup):
         except OutputFailed as e:
             _line(str(e), 1)
         except Interrupted as e:  # not cut to 300 characters: the command must be whole
-            typer.echo(f"{e}; resume with: {_command_line()}", err=True)
+            typer.echo(f"{e}; {e.again}: {_command_line()}", err=True)
             sys.exit(130)
         except KeyboardInterrupt:
             _line("interrupted", 130)
@@ -90,6 +90,8 @@ class _OneLineErrors(TyperGroup):
             _line(f"health-sim: internal error: {type(e).__name__}: {e} (run with {DEBUG_ENV}=1 for the traceback)", 1)
         if type(code).__name__ == "Abort":  # pragma: no cover - Ctrl-C at a prompt
             sys.exit(130)
+        if code == 130:  # typer turns a Ctrl-C it sees into exit code 130, silently
+            _line("interrupted", 130)
         sys.exit(code if isinstance(code, int) else 0)
 
 

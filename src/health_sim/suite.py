@@ -196,6 +196,8 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     staged: dict[str, Path] = {}
     outcomes: dict[str, Outcome] = {}
     disable = None if progress is None else not progress
+    from .workers import Interrupted
+
     try:
         for name, final in finals.items():
             staged[name] = stage(final, "scenario", force=force)
@@ -209,6 +211,9 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
                     outcomes[name] = Outcome(name, False, 0.0, f"{type(e).__name__}: {e}")
                 bar.update()
                 bar.set_postfix(failed=sum(not o.ok for o in outcomes.values()))
+    except KeyboardInterrupt:
+        done = sorted(n for n, o in outcomes.items())
+        raise Interrupted(f"interrupted: {len(done)} of {len(files)} scenarios finished and were written to {out / 'scenarios'}; the others' folders are as they were and the scorecard was not written", out, again="to run them all again") from None
     finally:
         for tmp in staged.values():
             discard(tmp)

@@ -27,9 +27,9 @@ WATCH_SECONDS = 0.5
 class Interrupted(Exception):
     """Ctrl-C during a resumable command; ``str()`` says what was saved and how to resume."""
 
-    def __init__(self, message: str, folder=None):
+    def __init__(self, message: str, folder=None, again: str = "resume with"):
         super().__init__(message)
-        self.folder = folder
+        self.folder, self.again = folder, again
 
 
 class _DropInterrupted:
