@@ -287,3 +287,21 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("interrupted: ") and f"of 400 candidates are saved in {out / 'study.db'}; resume with: " in err, err
     assert err.rstrip().endswith(f"optimize {spec} --out {out} --workers 2"), err
+
+
+def test_ctrl_c_on_the_scenario_suite_says_what_was_written(tmp_path):
+    out = tmp_path / "out"
+    args = [health_sim_exe(), "scenarios", "--out", str(out), "--scale", "0.02", "--jobs", "1", "--reps", "1", "--no-ensemble",
+            "--only", "baseline_2023", "--only", "drg", "--only", "all_levers"]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (out / "scenarios" / "baseline_2023" / "manifest.json").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("interrupted: ") and f"of 3 scenarios finished and were written to {out / 'scenarios'}" in err and "; to run them all again: " in err, err
+    assert json.loads((out / "scenarios" / "baseline_2023" / "manifest.json").read_text())["written_by"] == "scenario"
+    assert not (out / "scorecard.csv").exists()
+    assert not [p for p in (out / "scenarios").iterdir() if p.is_dir() and p.name.startswith(".")], "a staged folder was left"
