@@ -27,9 +27,13 @@ def _command_line() -> str:
     return shlex.join([head, *sys.argv[1:]])
 
 
+_pending: list[str] = []
+
+
 def _warnings_once():
-    """A ``warnings.showwarning`` that prints each parameter warning once, as a ``warning:`` line
-    (a sweep reads its base scenario several times; the researcher hears about it once)."""
+    """A ``warnings.showwarning`` that holds each parameter warning back (once each: a sweep
+    reads its base scenario several times) until the command's checks have passed: bad
+    input is then one line, and a run that starts is preceded by its warnings."""
     from .params import ParamsWarning
 
     seen: set[str] = set()
@@ -40,9 +44,15 @@ def _warnings_once():
             return original(message, category, filename, lineno, file, line)
         if str(message) not in seen:
             seen.add(str(message))
-            _warn(str(message))
+            _pending.append(str(message))
 
     return show
+
+
+def _flush_warnings() -> None:
+    """Print the warnings held back, as ``warning:`` lines."""
+    while _pending:
+        _warn(_pending.pop(0))
 
 
 class _OneLineErrors(TyperGroup):
@@ -60,34 +70,44 @@ class _OneLineErrors(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         from .outdir import OutputFailed
         from .params import ParamsError, ParamsWarning
-        from .workers import Interrupted
+        from .workers import Interrupted, when_work_starts
 
         warnings.showwarning = _warnings_once()
         warnings.simplefilter("always", ParamsWarning)
+        when_work_starts(_flush_warnings)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except (typer.Exit, typer.Abort):
+            _flush_warnings()
             raise
         except ParamsError as e:
+            _pending.clear()  # the error is what matters now; the warnings come back once it is fixed
             _line(str(e), 2)
         except OutputFailed as e:
+            _flush_warnings()
             _line(str(e), 1)
         except Interrupted as e:  # not cut to 300 characters: the command must be whole
+            _flush_warnings()
             typer.echo(f"{e}; {e.again}: {_command_line()}", err=True)
             sys.exit(130)
         except KeyboardInterrupt:
+            _flush_warnings()
             _line("interrupted", 130)
         except MemoryError:
+            _flush_warnings()
             _line("health-sim: out of memory (lower run.scale or the design's size)", 1)
         except Exception as e:
             if type(e).__name__ == "NoArgsIsHelpError" and getattr(e, "ctx", None) is not None:
                 typer.echo(e.ctx.get_help())
                 sys.exit(0)
-            if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # a usage error: bad input, one line
+                _pending.clear()
                 _line(f"health-sim: {e.format_message()}", e.exit_code)
+            _flush_warnings()
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
             _line(f"health-sim: internal error: {type(e).__name__}: {e} (run with {DEBUG_ENV}=1 for the traceback)", 1)
+        _flush_warnings()
         if type(code).__name__ == "Abort":  # pragma: no cover - Ctrl-C at a prompt
             sys.exit(130)
         if code == 130:  # typer turns a Ctrl-C it sees into exit code 130, silently
@@ -146,6 +166,7 @@ def run(
     params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
     out = out or outputs_root() / params_file.stem
     staged = stage(out, "run", force=force)  # checked and writable before the simulation, not after it
+    _flush_warnings()
     try:
         result = run_model(params, progress=None)
         result.manifest["params_file"] = str(params_file)

@@ -313,10 +313,7 @@ def claim(folder: Path, made: dict, kind: str, *, force: bool = False, differs: 
     if folder.exists() and not folder.is_dir():
         raise OutputRefused(f"{flag} {_short(folder)}: exists and is not a folder")
     f = folder / "spec.json"
-    if folder.is_dir() and not f.exists() and not force:
-        entries = sorted(p.name for p in folder.iterdir() if p.name not in (".lock",) and not p.name.startswith(".spec.json"))
-        if entries:
-            raise OutputRefused(f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give a new or empty folder, or --force to add to it")
+    had_lock = (folder / ".lock").exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -328,6 +325,12 @@ def claim(folder: Path, made: dict, kind: str, *, force: bool = False, differs: 
         os.close(fd)
         raise OutputRefused(f"{flag} {_short(folder)}: another health-sim {kind} is filling it now; wait for it to end or give another --out") from None
     try:
+        if not f.exists() and not force:  # under the lock: a claim made a moment ago has its spec.json whole
+            entries = sorted(p.name for p in folder.iterdir() if p.name != ".lock" and not p.name.startswith(".spec.json.tmp-"))
+            if entries:
+                if not had_lock:  # someone else's folder is left as it was found
+                    (folder / ".lock").unlink(missing_ok=True)
+                raise OutputRefused(f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give a new or empty folder, or --force to add to it")
         _claim_spec(f, made, kind, differs, flag)
         clean_temps(folder)
     except BaseException:

@@ -413,7 +413,7 @@ def seconds_per_run(params) -> float:
 def plan(spec_path: str | Path, changes: dict | None = None, workers: int | None = None) -> tuple[int, float]:
     """(runs, estimated hours on ``workers``) of a sweep, checked and without building its design."""
     spec, base = load_sweep(spec_path, changes)
-    runs = design_size(spec) * spec.replicates
+    runs = check_size(spec_path, spec)
     params = with_overrides(load_params(base), dict(spec.run))
     return runs, runs * seconds_per_run(params) / max(1, workers or os.cpu_count() or 1) / 3600
 

@@ -23,6 +23,21 @@ from contextlib import contextmanager
 WATCH_SECONDS = 0.5
 """How often a worker checks that its parent is alive."""
 
+_starting: list = []
+
+
+def when_work_starts(fn) -> None:
+    """Call ``fn()`` when a pool is about to take work, that is once every check of the
+    command has passed (the command line prints its held-back warnings then)."""
+    if fn not in _starting:
+        _starting.append(fn)
+
+
+def work_starts() -> None:
+    """Tell those registered with :func:`when_work_starts` that the work begins."""
+    for fn in list(_starting):
+        fn()
+
 
 class Interrupted(Exception):
     """Ctrl-C during a resumable command; ``str()`` says what was saved and how to resume."""
@@ -113,6 +128,7 @@ def process_pool(workers: int):
     """A local process pool (spawned workers; see the module's docstring). On any
     exception, Ctrl-C included, its workers are stopped at once rather than awaited."""
     _quiet_tracker()
+    work_starts()
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
     try:
         yield pool
@@ -145,9 +161,10 @@ class Pool:
         self._client = self._cluster = self._local = None
 
     def __enter__(self):
-        if self.executor == "local":
+        if self.executor == "local":  # process_pool says the work starts
             self._local = process_pool(self.workers)
             return self._local.__enter__()
+        work_starts()
         from distributed import Client, LocalCluster
 
         if self.scheduler:
