@@ -281,3 +281,21 @@ def test_a_dashboard_is_asked_for_explicitly_and_needs_bokeh():
     if importlib.util.find_spec("bokeh") is None:
         with pytest.raises(ValueError, match="needs the bokeh package"):
             Pool("dask", 1, None, dashboard="127.0.0.1:8787")
+
+
+def test_more_workers_than_the_memory_holds_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    import health_sim.params as hp
+    from health_sim.params import ParamsError
+
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        f"name: s\nbase: {ROOT / 'params' / 'scenarios' / 'baseline_2023.yaml'}\n"
+        "factors:\n  run.scale: {values: [0.01, 0.5]}\nreplicates: 1\nrun: {run.days: 2, run.burn_in_days: 0}\n",
+        encoding="utf-8",
+    )
+    one = hp.memory_needed(hp.load_params(ROOT / "params" / "scenarios" / "baseline_2023.yaml", {"run.scale": 0.5}))
+    monkeypatch.setattr(hp, "available_memory", lambda: int(one * 3))  # room for two runs at the largest scale, not three
+    run_sweep(f, out=tmp_path / "two", workers=2, progress=False)
+    with pytest.raises(ParamsError, match=r"s\.yaml: run: 3 workers x about .* GB a run is more than the .* GB of memory available; use fewer --workers"):
+        run_sweep(f, out=tmp_path / "three", workers=3, progress=False)
+    assert not (tmp_path / "three").exists()

@@ -492,12 +492,17 @@ def available_memory() -> int | None:
     return None
 
 
+def memory_needed(p: Params) -> float:
+    """Bytes of memory a run of these parameters needs, roughly (with headroom)."""
+    return p.county.population * p.run.scale * BYTES_PER_RESIDENT + 200e6
+
+
 def resource_problems(p: Params) -> list[tuple[tuple, str]]:
     """Runs too large for this machine, found before anything is built: (location, message)."""
     residents = p.county.population * p.run.scale
     if residents < MIN_RESIDENTS:
         return [(("run", "scale"), f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run needs at least {MIN_RESIDENTS}")]
-    need = residents * BYTES_PER_RESIDENT + 200e6
+    need = memory_needed(p)
     free = available_memory()
     if free is not None and need > 0.8 * free:
         return [(("county", "population"), f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)")]

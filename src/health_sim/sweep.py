@@ -418,6 +418,24 @@ def plan(spec_path: str | Path, changes: dict | None = None, workers: int | None
     return runs, runs * seconds_per_run(params) / max(1, workers or os.cpu_count() or 1) / 3600
 
 
+def check_memory(where: str, params, workers: int) -> None:
+    """Refuse, in one line, more workers than this machine's memory holds runs of ``params``."""
+    from .params import available_memory, memory_needed
+
+    each, free = memory_needed(params), available_memory()
+    if free is not None and each * workers > 0.8 * free:
+        raise ParamsError(f"{where}: {workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale")
+
+
+def largest_run(params, factors: dict) -> Any:
+    """``params`` at the largest scale a factor gives it (for the memory check)."""
+    f = factors.get("run.scale")
+    if f is None:
+        return params
+    top = max(f.values) if f.values is not None else f.high
+    return with_overrides(params, {"run.scale": top})
+
+
 def check_size(path: str | Path, spec: SweepSpec) -> int:
     """The number of runs; a design of more than MAX_RUNS is refused in one line."""
     points = design_size(spec)
@@ -451,6 +469,8 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     targets = sweep_targets(spec, spec_path)
     out = Path(out) if out else default_out(spec, load_sweep(spec_path)[0] if changes else spec)
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
+    if not scheduler:  # an existing cluster's memory is on its own machines
+        check_memory(f"{spec_path}: run", largest_run(with_overrides(load_params(base), dict(spec.run)), spec.factors), pool_spec.workers)
     with claim(out, spec, base, targets, force=force):
         runs = out / "runs"
         runs.mkdir(parents=True, exist_ok=True)
