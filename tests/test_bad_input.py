@@ -381,6 +381,7 @@ CASES: dict[str, Case] = {
     "params_fifo": run_case({}, frags=("p.yaml",), setup=mkfifo("p.yaml"), sub=True, timeout=20),
     "params_dev_zero": run_case({}, frags=("/dev/zero",), params="/dev/zero", sub=True),
     "params_symlink_to_dev_zero": run_case({}, frags=("p.yaml",), setup=symlink("p.yaml", "/dev/zero"), sub=True),
+    "out_is_a_symbolic_link": run_case(None, "--out", "lnk", frags=("--out lnk", "symbolic link"), setup=lambda d: ((d / "real").mkdir(), os.symlink("real", d / "lnk"))),
     "params_directory": run_case({}, frags=("p.yaml",), setup=mkdir("p.yaml")),
     "params_binary": run_case({"p.yaml": bytes(range(256)) * 16}, frags=("p.yaml",)),
     "params_nul_byte": run_case({"p.yaml": b"run: {seed: 3}\x00\n"}, frags=("p.yaml",)),

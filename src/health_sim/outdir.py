@@ -88,8 +88,8 @@ def check_place(final: Path, kind: str, *, force: bool = False, flag: str = "--o
     """Refuse ``final`` (one line naming it) if it is a file, or a folder that is not empty
     and not a previous ``kind`` output, unless ``force``."""
     final = Path(final)
-    if final.is_symlink() and not final.exists():
-        raise OutputRefused(f"{flag} {_short(final)}: a broken symbolic link")
+    if final.is_symlink():  # the swap would replace the link itself, not the folder it names
+        raise OutputRefused(f"{flag} {_short(final)}: a symbolic link; give the folder it points to")
     if final.exists() and not final.is_dir():
         raise OutputRefused(f"{flag} {_short(final)}: exists and is not a folder")
     if not final.exists() or force:
