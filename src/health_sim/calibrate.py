@@ -47,7 +47,7 @@ from .params import ParamsError, load_params, params_hash, with_overrides
 from .paths import atomic_write, atomic_write_text, resolve
 from .schema_base import P, Section
 from .workers import quiet_optuna_interrupts
-from .sweep import Factor, check_factors, check_memory, claim, default_out, largest_run, load_spec, run_one
+from .sweep import Factor, check_factors, check_memory, claim, default_out, load_spec, run_one
 
 
 class Observed(Section):
@@ -169,8 +169,7 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
     target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
     check_file_place(target, lambda text: text.startswith(_HEADER.split("{name}")[0]), force=force, flag="--write")  # before the search, not after an hour of it
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
-    if not scheduler:  # an existing cluster's memory is on its own machines
-        check_memory(f"{spec_path}: run", largest_run(with_overrides(load_params(base), dict(spec.run)), {}), pool_spec.workers)
+    check_memory(f"{spec_path}: run", with_overrides(load_params(base), dict(spec.run)), {}, pool_spec)
     # What the stored runs depend on: more trials, another output file or another choice of members is a resume.
     with claim(folder, spec.model_copy(update={"trials": 0, "out": "", "parallel_trials": 1, "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates)}), base, [], kind="calibration", force=force):
         try:

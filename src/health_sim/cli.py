@@ -115,16 +115,20 @@ class _OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _warn(msg: str) -> None:
-    """One ``warning:`` line of at most 300 characters on stderr."""
-    text = "warning: " + " ".join(str(msg).split())
+def _echo_line(msg: str) -> None:
+    """``msg`` as one line of at most 300 characters on stderr."""
+    text = " ".join(str(msg).split())
     typer.echo(text if len(text) <= 300 else text[:297] + "...", err=True)
+
+
+def _warn(msg: str) -> None:
+    """One ``warning:`` line on stderr."""
+    _echo_line(f"warning: {msg}")
 
 
 def _line(msg: str, code: int) -> None:
-    """Print ``msg`` as one line of at most 300 characters on stderr and exit with ``code``."""
-    text = " ".join(str(msg).split())
-    typer.echo(text if len(text) <= 300 else text[:297] + "...", err=True)
+    """Print ``msg`` as one line on stderr and exit with ``code``."""
+    _echo_line(msg)
     sys.exit(code)
 
 
@@ -219,8 +223,7 @@ def scenarios(
         _fail(f"--seed: {seed} is outside [0, 2**63)")
     if ensemble is not None and no_ensemble:
         _fail("--ensemble and --no-ensemble: choose one")
-    if ensemble is not None and not ensemble.is_file():
-        _fail(f"--ensemble {ensemble}: no such file" if not ensemble.exists() else f"--ensemble {ensemble}: not a file")
+    _check_file_flag("--ensemble", ensemble)
     chosen = None if no_ensemble else ensemble or default_ensemble()
     if chosen is not None:
         for w in load_ensemble(chosen).warnings():
@@ -241,15 +244,19 @@ def scenarios(
         raise typer.Exit(1)
 
 
-def _check_pool_flags(workers: int | None, executor: str, scheduler: str | None, trials: int | None = None) -> None:
+def _check_counts(workers: int | None, trials: int | None = None) -> None:
+    """--workers and --trials in range (--executor, --scheduler and --dashboard are checked
+    by the pool itself, :class:`health_sim.workers.Pool`)."""
     if workers is not None and not 1 <= workers <= 512:
         _fail(f"--workers: {workers} is outside [1, 512]")
     if trials is not None and not 1 <= trials <= 1_000_000:
         _fail(f"--trials: {trials} is outside [1, 1000000]")
-    if executor not in ("local", "dask"):
-        _fail(f"--executor: {executor[:40]!r} is not one of local, dask")
-    if scheduler and executor != "dask":
-        _fail("--scheduler: goes with --executor dask")
+
+
+def _check_file_flag(flag: str, path: Path | None) -> None:
+    """A flag naming a file must name an existing one."""
+    if path is not None and not path.is_file():
+        _fail(f"{flag} {path}: no such file" if not path.exists() else f"{flag} {path}: not a file")
 
 
 @app.command()
@@ -267,21 +274,20 @@ def sweep(
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
     Rerunning resumes: finished runs are skipped, failed ones retried."""
-    from .sweep import CONFIRM_RUNS, plan, run_sweep
+    from .sweep import CONFIRM_RUNS, run_sweep
 
-    _check_pool_flags(workers, executor, scheduler)
-    if via not in ("api", "notebook"):
-        _fail(f"--via: {via[:40]!r} is not one of api, notebook")
-    if ensemble is not None and not ensemble.is_file():
-        _fail(f"--ensemble {ensemble}: no such file" if not ensemble.exists() else f"--ensemble {ensemble}: not a file")
+    _check_counts(workers)
+    _check_file_flag("--ensemble", ensemble)
+
+    def confirm(runs: int, hours: float) -> None:
+        if runs > CONFIRM_RUNS and not yes:
+            size = f"{spec}: {runs:,} runs, about {hours:,.1f} hours on {workers or os.cpu_count() or 1} workers"
+            if not sys.stdin.isatty():
+                _fail(f"{size}; add --yes to start it")
+            typer.confirm(f"{size}. Start?", abort=True, err=True)
+
     changes = {"ensemble": str(ensemble.resolve())} if ensemble else None
-    runs, hours = plan(spec, changes, workers)
-    if runs > CONFIRM_RUNS and not yes:
-        size = f"{spec}: {runs:,} runs, about {hours:,.1f} hours on {workers or os.cpu_count() or 1} workers"
-        if not sys.stdin.isatty():
-            _fail(f"{size}; add --yes to start it")
-        typer.confirm(f"{size}. Start?", abort=True, err=True)
-    table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes=changes, force=force, dashboard=dashboard)
+    table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes=changes, force=force, dashboard=dashboard, confirm=confirm)
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     typer.echo(f"{len(table)} runs, {failed} failed; results: {folder / 'results.parquet'}", err=bool(failed))
     if failed:
@@ -304,7 +310,7 @@ def optimize(
     from .optimize import cheapest
     from .optimize import optimize as run_optimize
 
-    _check_pool_flags(workers, executor, scheduler, trials)
+    _check_counts(workers, trials)
     try:
         table, folder = run_optimize(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, force=force, dashboard=dashboard)
     except RuntimeError as e:
@@ -381,7 +387,7 @@ def calibrate(
     about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
     from .calibrate import calibrate as run_calibration
 
-    _check_pool_flags(workers, executor, scheduler, trials)
+    _check_counts(workers, trials)
     ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [], force=force, dashboard=dashboard)
     members = ens[ens["member"]]
     within = int(ens["within"].sum())

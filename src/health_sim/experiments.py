@@ -159,8 +159,9 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     and ``overrides`` still win."""
     from .params import ParamsError
 
-    if not 1 <= len(seeds or []) + (0 if seeds else replicates) <= 1000:
-        raise ParamsError(f"replicates: {replicates if not seeds else len(seeds)} is outside [1, 1000]")
+    n = len(seeds) if seeds else replicates
+    if not 1 <= n <= 1000:
+        raise ParamsError(f"replicates: {n} is outside [1, 1000]")
     if seeds and any(not 0 <= int(s) < 2**63 for s in seeds):
         raise ParamsError("seeds: each must be in [0, 2**63)")
     if not 0 <= seed < 2**63:

@@ -38,7 +38,7 @@ from .params import ParamsError, load_params, with_overrides
 from .paths import atomic_write
 from .schema_base import P, Section
 from .workers import quiet_optuna_interrupts
-from .sweep import Factor, TargetList, check_factors, check_memory, largest_run, load_spec, run_one, sweep_targets
+from .sweep import Factor, TargetList, check_factors, check_memory, load_spec, run_one, sweep_targets
 from .targets import Target
 
 COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
@@ -150,8 +150,7 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
         spec = spec.model_copy(update={"trials": int(trials)})
     out = Path(out) if out else default_out(spec, load_optimize(spec_path)[0] if changes else spec, kind="optimize")
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
-    if not scheduler:  # an existing cluster's memory is on its own machines
-        check_memory(f"{spec_path}: run", largest_run(with_overrides(load_params(base), dict(spec.run)), spec.levers), pool_spec.workers)
+    check_memory(f"{spec_path}: run", with_overrides(load_params(base), dict(spec.run)), spec.levers, pool_spec)
     with claim(out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation", force=force):  # more trials later is a resume, not another optimisation
         try:
             return _optimize(spec, base, targets, out, pool_spec, progress)

@@ -22,6 +22,7 @@ import json
 import os
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -335,10 +336,7 @@ def _row_path(runs: Path, point: int, rep: int) -> Path:
 
 
 def _write_row(runs: Path, row: dict) -> None:
-    final = _row_path(runs, row["point"], row["replicate"])
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    pd.DataFrame([row]).to_parquet(tmp, index=False)
-    os.replace(tmp, final)
+    atomic_write(_row_path(runs, row["point"], row["replicate"]), lambda p: pd.DataFrame([row]).to_parquet(p, index=False))
 
 
 def done_runs(runs: Path) -> dict[tuple[int, int], str]:
@@ -410,30 +408,20 @@ def seconds_per_run(params) -> float:
     return 0.3 + 4.0 * residents / 367_175 * (params.run.days + params.run.burn_in_days) / 730
 
 
-def plan(spec_path: str | Path, changes: dict | None = None, workers: int | None = None) -> tuple[int, float]:
-    """(runs, estimated hours on ``workers``) of a sweep, checked and without building its design."""
-    spec, base = load_sweep(spec_path, changes)
-    runs = check_size(spec_path, spec)
-    params = with_overrides(load_params(base), dict(spec.run))
-    return runs, runs * seconds_per_run(params) / max(1, workers or os.cpu_count() or 1) / 3600
-
-
-def check_memory(where: str, params, workers: int) -> None:
-    """Refuse, in one line, more workers than this machine's memory holds runs of ``params``."""
+def check_memory(where: str, params, factors: dict, pool) -> None:
+    """Refuse, in one line, more workers of ``pool`` than this machine's memory holds runs of
+    ``params`` at the largest scale a factor gives them. An existing Dask cluster is not
+    checked: its memory is on its own machines."""
     from .params import available_memory, memory_needed
 
-    each, free = memory_needed(params), available_memory()
-    if free is not None and each * workers > 0.8 * free:
-        raise ParamsError(f"{where}: {workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale")
-
-
-def largest_run(params, factors: dict) -> Any:
-    """``params`` at the largest scale a factor gives it (for the memory check)."""
+    if getattr(pool, "scheduler", None):
+        return
     f = factors.get("run.scale")
-    if f is None:
-        return params
-    top = max(f.values) if f.values is not None else f.high
-    return with_overrides(params, {"run.scale": top})
+    if f is not None:
+        params = with_overrides(params, {"run.scale": max(f.values) if f.values is not None else f.high})
+    each, free = memory_needed(params), available_memory()
+    if free is not None and each * pool.workers > 0.8 * free:
+        raise ParamsError(f"{where}: {pool.workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale")
 
 
 def check_size(path: str | Path, spec: SweepSpec) -> int:
@@ -444,7 +432,7 @@ def check_size(path: str | Path, spec: SweepSpec) -> int:
     return points * spec.replicates
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None, force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
+def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None, force: bool = False, dashboard: str | None = None, confirm: Callable[[int, float], None] | None = None) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a sweep; return the results table and its folder.
 
     ``changes``: fields of the sweep file replaced for this call (see :func:`load_sweep`),
@@ -455,11 +443,14 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     in-process; "notebook" runs notebooks/scenario.ipynb through papermill for each run and
     keeps each executed notebook under ``<out>/notebooks/``. The table is the same either way.
 
+    ``confirm(runs, hours)``, if given, is called once the sweep is checked and before its
+    folder is claimed (the command line asks before a large sweep; it raises to stop).
+
     The folder is claimed for this process (see :func:`claim`; ``force`` adds to a folder
     holding other files). Ctrl-C stops the workers and raises
     :class:`health_sim.workers.Interrupted`, saying how many runs are saved."""
     if via not in ("api", "notebook"):
-        raise ValueError(f"--via {str(via)[:40]}: must be api or notebook")
+        raise ParamsError(f"--via {str(via)[:40]}: must be api or notebook")
     from tqdm.auto import tqdm
 
     from .workers import Interrupted, Pool
@@ -469,8 +460,10 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
     targets = sweep_targets(spec, spec_path)
     out = Path(out) if out else default_out(spec, load_sweep(spec_path)[0] if changes else spec)
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
-    if not scheduler:  # an existing cluster's memory is on its own machines
-        check_memory(f"{spec_path}: run", largest_run(with_overrides(load_params(base), dict(spec.run)), spec.factors), pool_spec.workers)
+    params = with_overrides(load_params(base), dict(spec.run))
+    check_memory(f"{spec_path}: run", params, spec.factors, pool_spec)
+    if confirm is not None:
+        confirm(n_runs, n_runs * seconds_per_run(params) / pool_spec.workers / 3600)
     with claim(out, spec, base, targets, force=force):
         runs = out / "runs"
         runs.mkdir(parents=True, exist_ok=True)
