@@ -76,6 +76,7 @@ class Case:
     setup: Callable[[Path], None] | None = None  # more set-up (FIFO, symlink, copies)
     timeout: float = SUB_TIMEOUT
     fsize: int | None = None  # RLIMIT_FSIZE of the subprocess (a full disk)
+    cold_cache: bool = False  # the subprocess compiles afresh into an empty compile cache
 
 
 @dataclass
@@ -400,6 +401,7 @@ CASES: dict[str, Case] = {
     "out_working_directory": run_case(None, "--out", ".", frags=("--out",)),
     "out_empty_string": run_case(None, "--out", "", frags=("--out",)),
     "out_full_disk": run_case(None, "--out", "results", frags=("results",), codes=(1,), sub=True, fsize=4000),
+    "compile_cache_full_disk": run_case(None, "--out", "results", frags=("no space left", "File too large"), codes=(1,), sub=True, fsize=4000, cold_cache=True),
     # -- --county and county sets given to run
     "county_missing": run_case(None, "--county", "nope", frags=("nope",)),
     "county_is_a_file": run_case({"p.yaml": OK, "cs": "a file\n"}, "--county", "cs", frags=("cs",)),
@@ -657,6 +659,14 @@ def repository_untouched():
         assert not (added or removed or changed), f"the module changed the repository's {part}: added {added[:10]}, removed {removed[:10]}, changed {changed[:10]}"
 
 
+def warm_compile_cache(where: Path) -> None:
+    """Compile the engine into the shared compile cache (a tiny run in this process)."""
+    where.mkdir()
+    (where / "p.yaml").write_text(OK)
+    done = invoke(["run", str(where / "p.yaml"), "--out", str(where / "out"), *SMALL_RUN])
+    assert done.rc == 0, done.stderr
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, monkeypatch):
     case = CASES[name]
@@ -666,7 +676,13 @@ def test_bad_input(name, tmp_path, monkeypatch):
     try:
         before = listing(d)
         if case.sub:
-            done = run_process([health_sim_exe(), *case.args], d, case.timeout, case.fsize)
+            env = None
+            if case.fsize is not None and case.args[0] == "run":
+                if case.cold_cache:
+                    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+                else:  # the limit is for the output folder, not for compiling
+                    warm_compile_cache(tmp_path / "warm")
+            done = run_process([health_sim_exe(), *case.args], d, case.timeout, case.fsize, env=env)
         else:
             monkeypatch.chdir(d)
             done = invoke(case.args)

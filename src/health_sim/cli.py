@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import shutil
@@ -55,6 +56,10 @@ def _flush_warnings() -> None:
         _warn(_pending.pop(0))
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+"""Error numbers of a write that found no room (a full disk, a file-size limit, a quota)."""
+
+
 class _OneLineErrors(TyperGroup):
     """Every failure as one line on stderr: usage errors (a flag of the wrong type, an
     unknown option) and bad input exit 2, a failed write exits 1, Ctrl-C exits 130 saying
@@ -106,6 +111,9 @@ class _OneLineErrors(TyperGroup):
             _flush_warnings()
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
+            if isinstance(e, OSError) and e.errno in _DISK_FULL:  # e.g. numba's compile cache on a full disk
+                where = f" writing {e.filename}" if e.filename else ""
+                _line(f"health-sim: no space left on the disk{where} ({e.strerror}); free some space and run again", 1)
             _line(f"health-sim: internal error: {type(e).__name__}: {e} (run with {DEBUG_ENV}=1 for the traceback)", 1)
         _flush_warnings()
         if type(code).__name__ == "Abort":  # pragma: no cover - Ctrl-C at a prompt
