@@ -43,7 +43,7 @@ def child(county: str, days: int, burn_in: int | None) -> dict:
     out: dict = {}
     t0 = time.perf_counter()
     import health_sim
-    from health_sim.model import HealthSystemModel
+    from health_sim.sim.model import HealthSystemModel
 
     out["import_s"] = time.perf_counter() - t0
     out["mb_import"] = _peak_mb()

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 import health_sim
-from health_sim.county_files import write_county_set
-from health_sim.schema import CountyParams, FacilityParams
+from health_sim.config.county_files import write_county_set
+from health_sim.config.schema import CountyParams, FacilityParams
 
 ROOT = Path(__file__).resolve().parents[1]
 YANGSHAN = ROOT / "params" / "counties" / "yangshan"
@@ -108,7 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = generated_county(args.multiple, args.out or Path(tmp) / "county")
         params = health_sim.load_params(BASELINE, {"run.scale": args.scale, "run.days": 5, "run.burn_in_days": 0}, county=folder)
-        from health_sim.model import HealthSystemModel
+        from health_sim.sim.model import HealthSystemModel
 
         t0 = time.perf_counter()
         model = HealthSystemModel(params)

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import health_sim
-from health_sim.model import HealthSystemModel
+from health_sim.sim.model import HealthSystemModel
 
 TARGET_SECONDS = 5.0
 

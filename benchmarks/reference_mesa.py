@@ -4,14 +4,14 @@
 Mesa model is written: one :class:`Resident` agent per resident, every resident drawing his
 own illness lottery every day, and the day's patients choosing, visiting and learning one
 agent at a time in Python. Facilities are :class:`Site` agents whose numeric state (capacity,
-queue, beds) is a row of a :class:`health_sim.facilities.FacilityTable`.
+queue, beds) is a row of a :class:`health_sim.world.facilities.FacilityTable`.
 
 It shares with the engine only what defines the model, never its random numbers:
 
-* the behavioural rules, called one episode at a time from :mod:`health_sim.rules`;
+* the behavioural rules, called one episode at a time from :mod:`health_sim.sim.rules`;
 * the builders of the county, residents, facilities, tariff and choice weights;
-* the KPI definitions (:func:`health_sim.kpis.evaluate` on counters named as
-  :data:`health_sim.kpis.COUNTERS`).
+* the KPI definitions (:func:`health_sim.sim.kpis.evaluate` on counters named as
+  :data:`health_sim.sim.kpis.COUNTERS`).
 
 All its random numbers come from the Mesa model's own generators (``self.random``, and
 ``self.rng`` for the doctors' headcounts), seeded from the seed; the county and residents
@@ -19,8 +19,8 @@ are built from the seed by the shared builders, so both implementations simulate
 people. Agreement of the KPIs therefore comes from the rules, not from shared draws
 (``tests/test_reference_mesa.py`` compares them over replicates).
 
-One day (:meth:`ReferenceModel.step`), in the engine's order (:mod:`health_sim.engine`,
-:meth:`health_sim.model.HealthSystemModel._day_of_care`):
+One day (:meth:`ReferenceModel.step`), in the engine's order (:mod:`health_sim.sim.engine`,
+:meth:`health_sim.sim.model.HealthSystemModel._day_of_care`):
 
 1. beds: discharges and downward transfers due today;
 2. every resident draws his illness lottery (:meth:`Resident.step`);
@@ -48,16 +48,17 @@ import mesa
 import numpy as np
 
 import health_sim
-from health_sim import rules
-from health_sim.choice import Weights
-from health_sim.county import build_county
-from health_sim.facilities import FacilityTable, build_table, doctor_counts, facility_rows
-from health_sim.insurance import Tariff
-from health_sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
-from health_sim.params import with_overrides
-from health_sim.population import EMPLOYEE, build_residents
-from health_sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
-from health_sim.schema import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES, Params
+from health_sim.sim import rules
+from health_sim.world.choice import Weights
+from health_sim.world.county import build_county
+from health_sim.world.facilities import FacilityTable, build_table, doctor_counts, facility_rows
+from health_sim.world.insurance import Tariff
+from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
+from health_sim.config.params import with_overrides
+from health_sim.world.population import EMPLOYEE, build_residents
+from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
+from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
+from health_sim.config.schema import Params
 
 FULL_COUNTY = 367175  # residents of the full county (params.county.population of the baseline)
 KPI_TABLE = (
@@ -124,7 +125,7 @@ class Site(mesa.Agent):
 
 
 class Resident(mesa.Agent):
-    """One resident: traits from :func:`health_sim.population.build_residents`, his own trust
+    """One resident: traits from :func:`health_sim.world.population.build_residents`, his own trust
     in each level, habit, chronic conditions, follow-up history, control and episode risks."""
 
     def __init__(self, model: "ReferenceModel", i: int):
@@ -156,7 +157,7 @@ class Resident(mesa.Agent):
     # --- risks and chronic care ------------------------------------------------------
 
     def refresh_risk(self) -> None:
-        """Cumulative daily episode probabilities by kind (as :class:`health_sim.chronic.ChronicCare`):
+        """Cumulative daily episode probabilities by kind (as :class:`health_sim.world.chronic.ChronicCare`):
         age-band rates, follow-ups of diagnosed conditions, severe kinds raised while uncontrolled."""
         m = self.model
         p = m.base_rates[self.age_band].copy()
@@ -420,7 +421,7 @@ class ReferenceModel(mesa.Model):
     """The baseline county, one Mesa agent per resident. ``ReferenceModel(params, rng=seed).run()``.
 
     ``params.run.burn_in_days`` unrecorded days, then ``params.run.days`` recorded ones;
-    :meth:`kpis` evaluates the recorded counters with :func:`health_sim.kpis.evaluate`.
+    :meth:`kpis` evaluates the recorded counters with :func:`health_sim.sim.kpis.evaluate`.
     Policy levers are not implemented (the baseline's :class:`PolicyState`: closed-loop
     tracking ``referral.closed_loop_tracking``, TCM uptake ``tcm.uptake_grassroots``,
     every other lever off).
@@ -573,7 +574,7 @@ def benchmark_params(residents: int, days: int, burn_in: int, seed: int, path: s
 
 def run_engine(params: Params, seed: int):
     """Run the compiled engine; returns the model."""
-    from health_sim.model import HealthSystemModel
+    from health_sim.sim.model import HealthSystemModel
 
     model = HealthSystemModel(params, rng=seed)
     model.run_days(progress=False)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import health_sim
-from health_sim.model import HealthSystemModel
+from health_sim.sim.model import HealthSystemModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from counties import BASELINE, generated_county  # noqa: E402

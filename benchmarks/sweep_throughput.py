@@ -4,7 +4,7 @@ and the per-run overhead of `--via notebook`.
 A grid of the outpatient reimbursement gap (N points) x 2 replicates, each run a tenth of
 the county for 365 days (plus the usual year of burn-in). Prints runs, wall seconds and
 runs per minute, through the API with the burn-in shared between the points of a seed
-(the default, :mod:`health_sim.warmstart`) and with every run simulating its own
+(the default, :mod:`health_sim.experiments.warmstart`) and with every run simulating its own
 burn-in, and (``--via both``) the notebook route's overhead per run: its wall time per
 run minus that of the API runs that simulate their own burn-in (the same model work).
 Usage: ``uv run python benchmarks/sweep_throughput.py [--points 12] [--workers 2] [--scale 0.1] [--via api|notebook|both]``.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from health_sim.sweep import run_sweep
+from health_sim.experiments.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

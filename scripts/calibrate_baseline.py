@@ -28,8 +28,8 @@ import argparse
 import math
 
 import health_sim
-from health_sim.params import with_overrides
-from health_sim.schema import LEVELS
+from health_sim.config.params import with_overrides
+from health_sim.core.names import LEVELS
 
 TARGET_SHARES = {"village": 0.347, "township": 0.324, "county": 0.239, "city": 0.090}
 TARGET_VISITS = 6.6

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import health_sim
-from health_sim.params import with_overrides
+from health_sim.config.params import with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import health_sim
-from health_sim.params import with_overrides
+from health_sim.config.params import with_overrides
 
 SMALL = {"run.scale": 0.05, "run.days": 365}
 

@@ -18,20 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from health_sim.calibrate import (
-    CalibrationSpec,
-    calibrate,
-    distance,
-    fit_table,
-    identification_table,
-    load_calibrated,
-    load_calibration,
-    members_table,
-    predictive_check,
-)
-from health_sim.experiments import replicate_seeds
-from health_sim.params import ParamsError, load_params
-from health_sim.sweep import run_one
+from health_sim.experiments.calibrate import CalibrationSpec, calibrate, distance, fit_table, identification_table, load_calibrated, load_calibration, members_table, predictive_check
+from health_sim.experiments.replicates import replicate_seeds
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params
+from health_sim.experiments.sweep import run_one
 
 from .conftest import health_sim_exe
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from health_sim import choice
-from health_sim import rng as crn
-from health_sim.insurance import split
+from health_sim.world import choice
+from health_sim.core import rng as crn
+from health_sim.world.insurance import split
 
 
 def _setup(n=20000, seed=0):
@@ -69,7 +69,7 @@ def test_insurance_split_adds_up_and_respects_the_deductible():
 
 
 def test_tariff_pays_more_at_lower_levels(small_run):
-    from health_sim.model import HealthSystemModel
+    from health_sim.sim.model import HealthSystemModel
 
     m = HealthSystemModel(small_run.params)
     t = m.tariff

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 import health_sim
-from health_sim.params import load_params, params_hash
-from health_sim.schema import Params
+from health_sim.config.params import load_params, params_hash
+from health_sim.config.schema import Params
 
 from .conftest import health_sim_exe
 

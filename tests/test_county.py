@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from health_sim.agents import Doctor, Facility
-from health_sim.county import build_county
-from health_sim.model import HealthSystemModel
-from health_sim.params import with_overrides
-from health_sim.population import build_residents
-from health_sim.schema import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS
+from health_sim.world.agents import Doctor, Facility
+from health_sim.world.county import build_county
+from health_sim.sim.model import HealthSystemModel
+from health_sim.config.params import with_overrides
+from health_sim.world.population import build_residents
+from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS
 
 YANGSHAN = ["Yangcheng", "Qigong", "Taiping", "Dubu", "Jiangying", "Yangmei", "Qinglian", "Libu",
             "Xiaojiang", "Dalang", "Lingbei", "Huangben", "Chengjia"]

@@ -26,10 +26,11 @@ import pytest
 import yaml
 
 import health_sim
-from health_sim.county import build_county, township_population
-from health_sim.county_files import CountyFileError, read_county_set, write_county_set
-from health_sim.params import ParamsError, load_params
-from health_sim.schema import Params
+from health_sim.world.county import build_county, township_population
+from health_sim.config.county_files import CountyFileError, read_county_set, write_county_set
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params
+from health_sim.config.schema import Params
 
 from .conftest import health_sim_exe, quick
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.analysis import discover
-from health_sim.params import ParamsError
-from health_sim.sweep import default_out, load_sweep, run_sweep
+from health_sim.experiments.analysis import discover
+from health_sim.core.errors import ParamsError
+from health_sim.experiments.sweep import default_out, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "params" / "baseline.yaml"

@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from health_sim.ensemble import Ensemble, load_ensemble
-from health_sim.experiments import replicate_seeds, run_replicates
-from health_sim.params import ParamsError, load_params, with_overrides
-from health_sim.sweep import load_sweep, run_one, run_sweep, sweep_members
+from health_sim.experiments.ensemble import Ensemble, load_ensemble
+from health_sim.experiments.replicates import replicate_seeds, run_replicates
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params, with_overrides
+from health_sim.experiments.sweep import load_sweep, run_one, run_sweep, sweep_members
 
 from .conftest import health_sim_exe
 
@@ -262,7 +263,7 @@ def test_sweep_run_overrides_win_over_members(tmp_path):
 
 
 def test_ensemble_warnings_for_a_fallback_or_a_stale_calibration(tmp_path):
-    from health_sim.params import params_hash
+    from health_sim.config.params import params_hash
 
     good = params_hash(load_params(BASE))
     f = tmp_path / "cal.yaml"

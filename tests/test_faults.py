@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from health_sim import outdir
+from health_sim.experiments import outdir
 
 from .conftest import health_sim_exe
 
@@ -103,8 +103,8 @@ CLAIMER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from health_sim.params import ParamsError
-    from health_sim.sweep import claim, load_sweep, sweep_targets
+    from health_sim.config.params import ParamsError
+    from health_sim.experiments.sweep import claim, load_sweep, sweep_targets
     spec_path, folder = Path(sys.argv[1]), Path(sys.argv[2])
     spec, base = load_sweep(spec_path)
     targets = sweep_targets(spec, spec_path)
@@ -196,7 +196,7 @@ def test_a_full_disk_is_one_line_exit_1_and_the_old_output_intact(tmp_path):
 POOL_PARENT = textwrap.dedent(
     """
     import sys, time
-    from health_sim.workers import process_pool
+    from health_sim.experiments.workers import process_pool
     with process_pool(2) as pool:
         futs = [pool.submit(time.sleep, 0.01) for _ in range(2)]
         [f.result() for f in futs]

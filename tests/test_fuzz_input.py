@@ -2,7 +2,7 @@
 
 1. parameter files: ``load_params(path)`` on YAML written to a temporary folder (schema keys,
    misspelt keys, nasty values, duplicated keys, anchors, ``extends:`` chains, random bytes);
-2. ``--set`` items: ``load_params(baseline, [items])`` and :func:`health_sim.params.parse_set`;
+2. ``--set`` items: ``load_params(baseline, [items])`` and :func:`health_sim.config.params.parse_set`;
 3. county sets: the template county set, mutated (cells, headers, columns, rows, files).
 
 The contract for every input: either a valid :class:`Params` comes back whose numbers are all
@@ -40,8 +40,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from health_sim.params import ParamsError, load_params, parse_set
-from health_sim.schema import CountyParams, Params
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params, parse_set
+from health_sim.config.schema import CountyParams, Params
 
 settings.register_profile(
     "fuzz_input",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from health_sim.kpis import COUNTERS, FACILITY_COUNTERS, KPIS, describe, evaluate
+from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, KPIS, describe, evaluate
 
 REQUIRED = ["grassroots_share", "visits_total", "visits_per_resident", "visits_by_level", "stay_home_share",
             "self_referral_share", "upward_referrals", "downward_referrals", "downward_inpatient_share",

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import health_sim
-from health_sim.params import ParamsError, load_params, with_overrides
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params, with_overrides
 
 BASE = {"run.scale": 0.03, "run.days": 240, "run.burn_in_days": 60}
 

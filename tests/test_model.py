@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import health_sim
-from health_sim.model import HealthSystemModel
-from health_sim.schema import AGE_BANDS
+from health_sim.sim.model import HealthSystemModel
+from health_sim.core.names import AGE_BANDS
 
 from .conftest import quick
 

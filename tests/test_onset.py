@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from health_sim.onset import NEVER, WINDOW, Onsets
+from health_sim.world.onset import NEVER, WINDOW, Onsets
 
 
 def simulate(p_of_day, n, days, seed=3):

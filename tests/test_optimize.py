@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.experiments import replicate_seeds
-from health_sim.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
-from health_sim.params import ParamsError, load_params
-from health_sim.sweep import run_one
+from health_sim.experiments.replicates import replicate_seeds
+from health_sim.experiments.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params
+from health_sim.experiments.sweep import run_one
 
 from .conftest import health_sim_exe
 
@@ -127,8 +128,8 @@ def test_bad_changes_name_the_key(tmp_path):
 
 
 def test_summarise_candidate_and_cheapest():
-    from health_sim.optimize import OptimizeSpec
-    from health_sim.targets import Target
+    from health_sim.experiments.optimize import OptimizeSpec
+    from health_sim.experiments.targets import Target
 
     targets = [Target(name="a", kpi="grassroots_share", threshold=0.5, source="t"), Target(name="b", kpi="satisfaction", threshold=0.5, source="t")]
     rows = pd.DataFrame({
@@ -297,8 +298,8 @@ def test_a_target_the_runs_do_not_reach_is_a_one_line_error(tmp_path):
 
 def test_an_out_of_pocket_limit_makes_cost_shifting_infeasible():
     """A mix that meets every target but makes patients pay more than the limit is not feasible."""
-    from health_sim.optimize import OptimizeSpec
-    from health_sim.targets import Target
+    from health_sim.experiments.optimize import OptimizeSpec
+    from health_sim.experiments.targets import Target
 
     targets = [Target(name="a", kpi="grassroots_share", threshold=0.5, source="t")]
     rows = pd.DataFrame({

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from health_sim.params import ParamsError, load_params, params_hash, to_yaml, with_overrides
-from health_sim.schema import Params
+from health_sim.core.errors import ParamsError
+from health_sim.config.params import load_params, params_hash, to_yaml, with_overrides
+from health_sim.config.schema import Params
 
 from .conftest import health_sim_exe
 

@@ -1,7 +1,7 @@
 """The compiled engine is the same model as a plain per-agent Mesa implementation.
 
 ``benchmarks/reference_mesa.py`` implements the baseline one Mesa agent per resident,
-calling the shared rules of :mod:`health_sim.rules` but drawing its own random numbers
+calling the shared rules of :mod:`health_sim.sim.rules` but drawing its own random numbers
 (Mesa's RNG). The two implementations therefore agree only in distribution: over
 replicates with different seeds, the mean of each KPI must agree within the
 statistical error of the difference of means.

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.params import ParamsError
-from health_sim.targets import Target, load_targets, score
+from health_sim.core.errors import ParamsError
+from health_sim.experiments.targets import Target, load_targets, score
 
 from .conftest import health_sim_exe
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.params import ParamsError
-from health_sim.sweep import design_points, load_sweep, run_sweep
+from health_sim.core.errors import ParamsError
+from health_sim.experiments.sweep import design_points, load_sweep, run_sweep
 
 from .conftest import health_sim_exe
 
@@ -199,7 +199,7 @@ def test_via_notebook_gives_the_api_table_and_keeps_the_notebooks(tmp_path):
 
 
 def test_warm_kernels_are_fresh_and_shut_down(tmp_path):
-    from health_sim import kernels
+    from health_sim.experiments import notebooks as kernels
 
     a = kernels.take(str(tmp_path))
     b = kernels._next[0]
@@ -218,7 +218,7 @@ def test_sensitivity_indices_rank_an_influential_lever_above_an_inert_one(tmp_pa
     """Sobol and Morris on a real sweep: the outpatient reimbursement gap moves the grassroots
     share; the admission price at village clinics (which do not admit) barely does (it only
     enters the cost residents expect for severe episodes there)."""
-    from health_sim.analysis import morris_indices, sobol_indices
+    from health_sim.experiments.analysis import morris_indices, sobol_indices
 
     factors = """  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.4}
   facilities.village_clinic.price_admission: {low: 0.0, high: 100.0}"""
@@ -244,7 +244,7 @@ def test_a_target_written_out_with_a_bad_kpi_gets_the_targets_own_message(tmp_pa
 
 
 def test_record_reads_final_kpis_from_the_last_calendar_year():
-    from health_sim.sweep import record
+    from health_sim.experiments.sweep import record
 
     annual = pd.DataFrame({"year": [2023, 2024], "grassroots_share": [0.6, 0.7], "fund_spending": [1.0, 2.0]})
     row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share", "final:fund_spending"], [])
@@ -255,7 +255,7 @@ def test_a_local_dask_cluster_listens_on_loopback_only_and_serves_no_dashboard()
     import urllib.error
     import urllib.request
 
-    from health_sim.workers import Pool
+    from health_sim.experiments.workers import Pool
 
     pool = Pool("dask", 1, None)
     with pool as executor:
@@ -274,7 +274,7 @@ def test_a_local_dask_cluster_listens_on_loopback_only_and_serves_no_dashboard()
 def test_a_dashboard_is_asked_for_explicitly_and_needs_bokeh():
     import importlib.util
 
-    from health_sim.workers import Pool
+    from health_sim.experiments.workers import Pool
 
     with pytest.raises(ValueError, match="--dashboard goes with --executor dask"):
         Pool("local", 1, None, dashboard="127.0.0.1:8787")
@@ -284,8 +284,8 @@ def test_a_dashboard_is_asked_for_explicitly_and_needs_bokeh():
 
 
 def test_more_workers_than_the_memory_holds_are_refused_before_anything_is_written(tmp_path, monkeypatch):
-    import health_sim.params as hp
-    from health_sim.params import ParamsError
+    import health_sim.config.params as hp
+    from health_sim.core.errors import ParamsError
 
     f = tmp_path / "s.yaml"
     f.write_text(

@@ -10,24 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.county import build_county
-from health_sim.experiments import run_replicates
-from health_sim.params import load_params
-from health_sim.paths import resolve
-from health_sim.validation import (
-    BASE,
-    EVIDENCE,
-    Setting,
-    compare,
-    contract_experiments,
-    distance_experiments,
-    load_evidence,
-    national_trend,
-    price_experiments,
-    severity_experiments,
-    township_minutes,
-    verdict,
-)
+from health_sim.world.county import build_county
+from health_sim.experiments.replicates import run_replicates
+from health_sim.config.params import load_params
+from health_sim.core.paths import resolve
+from health_sim.experiments.validation import BASE, EVIDENCE, Setting, compare, contract_experiments, distance_experiments, load_evidence, national_trend, price_experiments, severity_experiments, township_minutes, verdict
 
 TINY = Setting(scale=0.01, replicates=1, days=30, overrides=(("run.burn_in_days", 10),))
 TWO = Setting(scale=0.01, replicates=2, days=30, overrides=(("run.burn_in_days", 10),))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import health_sim
-from health_sim import warmstart
-from health_sim.model import HealthSystemModel
-from health_sim.params import with_overrides
+from health_sim.experiments import warmstart
+from health_sim.sim.model import HealthSystemModel
+from health_sim.config.params import with_overrides
 
 from .conftest import quick
 

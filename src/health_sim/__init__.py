@@ -17,13 +17,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 _EXPORTS = {
-    "HealthSystemModel": "model",
-    "KPIS": "kpis",
-    "Params": "schema",
-    "ParamsError": "params",
-    "RunResult": "runner",
-    "load_params": "params",
-    "run": "runner",
+    "HealthSystemModel": "sim.model",
+    "KPIS": "sim.kpis",
+    "Params": "config.schema",
+    "ParamsError": "core.errors",
+    "RunResult": "experiments.runner",
+    "load_params": "config.params",
+    "run": "experiments.runner",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -1,5 +1,5 @@
 """``python -m health_sim`` is the ``health-sim`` command."""
 
-from .cli import app
+from health_sim.cli import app
 
 app()

@@ -35,7 +35,7 @@ def _warnings_once():
     """A ``warnings.showwarning`` that holds each parameter warning back (once each: a sweep
     reads its base scenario several times) until the command's checks have passed: bad
     input is then one line, and a run that starts is preceded by its warnings."""
-    from .params import ParamsWarning
+    from health_sim.core.errors import ParamsWarning
 
     seen: set[str] = set()
     original = warnings.showwarning
@@ -73,9 +73,9 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
-        from .outdir import OutputFailed
-        from .params import ParamsError, ParamsWarning
-        from .workers import Interrupted, when_work_starts
+        from health_sim.experiments.outdir import OutputFailed
+        from health_sim.core.errors import ParamsError, ParamsWarning
+        from health_sim.experiments.workers import Interrupted, when_work_starts
 
         warnings.showwarning = _warnings_once()
         warnings.simplefilter("always", ParamsWarning)
@@ -170,10 +170,10 @@ def run(
 ) -> None:
     """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
     params.resolved.yaml and manifest.json into the output directory."""
-    from .outdir import discard, stage
-    from .params import load_params
-    from .paths import outputs_root
-    from .runner import run as run_model
+    from health_sim.experiments.outdir import discard, stage
+    from health_sim.config.params import load_params
+    from health_sim.core.paths import outputs_root
+    from health_sim.experiments.runner import run as run_model
 
     params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
     out = out or outputs_root() / params_file.stem
@@ -218,9 +218,9 @@ def scenarios(
 ) -> None:
     """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
     time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html."""
-    from .ensemble import default_ensemble, load_ensemble
-    from .paths import outputs_root
-    from .suite import run_suite
+    from health_sim.experiments.ensemble import default_ensemble, load_ensemble
+    from health_sim.core.paths import outputs_root
+    from health_sim.experiments.suite import run_suite
 
     for flag, value, lo, hi in (("--scale", scale, 0.0, 1.0), ("--reps", reps, 1, 1000), ("--jobs", jobs, 1, 64)):
         if not (lo < value <= hi if flag == "--scale" else lo <= value <= hi):
@@ -254,7 +254,7 @@ def scenarios(
 
 def _check_counts(workers: int | None, trials: int | None = None) -> None:
     """--workers and --trials in range (--executor, --scheduler and --dashboard are checked
-    by the pool itself, :class:`health_sim.workers.Pool`)."""
+    by the pool itself, :class:`health_sim.experiments.workers.Pool`)."""
     if workers is not None and not 1 <= workers <= 512:
         _fail(f"--workers: {workers} is outside [1, 512]")
     if trials is not None and not 1 <= trials <= 1_000_000:
@@ -282,7 +282,7 @@ def sweep(
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
     Rerunning resumes: finished runs are skipped, failed ones retried."""
-    from .sweep import CONFIRM_RUNS, run_sweep
+    from health_sim.experiments.sweep import CONFIRM_RUNS, run_sweep
 
     _check_counts(workers)
     _check_file_flag("--ensemble", ensemble)
@@ -315,8 +315,8 @@ def optimize(
 ) -> None:
     """Find the cheapest lever mix meeting the targets in enough replicates (Optuna), and the
     Pareto front of doctor-days against extra fund spending. Rerunning resumes."""
-    from .optimize import cheapest
-    from .optimize import optimize as run_optimize
+    from health_sim.experiments.optimize import cheapest
+    from health_sim.experiments.optimize import optimize as run_optimize
 
     _check_counts(workers, trials)
     try:
@@ -341,8 +341,9 @@ def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="
     """Validate a county set and summarise it; a problem is one line naming the file, row and column."""
     import numpy as np
 
-    from .county import build_county
-    from .params import ParamsError, load_params
+    from health_sim.world.county import build_county
+    from health_sim.core.errors import ParamsError
+    from health_sim.config.params import load_params
 
     try:
         p = load_params(county=folder)
@@ -360,8 +361,9 @@ def county_new(
     from_: Annotated[Optional[Path], typer.Option("--from", metavar="FOLDER", help="County set to copy [default: the baseline county, Yangshan].")] = None,
 ) -> None:
     """Start a county set from an existing one, to edit into your own county."""
-    from .county_files import FILES, write_county_set
-    from .params import ParamsError, load_params
+    from health_sim.config.county_files import FILES, write_county_set
+    from health_sim.core.errors import ParamsError
+    from health_sim.config.params import load_params
 
     held = [f for f in FILES if (folder / f).exists()]
     if held:
@@ -393,7 +395,7 @@ def calibrate(
 ) -> None:
     """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
     about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
-    from .calibrate import calibrate as run_calibration
+    from health_sim.experiments.calibrate import calibrate as run_calibration
 
     _check_counts(workers, trials)
     ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [], force=force, dashboard=dashboard)
@@ -409,9 +411,9 @@ def params_cmd(
     force: Force = False,
 ) -> None:
     """Print every parameter with its default, unit and source (the content of params/baseline.yaml)."""
-    from .outdir import OutputFailed, check_file_place
-    from .params import render_commented
-    from .paths import atomic_write_text
+    from health_sim.experiments.outdir import OutputFailed, check_file_place
+    from health_sim.config.params import render_commented
+    from health_sim.core.paths import atomic_write_text
 
     text = render_commented(header=BASELINE_HEADER)
     if out is None:
@@ -427,7 +429,7 @@ def params_cmd(
 @app.command()
 def kpis() -> None:
     """List the KPIs: name, unit and definition."""
-    from .kpis import describe
+    from health_sim.sim.kpis import describe
 
     for k in describe():
         typer.echo(f"{k['name']:<28} {k['unit']:<26} {k['definition']}")

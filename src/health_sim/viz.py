@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .schema import LEVELS
+from health_sim.core.names import LEVELS
 
 sns.set_theme(style="whitegrid", context="notebook")
 TARGET_SHARE = 0.65
