@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from health_sim.experiments.calibrate import CalibrationSpec, calibrate, distance, fit_table, identification_table, load_calibrated, load_calibration, members_table, predictive_check
-from health_sim.experiments.replicates import replicate_seeds
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params
 from health_sim.experiments.sweep import run_one

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from health_sim.experiments.ensemble import Ensemble, load_ensemble
-from health_sim.experiments.replicates import replicate_seeds, run_replicates
+from health_sim.experiments.scenario_runs import replicate_seeds, run_replicates
 from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, with_overrides
 from health_sim.experiments.sweep import load_sweep, run_one, run_sweep, sweep_members

@@ -35,7 +35,7 @@ WRITER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from health_sim import outdir
+    from health_sim.experiments import outdir
     final, fallback = Path(sys.argv[1]), sys.argv[2] == "fallback"
     if fallback:  # a file system without an atomic exchange: two renames, undone by recover()
         outdir._exchange = lambda a, b: False

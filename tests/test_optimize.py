@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.experiments.replicates import replicate_seeds
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
 from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params

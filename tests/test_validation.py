@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from health_sim.world.county import build_county
-from health_sim.experiments.replicates import run_replicates
+from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.config.params import load_params
 from health_sim.core.paths import resolve
 from health_sim.experiments.validation import BASE, EVIDENCE, Setting, compare, contract_experiments, distance_experiments, load_evidence, national_trend, price_experiments, severity_experiments, township_minutes, verdict

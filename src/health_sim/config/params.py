@@ -7,6 +7,7 @@ message is one line naming the file (or ``--set``) and the dotted key.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import warnings
@@ -128,26 +129,13 @@ def _source_of(loc: tuple, origin: dict, default_src: str) -> str:
 
 def context_problems(p: Params) -> list[tuple[tuple, str]]:
     """Combinations that each key allows but that make no sense together: (location, message)."""
-    import datetime as dt
-    import math
-
     out: list[tuple[tuple, str]] = []
     end = p.run.start_date + dt.timedelta(days=p.run.days - 1)
-    for name in type(p.policies).model_fields:
-        lever = getattr(p.policies, name)
+    for name, lever in p.policies.levers():
         if lever.enabled and lever.start > end:
             out.append((("policies", name, "start"), f"{lever.start} is after the run ends ({end})"))
-    st, ci = p.policies.stationed, p.policies.circuit
-    staff = {ft: int(round(sum(getattr(p.facilities, ft).doctors.values()))) for ft in ("county_people", "city_tertiary")}
-    at_once = lambda per_year: math.ceil(per_year * st.period_days / 365)  # noqa: E731
-    if st.enabled:
-        county_out = at_once(st.doctors_per_year_county) + (ci.teams * ci.team_size if ci.enabled else 0)
-        if st.doctors_per_year_county > staff["county_people"] or county_out > staff["county_people"]:
-            out.append((("policies", "stationed", "doctors_per_year_county"), f"{st.doctors_per_year_county} a year ({county_out} away at once with the circuit teams) is more than the county people's hospital's {staff['county_people']} doctors"))
-        if st.doctors_per_year_city > staff["city_tertiary"]:
-            out.append((("policies", "stationed", "doctors_per_year_city"), f"{st.doctors_per_year_city} is more than the city hospital's {staff['city_tertiary']} doctors"))
-    if ci.enabled and ci.teams * ci.team_size > staff["county_people"]:
-        out.append((("policies", "circuit", "teams"), f"{ci.teams} teams of {ci.team_size} is more than the county people's hospital's {staff['county_people']} doctors"))
+    for name, lever in p.policies.levers():
+        out.extend((("policies", *loc), msg) for loc, msg in lever.problems(name, p))
     return out
 
 
@@ -231,8 +219,8 @@ def lever_warnings(params: Params, sources: list[tuple[str, set[tuple]]]) -> lis
     source from then on set its ``enabled``. ``sources``: (name, dotted keys it set), in
     the order they were applied."""
     out = []
-    for name in type(params.policies).model_fields:
-        if getattr(params.policies, name).enabled:
+    for name, lever in params.policies.levers():
+        if lever.enabled:
             continue
         gave = [i for i, (_, keys) in enumerate(sources) if any(k[:2] == ("policies", name) and len(k) > 2 and k[2] != "enabled" for k in keys)]
         switched = [i for i, (_, keys) in enumerate(sources) if ("policies", name, "enabled") in keys]

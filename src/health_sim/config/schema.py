@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from health_sim.config.levers import PolicyParams
+from health_sim.policies.registry import PolicyParams
 from health_sim.core.names import AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
 from health_sim.core.fields import NonNeg, P, Rate, Section, _check_keys, _per_kind
 

@@ -80,6 +80,8 @@ COLUMN_LEVEL = (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY, Level.COUNTY, Level
 """Level of each choice column."""
 SEVERE_KINDS = (Kind.SERIOUS, Kind.EMERGENCY, Kind.ADMISSION)
 """Kinds chosen with the severe choice weights (the others with the minor weights)."""
+KIND_GROUPS = ("minor", "chronic", "severe")
+"""Groups of episode kinds some counters are kept by: minor, chronic follow-up, severe (:data:`SEVERE_KINDS`)."""
 
 FACILITY_TYPES = (
     "village_clinic",

@@ -42,7 +42,7 @@ import pandas as pd
 import yaml
 from pydantic import field_validator, model_validator
 
-from health_sim.experiments.replicates import replicate_seeds
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, params_hash, with_overrides
 from health_sim.core.paths import atomic_write, atomic_write_text, resolve
@@ -448,7 +448,7 @@ def predictive_check(doc: dict, scenario: str | Path, replicates: int = 8, scale
     seed + 1): each observed
     figure against the simulated mean and 90% interval, which carry chance and parameter
     uncertainty together; ``covered``: the observed value lies inside the interval."""
-    from health_sim.experiments.replicates import run_replicates
+    from health_sim.experiments.scenario_runs import run_replicates
 
     run = {k: v for k, v in doc["provenance"].get("run", {}).items() if k != "run.scale"}
     seed = int(doc["provenance"]["seed"]) + 2 if seed is None else seed

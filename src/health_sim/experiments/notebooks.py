@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import atexit
 
-WARM_UP = "import health_sim.experiments.replicates, health_sim.sim.model; health_sim.sim.model.warm_up()"
+WARM_UP = "import health_sim.experiments.scenario_runs, health_sim.sim.model; health_sim.sim.model.warm_up()"
 """What a kernel runs at start-up, silently, before it is handed over: the imports, and the
 compiled engine loaded."""
 

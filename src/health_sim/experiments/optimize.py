@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 from pydantic import field_validator
 
-from health_sim.experiments.replicates import replicate_seeds
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, with_overrides
 from health_sim.core.paths import atomic_write

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BeforeValidator, field_validator, model_validator
 
-from health_sim.experiments.replicates import flatten, replicate_seeds
+from health_sim.experiments.scenario_runs import flatten, replicate_seeds
 from health_sim.sim.kpis import KPIS
 from health_sim.core.errors import ParamsError
 from health_sim.config.messages import first_error, validate_data, validate_file
@@ -299,7 +299,7 @@ def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: 
     """One run through the scenario notebook (papermill), its executed notebook kept in ``out_dir``."""
     import papermill as pm
 
-    from health_sim.experiments.replicates import notebooks as kernels
+    from health_sim.experiments import notebooks as kernels
     from health_sim.experiments.notebooks import PAPERMILL_OPTIONS
 
     t0 = time.perf_counter()

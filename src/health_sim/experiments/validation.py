@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from health_sim.world.county import build_county
-from health_sim.experiments.replicates import run_replicates
+from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.config.params import load_params
 from health_sim.core.paths import resolve
 from health_sim.core.names import FACILITY_TYPES

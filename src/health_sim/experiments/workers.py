@@ -80,7 +80,7 @@ def _watch_parent(parent: int) -> None:
         time.sleep(WATCH_SECONDS)
         if os.getppid() != parent:
             try:
-                from health_sim.experiments.replicates import notebooks as kernels
+                from health_sim.experiments import notebooks as kernels
 
                 kernels.shutdown_all()
             finally:

@@ -14,7 +14,7 @@ here touches residents who are not ill that day. One call does, in order:
 
 The arrays come in as named tuples (:data:`People`, :data:`Sites`, :data:`Choice`,
 :data:`Care`, :data:`Books`); state is updated in place. Counters are tallied into
-``books.tally`` (rows :data:`TALLIES`), summed pass by pass so that float sums are the
+``books.tally`` (one row per KPI counter, :data:`health_sim.sim.kpis.COUNTERS`), summed pass by pass so that float sums are the
 same as tallying each pass with ``numpy.bincount``. Random numbers are the counter-based
 ones of :mod:`health_sim.core.rng` keyed by (seed, stream, day, pass, resident): a decision
 draws the same uniform whatever else happens (common random numbers).
@@ -27,6 +27,9 @@ from collections import namedtuple
 import numpy as np
 
 from health_sim.core import rng as crn
+from health_sim.core.names import KIND_GROUPS, KINDS, LEVELS
+from health_sim.policies.state import ENGINE_FIELDS
+from health_sim.sim.kpis import COUNTERS
 from health_sim.sim import rules
 from health_sim.core.jit import jit
 from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
@@ -41,32 +44,21 @@ Choice = namedtuple("Choice", "asc quality trust cost travel wait contract habit
 Care = namedtuple("Care", "admit_p extra spec_cum formal down late_p satisfaction acute_share screening_min_age screening_sensitivity tcm_facility")
 """Episode and referral parameters as arrays by kind or level; satisfaction = (intercept, unresolved, wait, cost, learning rate)."""
 Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
-"""Where the day is recorded: counters (TALLIES, townships), visits by facility, the bed and
+"""Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
 
-POLICY = (
-    "online_share", "online_resolve", "first_contact", "scheduled_followup", "community_followup",
-    "green_channel", "reserved_slots", "length_of_stay_factor", "drg", "drg_price_factor", "closed_loop",
-    "formal_referral_factor", "downward_factor", "tcm_uptake", "screened_share", "capitation",
-)
-"""Fields of :class:`health_sim.policies.PolicyState` the episodes read, in the order of the ``policy`` vector."""
-(ONLINE_SHARE, ONLINE_RESOLVE, FIRST_CONTACT, SCHEDULED_FOLLOWUP, COMMUNITY_FOLLOWUP, GREEN_CHANNEL, RESERVED_SLOTS,
- LOS_FACTOR, DRG, DRG_PRICE_FACTOR, CLOSED_LOOP, FORMAL_FACTOR, DOWNWARD_FACTOR, TCM_UPTAKE, SCREENED_SHARE, CAPITATION) = range(len(POLICY))
+# The policy vector: the float fields of the day's policy state, by name.
+_P = {name: i for i, name in enumerate(ENGINE_FIELDS)}
+ONLINE_SHARE, ONLINE_RESOLVE, FIRST_CONTACT = _P["online_share"], _P["online_resolve"], _P["first_contact"]
+SCHEDULED_FOLLOWUP, COMMUNITY_FOLLOWUP = _P["scheduled_followup"], _P["community_followup"]
+GREEN_CHANNEL, RESERVED_SLOTS, LOS_FACTOR = _P["green_channel"], _P["reserved_slots"], _P["length_of_stay_factor"]
+DRG, DRG_PRICE_FACTOR, CLOSED_LOOP = _P["drg"], _P["drg_price_factor"], _P["closed_loop"]
+FORMAL_FACTOR, DOWNWARD_FACTOR, TCM_UPTAKE = _P["formal_referral_factor"], _P["downward_factor"], _P["tcm_uptake"]
+SCREENED_SHARE, CAPITATION = _P["screened_share"], _P["capitation"]
 
-_LEVELS = ("village", "township", "county", "city")
-_GROUPS = ("minor", "chronic", "severe")
-TALLIES = (
-    "episodes", *(f"episodes_{k}" for k in ("minor", "chronic", "serious", "emergency", "admission")), "online_consults",
-    "stay_home", "gave_up", "trips", "visits", *(f"visits_{lvl}" for lvl in _LEVELS), *(f"trips_{lvl}" for lvl in _LEVELS),
-    "hospital_trips", "hospital_trips_referred", "travel_minutes", "wait_days", "oop_outpatient", "oop_inpatient",
-    "fund", "fund_community", "fund_community_capitated", "tcm_visits", "late_diagnoses", "screenings", "screening_found",
-    "satisfied", *(f"satisfied_{lvl}" for lvl in _LEVELS), "admitted", "admitted_county", "county_inpatient_days",
-    "referrals_formal", "referrals_tracked", "referrals_up_village_township", "referrals_up_grassroots",
-    "referrals_up_county_city", "unresolved_township", *(f"first_trips_{g}" for g in _GROUPS),
-    *(f"first_trips_{g}_grassroots" for g in _GROUPS), "first_trips_contracted", "first_trips_contracted_grassroots",
-)
-"""Counters (:data:`health_sim.sim.kpis.COUNTERS`) the episodes tally, in the order of ``books.tally``'s rows."""
-_T = {name: i for i, name in enumerate(TALLIES)}
+# Rows of ``books.tally``: the KPI counters (:data:`health_sim.sim.kpis.COUNTERS`), by name. The
+# per-kind, per-level and per-group counters are tallied by offset from the first of their run.
+_T = {name: i for i, name in enumerate(COUNTERS)}
 EPISODES, EPISODES_BY_KIND, ONLINE = _T["episodes"], _T["episodes_minor"], _T["online_consults"]
 STAY_HOME, GAVE_UP, TRIPS, VISITS = _T["stay_home"], _T["gave_up"], _T["trips"], _T["visits"]
 VISITS_BY_LEVEL, TRIPS_BY_LEVEL, SATISFIED_BY_LEVEL = _T["visits_village"], _T["trips_village"], _T["satisfied_village"]
@@ -79,9 +71,10 @@ FORMAL, TRACKED, UNRESOLVED_TOWNSHIP = _T["referrals_formal"], _T["referrals_tra
 UP_BY_LEVEL = np.array([_T["referrals_up_village_township"], _T["referrals_up_grassroots"], _T["referrals_up_county_city"]])
 FIRST_BY_GROUP, FIRST_GRASS_BY_GROUP = _T["first_trips_minor"], _T["first_trips_minor_grassroots"]
 FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["first_trips_contracted_grassroots"]
-for _first in ("episodes_minor", "visits_village", "trips_village", "satisfied_village", "first_trips_minor", "first_trips_minor_grassroots"):
-    _n = 5 if _first.startswith("episodes") else 3 if _first.startswith("first") else 4  # tallied by offset
-    assert all(TALLIES[_T[_first] + i].rsplit("_", 1)[0] == _first.rsplit("_", 1)[0] or _first.startswith("first") for i in range(_n))
+_RUNS = ([f"episodes_{k}" for k in KINDS], *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
+         [f"first_trips_{g}" for g in KIND_GROUPS], [f"first_trips_{g}_grassroots" for g in KIND_GROUPS])
+for _run in _RUNS:  # tallying by offset holds only if each run is contiguous, in the vocabulary's order
+    assert [_T[n] for n in _run] == list(range(_T[_run[0]], _T[_run[0]] + len(_run))), _run
 
 
 @jit

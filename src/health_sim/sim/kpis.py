@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from health_sim.core.names import LEVELS
+from health_sim.core.names import KIND_GROUPS, LEVELS
 
 # Counters tallied by township of residence (resident side). All are simulated counts
 # or sums over the simulated residents.
@@ -67,8 +67,8 @@ COUNTERS: dict[str, str] = {
     "referrals_formal": "formal referrals, upward and downward",
     "referrals_tracked": "of which tracked back (closed loop)",
     "unresolved_township": "trips to township centres that could not resolve the episode",
-    **{f"first_trips_{g}": f"first trips of {g} episodes (severe: serious, emergency, admission)" for g in ("minor", "chronic", "severe")},
-    **{f"first_trips_{g}_grassroots": "of which to a village clinic or township centre" for g in ("minor", "chronic", "severe")},
+    **{f"first_trips_{g}": f"first trips of {g} episodes (severe: serious, emergency, admission)" for g in KIND_GROUPS},
+    **{f"first_trips_{g}_grassroots": "of which to a village clinic or township centre" for g in KIND_GROUPS},
     "first_trips_contracted": "first trips of residents signed with a family doctor",
     "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
 }
@@ -253,12 +253,12 @@ def _early(c, days, scale):
     return ratio(c["screening_found"], c["screening_found"] + c["late_diagnoses"])
 
 
-@kpi("grassroots_first", "share of first trips", "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract", parts=("all", "minor", "chronic", "severe", "contracted", "not_contracted"))
+@kpi("grassroots_first", "share of first trips", "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract", parts=("all", *KIND_GROUPS, "contracted", "not_contracted"))
 def _grassroots_first(c, days, scale):
-    every = sum(c[f"first_trips_{g}"] for g in ("minor", "chronic", "severe"))
-    every_g = sum(c[f"first_trips_{g}_grassroots"] for g in ("minor", "chronic", "severe"))
+    every = sum(c[f"first_trips_{g}"] for g in KIND_GROUPS)
+    every_g = sum(c[f"first_trips_{g}_grassroots"] for g in KIND_GROUPS)
     out = {"all": ratio(every_g, every)}
-    out |= {g: ratio(c[f"first_trips_{g}_grassroots"], c[f"first_trips_{g}"]) for g in ("minor", "chronic", "severe")}
+    out |= {g: ratio(c[f"first_trips_{g}_grassroots"], c[f"first_trips_{g}"]) for g in KIND_GROUPS}
     out["contracted"] = ratio(c["first_trips_contracted_grassroots"], c["first_trips_contracted"])
     out["not_contracted"] = ratio(every_g - c["first_trips_contracted_grassroots"], every - c["first_trips_contracted"])
     return out

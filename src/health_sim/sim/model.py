@@ -43,15 +43,14 @@ from health_sim.world.facilities import FacilityTable, build_table, doctor_count
 from health_sim.world.insurance import Tariff
 from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
 from health_sim.world.onset import Onsets
-from health_sim.sim.policies import Policies
+from health_sim.policies.run import PolicyRun
 from health_sim.world.population import EMPLOYEE, assign_contracts, build_residents
-from health_sim.core.names import CONDITIONS, KINDS, LEVELS, SPECIALTIES
+from health_sim.core.names import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Level
 from health_sim.config.schema import Params
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
 _S = {s: i for i, s in enumerate(SPECIALTIES)}
-_VILLAGE, _TOWNSHIP, _COUNTY, _CITY = range(4)
 
 
 def _seed_from(rng, default: int) -> int:
@@ -112,16 +111,15 @@ class HealthSystemModel(mesa.Model):
         }
         self._town_fac0 = V
         fac = self.facilities
-        self._county_rows = np.flatnonzero(fac.level == _COUNTY)
+        self._county_rows = np.flatnonzero(fac.level == Level.COUNTY)
         # the facility whose capability caps a policy's lift: a village clinic's township
         # centre, a township centre's county people's hospital, itself above
         self._reference = np.arange(len(fac))
-        self._reference[fac.level == _VILLAGE] = V + fac.township[fac.level == _VILLAGE]
-        self._reference[fac.level == _TOWNSHIP] = self.col_facility["county_people"]
+        self._reference[fac.level == Level.VILLAGE] = V + fac.township[fac.level == Level.VILLAGE]
+        self._reference[fac.level == Level.TOWNSHIP] = self.col_facility["county_people"]
 
         self._clock = 0  # all days simulated, burn-in included (keys the random streams)
-        self.policies = Policies(self)
-        self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
+        self.policies = PolicyRun(self)
         self.restaff()
         self.tariff = Tariff(params.insurance, fac)
         self.weights = choice.Weights(params)
@@ -146,7 +144,6 @@ class HealthSystemModel(mesa.Model):
         self._care = self._care_rules()
         cf = self.col_facility
         self._hospitals = np.array([cf["county_people"], cf["county_tcm"], cf["county_mch"], cf["city"]], dtype=np.int64)
-        self._tally_rows = np.array([_CI[name] for name in engine.TALLIES])
         self._reputation = np.array([params.population.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
         self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
 
@@ -165,13 +162,21 @@ class HealthSystemModel(mesa.Model):
 
     # --- state derived from agents and residents -------------------------------
 
+    def doctors(self):
+        """Every doctor (Mesa agents), wherever he works today."""
+        return self.agents_by_type[Doctor]
+
+    def n_village_doctors(self) -> int:
+        """Doctors whose home is a village clinic."""
+        return sum(len(f.doctors) for f in self.facility_agents if f.level == "village")
+
     def restaff(self) -> None:
         """Recompute facility capacity and capability from where the doctors are (and the levers)."""
         staff = np.zeros((len(self.facilities), len(SPECIALTIES)))
         for d in self.agents_by_type[Doctor]:
             staff[d.location.index, _S[d.specialty]] += 1
         st = self.policies.state
-        factor = np.where(self.facilities.level <= _TOWNSHIP, st.grassroots_capacity_factor, 1.0)
+        factor = np.where(self.facilities.level <= Level.TOWNSHIP, st.grassroots_capacity_factor, 1.0)
         self.facilities.restaff(self.policies.staff_extra(staff), factor)
         self._lift()
 
@@ -220,7 +225,7 @@ class HealthSystemModel(mesa.Model):
         elif todo.get("uplift"):
             self._lift()
         if pol.any:
-            fac.open_share = np.where(fac.level == _COUNTY, 1.0 - pol.state.reserved_slots, 1.0)
+            fac.open_share = np.where(fac.level == Level.COUNTY, 1.0 - pol.state.reserved_slots, 1.0)
         self._day[:] = 0.0
         self._arrivals[:] = 0.0
         slot = d % self._horizon
@@ -271,11 +276,11 @@ class HealthSystemModel(mesa.Model):
             tariff.ded_admission, tariff.scope_admission, tariff.expected_oop_visit, tariff.expected_oop_admission,
             self._hospitals, self._town_fac0,
         )
-        policy = np.array([getattr(st, name) for name in engine.POLICY], dtype=float)
-        tally = np.zeros((len(engine.TALLIES), self.county.n_townships))
+        policy = st.engine_vector()
+        tally = np.zeros((len(COUNTERS), self.county.n_townships))
         books = engine.Books(tally, self._arrivals, self._bed_in, self._bed_out, self._down_due, self.policies.sinking.unresolved)
         changed = engine.day_of_episodes(d, self.seed, ids, u_arrival, people, sites, self._choice, self._care, policy, books)
-        self._day[self._tally_rows] += tally
+        self._day += tally
         if changed.size:
             ch.refresh_rows(np.unique(changed))
 
@@ -321,8 +326,7 @@ class HealthSystemModel(mesa.Model):
         unresolved = self.policies.sinking.unresolved  # recorded whatever the levers
         self.params = params
         self.chronic.params = params
-        self.policies = Policies(self)
-        self.policies.skills.set_village_doctors(sum(len(f.doctors) for f in self.facility_agents if f.level == "village"))
+        self.policies = PolicyRun(self)
         self.policies.sinking.unresolved = unresolved.copy()
         self._care = self._care_rules()
         self.restaff()
@@ -441,9 +445,7 @@ def burn_in_key(params: Params, seed: int) -> str | None:
     during the burn-in (an enabled lever starting before the start date) or there is none."""
     if params.run.burn_in_days <= 0:
         return None
-    pol = params.policies
-    for name in type(pol).model_fields:
-        lever = getattr(pol, name)
+    for _, lever in params.policies.levers():
         if lever.enabled and lever.start < params.run.start_date:
             return None
     d = params.model_dump(mode="json", exclude={"policies"})

@@ -1,7 +1,8 @@
 """Doctor sinking (医师下基层): stationed support, circuit guidance, order-based dispatch, mentoring.
 
-Posted doctors are the Mesa ``Doctor`` agents of the county people's hospital (and the
-city hospital): :meth:`Doctor.post_to` moves them, so their home hospital loses their
+The mechanism of the stationed (:mod:`health_sim.policies.stationed`) and circuit
+(:mod:`health_sim.policies.circuit`) levers. Posted doctors are the Mesa ``Doctor`` agents of
+the county people's hospital (and the city hospital): ``Doctor.post_to`` moves them, so their home hospital loses their
 capacity and the township centre gains it, and their specialty is present there.
 While present a doctor closes a share of the gap between the centre's and the county
 hospital's capability for episodes of his specialty (``lift`` x effort); through
@@ -21,19 +22,28 @@ from health_sim.core import rng as crn
 from health_sim.core.names import SPECIALTIES
 
 if TYPE_CHECKING:
-    from health_sim.sim.model import HealthSystemModel
+    from health_sim.policies.circuit import Circuit
+    from health_sim.policies.stationed import Stationed
 
 _S = {s: i for i, s in enumerate(SPECIALTIES)}
 CIRCUIT_SPECIALTIES = ("internal_general", "emergency_cardiology", "surgery")
 
 
 class Sinking:
-    """Postings of doctors to township centres, rotation by rotation."""
+    """Postings of doctors to township centres, rotation by rotation (state of one run).
 
-    def __init__(self, model: "HealthSystemModel"):
+    Parameters
+    ----------
+    stationed, circuit:
+        The two levers' parameters.
+    model:
+        The model whose doctors are posted: it gives ``county.n_townships``, ``seed``,
+        ``doctors()``, ``facility_agents`` and ``col_facility``.
+    """
+
+    def __init__(self, stationed: Stationed, circuit: Circuit, model):
         self.model = model
-        p = model.params.policies
-        self.st, self.ci = p.stationed, p.circuit
+        self.st, self.ci = stationed, circuit
         T, S = model.county.n_townships, len(SPECIALTIES)
         self.retained = np.zeros((T, S))  # lasting lift from mentoring
         self.present_lift = np.zeros((T, S))
@@ -52,11 +62,9 @@ class Sinking:
 
     def _pool(self, ftype: str) -> dict[str, list]:
         """Doctors of a hospital still at home, by specialty, in a fixed order."""
-        from health_sim.world.agents import Doctor
-
         fac = self.model.facility_agents[self.model.col_facility[ftype]]
         pool: dict[str, list] = {}
-        for d in sorted(self.model.agents_by_type[Doctor], key=lambda d: d.unique_id):
+        for d in sorted(self.model.doctors(), key=lambda d: d.unique_id):
             if d.home is fac and d.location is fac:
                 pool.setdefault(d.specialty, []).append(d)
         return pool
