@@ -239,14 +239,14 @@ class Resident(mesa.Agent):
     def utilities(self, k: int, s: int) -> list[float]:
         """Utility (relative to staying home) of each facility column for an episode of kind ``k``, specialty ``s``."""
         m = self.model
-        w, fac, tariff = m.weights, m.facilities, m.tariff
+        w, fac = m.weights, m.facilities
         g = 1 if rules.is_severe(k) else 0
         sch = self.employee
         out = []
         for j in range(N_COLUMNS):
             f = self.columns[j]
             lvl = COLUMN_LEVEL[j]
-            oop = float(tariff.expected_oop_visit[f, sch] + m.admit_p[k] * tariff.expected_oop_admission[f, sch])
+            oop = float(m.expected_oop[0][f, sch] + m.admit_p[k] * m.expected_oop[1][f, sch])
             out.append(rules.utility(
                 float(w.asc[g, lvl]), float(w.quality[g]), float(fac.capability[f, k, s]), float(w.trust[g]), self.trust[lvl],
                 float(w.cost_per_100_yuan[g]), oop, float(w.travel_per_hour[g]), self.travel[j], float(w.wait_per_day[g]),
@@ -450,6 +450,7 @@ class ReferenceModel(mesa.Model):
                 staff[i, SPECIALTIES.index(spec)] += n
         self.facilities.restaff(staff)
         self.tariff = Tariff(params.insurance, self.facilities)
+        self.expected_oop = rules.expected_oop(self.tariff, self.facilities.price_visit, self.facilities.price_admission)
         self.weights = Weights(params)
         types = [r[0] for r in rows]
         self.town_fac0 = self.county.n_villages

@@ -37,3 +37,4 @@ numba.config.CACHE_DIR = str(_cache_dir())  # read when a function is decorated 
 
 jit = numba.njit(cache=True)
 """Decorator of every compiled function of the engine (no Python objects, cached)."""
+

@@ -3,19 +3,23 @@
 :meth:`health_sim.sim.model.HealthSystemModel._episodes` hands the day's episodes (the
 residents who fell ill and their illness uniforms) to :func:`day_of_episodes`, which
 runs the rules of :mod:`health_sim.sim.rules` in loops over those episodes only; nothing
-here touches residents who are not ill that day. One call does, in order:
+here touches residents who are not ill that day. One call runs these stages, in order:
 
-1. kinds of episode, online consultations, severity and specialty;
-2. the utility of each facility column for each episode (fixed for the day);
-3. up to four passes: each patient still seeking care chooses (or goes where a formal
-   referral sends him); free beds go to the pass's patients in a random order; then
-   every visit is resolved or not, billed, tallied, and teaches trust; an unresolved
-   patient is referred up, or chooses again in the next pass, or gives up.
+1. begin (:func:`_begin`): kinds of episode; online consultations end some minor ones;
+2. prepare (:func:`_prepare`): severity, specialty and the utility of each facility column
+   (fixed for the day);
+3. up to four passes (:func:`_passes`). In each, patients still seeking care *choose*
+   (:func:`_choose_all`: a column, or where a formal referral sends them), then the pass's
+   visits (:func:`_visits`) are *treated* (resolved or not), *admitted* (free beds in a
+   random order), *paid*, *counted*, *treated further* (TCM, diagnoses, follow-up,
+   screening), *learnt from* (satisfaction and trust), *stayed* (beds, discharge, transfer
+   down) and *referred* (up, or the patient chooses again or gives up). Each visit stage is
+   one loop over the pass's visits; a resident has at most one visit a pass.
 
 The arrays come in as named tuples (:data:`People`, :data:`Sites`, :data:`Choice`,
 :data:`Care`, :data:`Books`); state is updated in place. Counters are tallied into
-``books.tally`` (one row per KPI counter, :data:`health_sim.sim.kpis.COUNTERS`), summed pass by pass so that float sums are the
-same as tallying each pass with ``numpy.bincount``. Random numbers are the counter-based
+``books.tally`` (one row per KPI counter, :data:`health_sim.sim.kpis.COUNTERS`), summed
+pass by pass so that float sums are the same as tallying each pass with ``numpy.bincount``. Random numbers are the counter-based
 ones of :mod:`health_sim.core.rng` keyed by (seed, stream, day, pass, resident): a decision
 draws the same uniform whatever else happens (common random numbers).
 """
@@ -46,6 +50,21 @@ Care = namedtuple("Care", "admit_p extra spec_cum formal down late_p satisfactio
 Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
+
+Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col")
+"""The day's episodes that go on (after online consultations): resident, kind, severity
+uniform, specialty, facility of each column (n, 6), the column a formal referral sends the
+patient to (-1: none), the grassroots level a tracked referral came from (-1: none), and the
+column of the current pass's trip."""
+Keys = namedtuple("Keys", "extra los tcm late screen sat down track formal")
+"""Random-stream keys of a pass's visits (:mod:`health_sim.core.rng`)."""
+Visits = namedtuple("Visits", "f lvl referred resolved want_bed admitted")
+"""A pass's visits: facility, level, on a formal referral, resolved, wanting a bed, admitted."""
+Bills = namedtuple("Bills", "visits los oop fund wait")
+"""A pass's visits paid: visits (first and return), days of an admission, out-of-pocket and
+fund yuan, days waited."""
+Found = namedtuple("Found", "changed n")
+"""Residents whose diagnoses changed today, and how many (a one-element array)."""
 
 # The policy vector: the float fields of the day's policy state, by name.
 _P = {name: i for i, name in enumerate(ENGINE_FIELDS)}
@@ -83,13 +102,13 @@ def _bit_count(x):
 
 
 @jit
-def _diagnose(people, r, bits, changed, n_changed):
-    """Diagnose conditions ``bits`` of resident ``r``; returns how many were new (and records him in ``changed``)."""
+def _diagnose(people, r, bits, found):
+    """Diagnose conditions ``bits`` of resident ``r``; returns how many were new (and records him in ``found``)."""
     new = np.uint8(bits & people.conditions[r] & ~people.diagnosed[r])
     if new:
         people.diagnosed[r] |= new
-        changed[n_changed[0]] = r
-        n_changed[0] += 1
+        found.changed[found.n[0]] = r
+        found.n[0] += 1
     return _bit_count(new)
 
 
@@ -97,19 +116,25 @@ def _diagnose(people, r, bits, changed, n_changed):
 def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy, books):
     """Simulate the day ``d`` (clock) of the residents ``ids`` who fell ill (``u_arrival``: their illness
     uniforms). Returns the residents whose diagnoses changed (their risks need recomputing)."""
-    tally = books.tally
     n_all = ids.size
-    changed = np.empty(3 * n_all + 1, dtype=np.int64)  # each new diagnosis adds a condition: at most three a resident
-    n_changed = np.zeros(1, dtype=np.int64)
+    found = Found(np.empty(3 * n_all + 1, dtype=np.int64), np.zeros(1, dtype=np.int64))  # at most three new diagnoses a resident
+    rid, kind = _begin(d, seed, ids, u_arrival, people, policy, books.tally)
+    eps, util = _prepare(d, seed, rid, kind, people, sites, choice, care, policy)
+    _passes(d, seed, eps, util, people, sites, choice, care, policy, books, found)
+    return found.changed[: found.n[0]]
 
-    # 1. Kind of episode; online consultations end some minor ones without a trip
+
+@jit
+def _begin(d, seed, ids, u_arrival, people, policy, tally):
+    """Stage 1, the episodes begin: their kinds; online consultations end some minor ones
+    without a trip. Returns the residents and kinds of the episodes that go on."""
+    n_all = ids.size
     key_online = crn.key(seed, crn.ONLINE, d, 0)
     keep = np.ones(n_all, dtype=np.bool_)
     kind_all = np.empty(n_all, dtype=np.int64)
     for e in range(n_all):
         r = ids[e]
-        cum = care_row(people, r)
-        k = rules.episode_kind(u_arrival[e], cum)
+        k = rules.episode_kind(u_arrival[e], care_row(people, r))
         kind_all[e] = k
         t = people.township[r]
         tally[EPISODES, t] += 1.0
@@ -118,27 +143,32 @@ def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy
             tally[ONLINE, t] += 1.0
             if crn.uniform(key_online, r * 2 + 1) < policy[ONLINE_RESOLVE]:
                 keep[e] = False
-    rid = ids[keep]
-    kind = kind_all[keep]
-    n = rid.size
+    return ids[keep], kind_all[keep]
 
-    # Severity and specialty; utilities of the six facility columns (fixed for the day)
+
+@jit
+def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
+    """Stage 2: each episode's severity, specialty and facility columns, and the utility of each
+    column (fixed for the day). Returns the day's :data:`Episodes` and the utilities (n, columns)."""
+    n = rid.size
     key_sev, key_spec = crn.key(seed, crn.SEVERITY, d, 0), crn.key(seed, crn.SPECIALTY, d, 0)
-    sev = np.empty(n)
-    spec = np.empty(n, dtype=np.int64)
-    fac_cols = np.empty((n, N_COLUMNS), dtype=np.int64)
+    eps = Episodes(
+        rid, kind, np.empty(n), np.empty(n, dtype=np.int64), np.empty((n, N_COLUMNS), dtype=np.int64),
+        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.empty(n, dtype=np.int64),
+    )  # fmt: skip
     util = np.empty((n, N_COLUMNS))
+    bonus_on = policy[FIRST_CONTACT] != 0 or policy[SCHEDULED_FOLLOWUP] != 0 or policy[COMMUNITY_FOLLOWUP] != 0
     for e in range(n):
         r = rid[e]
         k = kind[e]
-        sev[e] = crn.uniform(key_sev, r)
-        spec[e] = rules.specialty(crn.uniform(key_spec, r), care.spec_cum[k], people.age[r] < 15, people.female[r])
-        fac_cols[e, 0] = people.village[r]
-        fac_cols[e, 1] = sites.town_fac0 + people.township[r]
+        eps.sev[e] = crn.uniform(key_sev, r)
+        eps.spec[e] = rules.specialty(crn.uniform(key_spec, r), care.spec_cum[k], people.age[r] < 15, people.female[r])
+        eps.cols[e, 0] = people.village[r]
+        eps.cols[e, 1] = sites.town_fac0 + people.township[r]
         for j in range(4):
-            fac_cols[e, 2 + j] = sites.hospitals[j]
-        _utilities(util[e], choice, sites, care, people, r, k, spec[e], fac_cols[e])
-        if policy[FIRST_CONTACT] != 0 or policy[SCHEDULED_FOLLOWUP] != 0 or policy[COMMUNITY_FOLLOWUP] != 0:
+            eps.cols[e, 2 + j] = sites.hospitals[j]
+        utilities(util[e], choice, sites, care, people, r, k, eps.spec[e], eps.cols[e])
+        if bonus_on:
             c = 1.0 if people.contracted[r] else 0.0
             bonus = 0.0
             if k == MINOR:
@@ -147,41 +177,302 @@ def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy
                 bonus = 0.0 + (policy[SCHEDULED_FOLLOWUP] * c + policy[COMMUNITY_FOLLOWUP])
             util[e, 0] += bonus
             util[e, 1] += bonus
+    return eps, util
 
-    # 3. Passes: choose, beds, visit
+
+@jit
+def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, found):
+    """Stage 3: up to four passes; in each, every patient still seeking care chooses (or goes
+    where a formal referral sends him), then the pass's visits are made (:func:`_visits`)."""
+    tally = books.tally
+    n = eps.rid.size
     buf = np.zeros_like(tally)
     cur_level = np.full(n, -1, dtype=np.int64)
-    forced = np.full(n, -1, dtype=np.int64)  # column a formal referral sends the patient to
-    came_from = np.full(n, -1, dtype=np.int64)  # level a tracked referral came from
     active = np.arange(n)
     go = np.empty(n, dtype=np.int64)
-    col_of = np.empty(n, dtype=np.int64)
     for p in range(4):
         if active.size == 0:
             break
-        key_choice = crn.key(seed, crn.CHOICE, d, p)
-        n_go = 0
-        for e in active:
-            r = rid[e]
-            col = forced[e]
-            if col < 0:
-                col = _choose(util[e], choice.stay_home[kind[e]], people.mch_ok[r], cur_level[e], key_choice, r)
-            if col < 0:
-                tally[STAY_HOME if p == 0 else GAVE_UP, people.township[r]] += 1.0
-            else:
-                go[n_go] = e
-                col_of[e] = col
-                n_go += 1
+        n_go = _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally)
         if n_go == 0:
             break
         trip = go[:n_go].copy()
         buf[:] = 0.0
-        unresolved = _visits(d, seed, p, trip, col_of, rid, kind, spec, sev, fac_cols, forced, came_from, people, sites, choice, care, policy, books, buf, changed, n_changed)
+        unresolved = _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, buf, found)
         tally += buf
         for e in trip:
-            cur_level[e] = rules.COLUMN_LEVEL[col_of[e]]
+            cur_level[e] = rules.COLUMN_LEVEL[eps.col[e]]
         active = trip[unresolved]
-    return changed[: n_changed[0]]
+
+
+@jit
+def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally):
+    """Choose: each active patient picks a column (or stays home, or gives up after a first
+    trip); those who go are written to ``go``. Returns how many go."""
+    key_choice = crn.key(seed, crn.CHOICE, d, p)
+    n_go = 0
+    for e in active:
+        r = eps.rid[e]
+        col = eps.forced[e]
+        if col < 0:
+            col = choose(util[e], choice.stay_home[eps.kind[e]], people.mch_ok[r], cur_level[e], key_choice, r)
+        if col < 0:
+            tally[STAY_HOME if p == 0 else GAVE_UP, people.township[r]] += 1.0
+        else:
+            go[n_go] = e
+            eps.col[e] = col
+            n_go += 1
+    return n_go
+
+
+@jit
+def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, buf, found):
+    """One pass of visits (episodes ``trip``), stage by stage, each a loop over the pass's visits
+    in order: treat (resolved or not), admit (free beds), pay, count, treat further (TCM,
+    diagnoses, follow-up, screening), learn, stay in a bed, refer. A resident has at most one
+    visit a pass, so each resident meets the stages in this order. Returns the mask of those
+    still unresolved."""
+    v = _resolve(d, seed, trip, eps, sites, care)
+    _give_beds(d, seed, trip, eps, v, sites)
+    keys = Keys(crn.key(seed, crn.EXTRA_VISITS, d, 0), crn.key(seed, crn.LENGTH_OF_STAY, d, 0), crn.key(seed, crn.TCM, d, p),
+                crn.key(seed, crn.LATE_DIAGNOSIS, d, 0), crn.key(seed, crn.SCREENING, d, p), crn.key(seed, crn.SATISFACTION, d, p),
+                crn.key(seed, crn.DOWNWARD, d, 0), crn.key(seed, crn.TRACKING, d, 0), crn.key(seed, crn.FORMAL_REFERRAL, d, 0))  # fmt: skip
+    bill = _pay(trip, eps, v, people, sites, care, policy, keys)
+    _count(buf, p, trip, eps, v, bill, people, choice, policy, books)
+    _treat(buf, d, trip, eps, v, bill, people, care, policy, keys, found)
+    _learn(buf, trip, eps, v, bill, people, care, keys)
+    _stay(buf, d, trip, eps, v, bill, people, sites, care, policy, books, keys)
+    return _refer(buf, trip, eps, v, people, care, policy, books, keys)
+
+
+@jit
+def _resolve(d, seed, trip, eps, sites, care):
+    """Treat: the facility and level of each visit, whether the patient comes on a formal
+    referral, whether the facility resolves the episode (severity within its capability) and
+    whether a resolved episode needs a bed. Returns the pass's :data:`Visits`."""
+    m = trip.size
+    key_admit = crn.key(seed, crn.ADMIT, d, 0)
+    v = Visits(np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m, dtype=np.bool_),
+               np.empty(m, dtype=np.bool_), np.zeros(m, dtype=np.bool_), np.zeros(m, dtype=np.bool_))  # fmt: skip
+    for i in range(m):
+        e = trip[i]
+        v.f[i] = eps.cols[e, eps.col[e]]
+        v.lvl[i] = rules.COLUMN_LEVEL[eps.col[e]]
+        v.referred[i] = eps.forced[e] >= 0
+        v.resolved[i] = eps.sev[e] < sites.capability[v.f[i], eps.kind[e], eps.spec[e]]
+        v.want_bed[i] = v.resolved[i] and crn.uniform(key_admit, eps.rid[e]) < care.admit_p[eps.kind[e]]
+    return v
+
+
+@jit
+def _give_beds(d, seed, trip, eps, v, sites):
+    """Admit: free beds go to the patients wanting one in a random order, facility by facility;
+    a patient finding none is unresolved (sent up like an episode beyond capability)."""
+    w = np.flatnonzero(v.want_bed)
+    if w.size:
+        key_bed = crn.key(seed, crn.BEDS, d, 0)
+        u_bed = np.array([crn.uniform(key_bed, eps.rid[trip[i]]) for i in w])
+        by_u = np.argsort(u_bed, kind="mergesort")
+        order = w[by_u][np.argsort(v.f[w[by_u]], kind="mergesort")]
+        given = np.zeros(sites.beds.size)
+        for i in order:
+            fi = v.f[i]
+            if given[fi] < sites.beds[fi] - sites.occupied[fi]:
+                v.admitted[i] = True
+            else:
+                v.resolved[i] = False
+            given[fi] += 1.0
+
+
+@jit
+def _pay(trip, eps, v, people, sites, care, policy, keys):
+    """Pay: visits (return visits of a resolved outpatient episode), length of stay, the bill
+    split between the patient and the fund, and the wait (referred patients skip part of the
+    hospitals' queue). Returns the pass's :data:`Bills`."""
+    m = trip.size
+    b = Bills(np.empty(m), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m))
+    skip = max(policy[GREEN_CHANNEL], 1.0 if policy[RESERVED_SLOTS] > 0 else 0.0)
+    for i in range(m):
+        e = trip[i]
+        r, k, fi, lvl = eps.rid[e], eps.kind[e], v.f[i], v.lvl[i]
+        sch = 1 if people.employee[r] else 0
+        extra = rules.extra_visits(care.extra[k], crn.uniform(keys.extra, r)) if v.resolved[i] and not v.admitted[i] else 0.0
+        b.visits[i] = 1.0 + extra
+        los = rules.length_of_stay(sites.length_of_stay[fi], crn.uniform(keys.los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0)
+        b.los[i] = los
+        ref = 1 if v.referred[i] else 0
+        if v.admitted[i]:
+            price = rules.admission_price(sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR])
+            b.oop[i], b.fund[i] = rules.split(price, sites.rate_admission[ref, fi, sch], sites.ded_admission[fi, sch], sites.scope_admission[fi, 0])
+        else:
+            b.oop[i], b.fund[i] = rules.split(b.visits[i] * sites.price_visit[fi], sites.rate_visit[ref, fi, sch], sites.ded_visit[fi, sch], sites.scope_visit[fi, 0])
+        wait = sites.wait_now[fi]
+        if skip > 0 and v.referred[i] and lvl >= COUNTY:
+            wait = sites.base_wait[fi] + (1.0 - skip) * (wait - sites.base_wait[fi])
+        b.wait[i] = wait
+    return b
+
+
+@jit
+def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
+    """Count each trip: first trips by kind group and contract, trips and visits by level,
+    travel, waiting, out-of-pocket and fund spending, and the facility's arrivals."""
+    for i in range(trip.size):
+        e = trip[i]
+        r, lvl = eps.rid[e], v.lvl[i]
+        t = people.township[r]
+        if p == 0:  # the episode's first trip
+            grp = rules.kind_group(eps.kind[e])
+            buf[FIRST_BY_GROUP + grp, t] += 1.0
+            if lvl <= TOWNSHIP:
+                buf[FIRST_GRASS_BY_GROUP + grp, t] += 1.0
+            if people.contracted[r]:
+                buf[FIRST_CONTRACTED, t] += 1.0
+                if lvl <= TOWNSHIP:
+                    buf[FIRST_CONTRACTED_GRASS, t] += 1.0
+        buf[TRIPS, t] += 1.0
+        buf[VISITS, t] += b.visits[i]
+        buf[VISITS_BY_LEVEL + lvl, t] += b.visits[i]
+        buf[TRIPS_BY_LEVEL + lvl, t] += 1.0
+        if lvl >= COUNTY:
+            buf[HOSPITAL_TRIPS, t] += 1.0
+            if v.referred[i]:
+                buf[HOSPITAL_TRIPS_REFERRED, t] += 1.0
+        buf[TRAVEL, t] += choice.travel_minutes[people.village[r], rules.TRAVEL_COLUMN[lvl]]
+        buf[WAIT, t] += b.wait[i]
+        buf[OOP_IN if v.admitted[i] else OOP_OUT, t] += b.oop[i]
+        buf[FUND, t] += b.fund[i]
+        if lvl <= COUNTY:
+            buf[FUND_COMMUNITY, t] += b.fund[i]
+            if policy[CAPITATION] > 0:
+                buf[FUND_CAPITATED, t] += b.fund[i]
+        books.arrivals[v.f[i]] += b.visits[i]
+
+
+@jit
+def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
+    """Treat further: TCM services; undiagnosed chronic conditions revealed by a severe episode
+    (late) or by screening at a township centre (early); a resolved follow-up counts towards
+    chronic management."""
+    nc = care.late_p.size
+    for i in range(trip.size):
+        e = trip[i]
+        r, k, lvl = eps.rid[e], eps.kind[e], v.lvl[i]
+        t = people.township[r]
+        tcm = eps.spec[e] == TCM or v.f[i] == care.tcm_facility  # TCM episodes, the county TCM hospital, TCM at grassroots visits
+        if not tcm and lvl <= TOWNSHIP and (k == MINOR or k == CHRONIC):
+            tcm = crn.uniform(keys.tcm, r) < policy[TCM_UPTAKE]
+        if tcm:
+            buf[TCM_VISITS, t] += b.visits[i]
+        if rules.is_severe(k):  # every trip of an episode uses the same draws: a second trip reveals nothing more
+            bits = 0
+            for c in range(nc):
+                if crn.uniform(keys.late, r * nc + c) < care.late_p[c]:
+                    bits |= 1 << c
+            buf[LATE, t] += _diagnose(people, r, bits, found)
+        if v.resolved[i] and k == CHRONIC:  # the last few follow-up days
+            h = people.history[r]
+            h[:-1] = h[1:].copy()
+            h[-1] = d
+        if policy[SCREENED_SHARE] > 0 and lvl == TOWNSHIP and people.age[r] >= care.screening_min_age and d - people.screened_day[r] >= 365:
+            if crn.uniform(keys.screen, r * (1 + nc)) < policy[SCREENED_SHARE]:
+                people.screened_day[r] = d
+                buf[SCREENINGS, t] += 1.0
+                bits = 0
+                for c in range(nc):
+                    if crn.uniform(keys.screen, r * (1 + nc) + 1 + c) < care.screening_sensitivity:
+                        bits |= 1 << c
+                buf[SCREENING_FOUND, t] += _diagnose(people, r, bits, found)
+
+
+@jit
+def _learn(buf, trip, eps, v, b, people, care, keys):
+    """Learn: each trip satisfies or not (outcome, wait, cost), which moves the resident's trust
+    in that level; the level that resolved the episode becomes his habit (a tracked referral
+    returns him to the grassroots level it came from)."""
+    a, b_unres, b_wait, b_cost, lr = care.satisfaction[0], care.satisfaction[1], care.satisfaction[2], care.satisfaction[3], care.satisfaction[4]
+    for i in range(trip.size):
+        e = trip[i]
+        r, lvl = eps.rid[e], v.lvl[i]
+        t = people.township[r]
+        p_sat = rules.satisfaction_probability(a, b_unres, 0.0 if v.resolved[i] else 1.0, b_wait, b.wait[i], b_cost, b.oop[i])
+        sat = crn.uniform(keys.sat, r) < p_sat
+        if sat:
+            buf[SATISFIED, t] += 1.0
+            buf[SATISFIED_BY_LEVEL + lvl, t] += 1.0
+        people.trust[r, lvl] = rules.learn_trust(people.trust[r, lvl], lr, 1.0 if sat else 0.0)
+        if v.resolved[i]:
+            people.last_level[r] = eps.came_from[e] if eps.came_from[e] >= 0 else lvl
+
+
+@jit
+def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
+    """Stay: an admitted patient takes a bed now; he is discharged later, or (from a county or
+    city hospital) transferred down to his township centre for recovery, maybe tracked."""
+    H = books.bed_in.shape[0]
+    for i in range(trip.size):
+        if not v.admitted[i]:
+            continue
+        r, fi, lvl, los = eps.rid[trip[i]], v.f[i], v.lvl[i], b.los[i]
+        t = people.township[r]
+        sites.occupied[fi] += 1.0
+        buf[ADMITTED, t] += 1.0
+        if lvl == COUNTY:
+            buf[ADMITTED_COUNTY, t] += 1.0
+        down = lvl >= COUNTY and crn.uniform(keys.down, r) < min(1.0, care.down[lvl] * policy[DOWNWARD_FACTOR])
+        acute = min(max(1, int(np.rint(los * care.acute_share))), los)
+        if lvl == COUNTY:
+            buf[COUNTY_INPATIENT_DAYS, t] += acute if down else los
+        if not down:
+            books.bed_out[(d + los) % H, fi] += 1.0
+        else:
+            tf = sites.town_fac0 + t
+            due = (d + acute) % H
+            books.bed_out[due, fi] += 1.0
+            books.bed_in[due, tf] += 1.0
+            books.bed_out[(d + los) % H, tf] += 1.0
+            books.down_due[due, 0, t] += 1.0
+            if lvl == COUNTY:
+                books.down_due[due, 1, t] += 1.0
+            buf[FORMAL, t] += 1.0
+            if crn.uniform(keys.track, r) < policy[CLOSED_LOOP]:
+                buf[TRACKED, t] += 1.0
+                people.last_level[r] = TOWNSHIP
+
+
+@jit
+def _refer(buf, trip, eps, v, people, care, policy, books, keys):
+    """Refer: an episode beyond the facility (or finding no bed) is formally referred up (a
+    patient without a bed is transferred), or the patient decides himself in the next pass;
+    at the city hospital there is nowhere further and he gives up. Returns the mask of those
+    still seeking care."""
+    m = trip.size
+    unresolved = np.zeros(m, dtype=np.bool_)
+    for i in range(m):
+        if v.resolved[i]:
+            continue
+        e = trip[i]
+        r, lvl = eps.rid[e], v.lvl[i]
+        t = people.township[r]
+        unresolved[i] = True
+        eps.forced[e] = -1
+        pf = care.formal[lvl] * (policy[FORMAL_FACTOR] if lvl <= TOWNSHIP else 1.0)
+        if lvl < CITY and (crn.uniform(keys.formal, r) < pf or v.want_bed[i]):  # no bed: transferred
+            eps.forced[e] = rules.REFER_TO_COLUMN[lvl]
+            tracked = crn.uniform(keys.track, r) < policy[CLOSED_LOOP]
+            if tracked and lvl <= TOWNSHIP:
+                eps.came_from[e] = lvl
+            buf[FORMAL, t] += 1.0
+            if tracked:
+                buf[TRACKED, t] += 1.0
+            buf[UP_BY_LEVEL[lvl], t] += 1.0
+        if lvl == TOWNSHIP:
+            buf[UNRESOLVED_TOWNSHIP, t] += 1.0
+            books.unresolved[t, eps.spec[e]] += 1.0
+        if lvl == CITY:
+            buf[GAVE_UP, t] += 1.0
+            unresolved[i] = False
+    return unresolved
 
 
 @jit
@@ -191,7 +482,9 @@ def care_row(people, r):
 
 
 @jit
-def _utilities(out, choice, sites, care, people, r, k, s, cols):
+def utilities(out, choice, sites, care, people, r, k, s, cols):
+    """Utility (relative to staying home) of each facility column ``cols`` for resident ``r``'s
+    episode of kind ``k`` needing specialty ``s``, written to ``out``."""
     g = 1 if rules.is_severe(k) else 0
     sch = 1 if people.employee[r] else 0
     for j in range(N_COLUMNS):
@@ -208,7 +501,7 @@ def _utilities(out, choice, sites, care, people, r, k, s, cols):
 
 
 @jit
-def _choose(util, home_u, mch_ok, cur_level, key, r):
+def choose(util, home_u, mch_ok, cur_level, key, r):
     """Column chosen by Gumbel-max among staying home and the facilities above ``cur_level`` (-1: home)."""
     best, pick = home_u + rules.gumbel(crn.uniform(key, r * 7)), -1
     for j in range(N_COLUMNS):
@@ -218,187 +511,6 @@ def _choose(util, home_u, mch_ok, cur_level, key, r):
         if v > best:
             best, pick = v, j
     return pick
-
-
-@jit
-def _visits(d, seed, p, trip, col_of, rid, kind, spec, sev, fac_cols, forced, came_from, people, sites, choice, care, policy, books, buf, changed, n_changed):
-    """One pass of visits (episodes ``trip``); returns the mask of those still unresolved."""
-    m = trip.size
-    key_admit, key_bed = crn.key(seed, crn.ADMIT, d, 0), crn.key(seed, crn.BEDS, d, 0)
-    f = np.empty(m, dtype=np.int64)
-    resolved = np.empty(m, dtype=np.bool_)
-    want_bed = np.zeros(m, dtype=np.bool_)
-    admitted = np.zeros(m, dtype=np.bool_)
-    for i in range(m):
-        e = trip[i]
-        f[i] = fac_cols[e, col_of[e]]
-        resolved[i] = sev[e] < sites.capability[f[i], kind[e], spec[e]]
-        want_bed[i] = resolved[i] and crn.uniform(key_admit, rid[e]) < care.admit_p[kind[e]]
-
-    # Free beds go to the patients wanting one in a random order, facility by facility
-    w = np.flatnonzero(want_bed)
-    if w.size:
-        u_bed = np.array([crn.uniform(key_bed, rid[trip[i]]) for i in w])
-        by_u = np.argsort(u_bed, kind="mergesort")
-        order = w[by_u][np.argsort(f[w[by_u]], kind="mergesort")]
-        given = np.zeros(sites.beds.size)
-        for i in order:
-            fi = f[i]
-            if given[fi] < sites.beds[fi] - sites.occupied[fi]:
-                admitted[i] = True
-            else:
-                resolved[i] = False  # no bed: sent up like an episode beyond capability
-            given[fi] += 1.0
-
-    keys = (crn.key(seed, crn.EXTRA_VISITS, d, 0), crn.key(seed, crn.LENGTH_OF_STAY, d, 0), crn.key(seed, crn.TCM, d, p),
-            crn.key(seed, crn.LATE_DIAGNOSIS, d, 0), crn.key(seed, crn.SCREENING, d, p), crn.key(seed, crn.SATISFACTION, d, p),
-            crn.key(seed, crn.DOWNWARD, d, 0), crn.key(seed, crn.TRACKING, d, 0), crn.key(seed, crn.FORMAL_REFERRAL, d, 0))
-    key_extra, key_los, key_tcm, key_late, key_screen, key_sat, key_down, key_track, key_formal = keys
-    a, b_unres, b_wait, b_cost, lr = care.satisfaction[0], care.satisfaction[1], care.satisfaction[2], care.satisfaction[3], care.satisfaction[4]
-    skip = max(policy[GREEN_CHANNEL], 1.0 if policy[RESERVED_SLOTS] > 0 else 0.0)
-    H = books.bed_in.shape[0]
-    unresolved = np.zeros(m, dtype=np.bool_)
-    for i in range(m):
-        e = trip[i]
-        r, k, s, fi, col = rid[e], kind[e], spec[e], f[i], col_of[e]
-        lvl = rules.COLUMN_LEVEL[col]
-        t = people.township[r]
-        referred = forced[e] >= 0
-        sch = 1 if people.employee[r] else 0
-        if p == 0:  # the episode's first trip
-            grp = rules.kind_group(k)
-            buf[FIRST_BY_GROUP + grp, t] += 1.0
-            if lvl <= TOWNSHIP:
-                buf[FIRST_GRASS_BY_GROUP + grp, t] += 1.0
-            if people.contracted[r]:
-                buf[FIRST_CONTRACTED, t] += 1.0
-                if lvl <= TOWNSHIP:
-                    buf[FIRST_CONTRACTED_GRASS, t] += 1.0
-
-        # Visits, length of stay and the bill
-        n_visits = 1.0 + (rules.extra_visits(care.extra[k], crn.uniform(key_extra, r)) if resolved[i] and not admitted[i] else 0.0)
-        los = rules.length_of_stay(sites.length_of_stay[fi], crn.uniform(key_los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0)
-        ref = 1 if referred else 0
-        if admitted[i]:
-            price = rules.admission_price(sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR])
-            oop, fund = rules.split(price, sites.rate_admission[ref, fi, sch], sites.ded_admission[fi, sch], sites.scope_admission[fi, 0])
-        else:
-            oop, fund = rules.split(n_visits * sites.price_visit[fi], sites.rate_visit[ref, fi, sch], sites.ded_visit[fi, sch], sites.scope_visit[fi, 0])
-        wait = sites.wait_now[fi]
-        if skip > 0 and referred and lvl >= COUNTY:  # referred patients skip the hospitals' queue
-            wait = sites.base_wait[fi] + (1.0 - skip) * (wait - sites.base_wait[fi])
-        travel = choice.travel_minutes[people.village[r], rules.TRAVEL_COLUMN[lvl]]
-
-        buf[TRIPS, t] += 1.0
-        buf[VISITS, t] += n_visits
-        buf[VISITS_BY_LEVEL + lvl, t] += n_visits
-        buf[TRIPS_BY_LEVEL + lvl, t] += 1.0
-        if lvl >= COUNTY:
-            buf[HOSPITAL_TRIPS, t] += 1.0
-            if referred:
-                buf[HOSPITAL_TRIPS_REFERRED, t] += 1.0
-        buf[TRAVEL, t] += travel
-        buf[WAIT, t] += wait
-        buf[OOP_IN if admitted[i] else OOP_OUT, t] += oop
-        buf[FUND, t] += fund
-        if lvl <= COUNTY:
-            buf[FUND_COMMUNITY, t] += fund
-            if policy[CAPITATION] > 0:
-                buf[FUND_CAPITATED, t] += fund
-        books.arrivals[fi] += n_visits
-
-        # TCM services: TCM episodes, the county TCM hospital, and TCM at grassroots visits
-        tcm = s == TCM or fi == care.tcm_facility
-        if not tcm and lvl <= TOWNSHIP and (k == MINOR or k == CHRONIC):
-            tcm = crn.uniform(key_tcm, r) < policy[TCM_UPTAKE]
-        if tcm:
-            buf[TCM_VISITS, t] += n_visits
-
-        # A severe episode seen at a facility may reveal undiagnosed chronic conditions (late
-        # diagnosis); every trip of the episode uses the same draws, so a second trip adds nothing
-        if rules.is_severe(k):
-            bits = 0
-            for c in range(care.late_p.size):
-                if crn.uniform(key_late, r * care.late_p.size + c) < care.late_p[c]:
-                    bits |= 1 << c
-            buf[LATE, t] += _diagnose(people, r, bits, changed, n_changed)
-
-        # Chronic follow-up visits count towards management (the last few follow-up days)
-        if resolved[i] and k == CHRONIC:
-            h = people.history[r]
-            h[:-1] = h[1:].copy()
-            h[-1] = d
-
-        # Screening at township centres (equipment): early diagnosis of chronic conditions
-        if policy[SCREENED_SHARE] > 0 and lvl == TOWNSHIP and people.age[r] >= care.screening_min_age and d - people.screened_day[r] >= 365:
-            nc = care.late_p.size
-            if crn.uniform(key_screen, r * (1 + nc)) < policy[SCREENED_SHARE]:
-                people.screened_day[r] = d
-                buf[SCREENINGS, t] += 1.0
-                bits = 0
-                for c in range(nc):
-                    if crn.uniform(key_screen, r * (1 + nc) + 1 + c) < care.screening_sensitivity:
-                        bits |= 1 << c
-                buf[SCREENING_FOUND, t] += _diagnose(people, r, bits, changed, n_changed)
-
-        # Experience -> satisfaction -> trust in that level; the level used becomes his habit
-        p_sat = rules.satisfaction_probability(a, b_unres, 0.0 if resolved[i] else 1.0, b_wait, wait, b_cost, oop)
-        sat = crn.uniform(key_sat, r) < p_sat
-        if sat:
-            buf[SATISFIED, t] += 1.0
-            buf[SATISFIED_BY_LEVEL + lvl, t] += 1.0
-        people.trust[r, lvl] = rules.learn_trust(people.trust[r, lvl], lr, 1.0 if sat else 0.0)
-        if resolved[i]:
-            people.last_level[r] = came_from[e] if came_from[e] >= 0 else lvl  # a tracked referral returns to the grassroots
-
-        # Admission: a bed now; discharge (or transfer down to the township centre) later
-        if admitted[i]:
-            sites.occupied[fi] += 1.0
-            buf[ADMITTED, t] += 1.0
-            if lvl == COUNTY:
-                buf[ADMITTED_COUNTY, t] += 1.0
-            down = lvl >= COUNTY and crn.uniform(key_down, r) < min(1.0, care.down[lvl] * policy[DOWNWARD_FACTOR])
-            acute = min(max(1, int(np.rint(los * care.acute_share))), los)
-            if lvl == COUNTY:
-                buf[COUNTY_INPATIENT_DAYS, t] += acute if down else los
-            if not down:
-                books.bed_out[(d + los) % H, fi] += 1.0
-            else:
-                tf = sites.town_fac0 + t
-                due = (d + acute) % H
-                books.bed_out[due, fi] += 1.0
-                books.bed_in[due, tf] += 1.0
-                books.bed_out[(d + los) % H, tf] += 1.0
-                books.down_due[due, 0, t] += 1.0
-                if lvl == COUNTY:
-                    books.down_due[due, 1, t] += 1.0
-                tracked = crn.uniform(key_track, r) < policy[CLOSED_LOOP]
-                buf[FORMAL, t] += 1.0
-                if tracked:
-                    buf[TRACKED, t] += 1.0
-                    people.last_level[r] = TOWNSHIP
-
-        # Beyond capability (or no bed): formal referral up, else the patient decides himself
-        if not resolved[i]:
-            unresolved[i] = True
-            forced[e] = -1
-            pf = care.formal[lvl] * (policy[FORMAL_FACTOR] if lvl <= TOWNSHIP else 1.0)
-            if lvl < CITY and (crn.uniform(key_formal, r) < pf or want_bed[i]):  # no bed: transferred
-                forced[e] = rules.REFER_TO_COLUMN[lvl]
-                tracked = crn.uniform(key_track, r) < policy[CLOSED_LOOP]
-                if tracked and lvl <= TOWNSHIP:
-                    came_from[e] = lvl
-                buf[FORMAL, t] += 1.0
-                if tracked:
-                    buf[TRACKED, t] += 1.0
-                buf[UP_BY_LEVEL[lvl], t] += 1.0
-            if lvl == TOWNSHIP:
-                buf[UNRESOLVED_TOWNSHIP, t] += 1.0
-                books.unresolved[t, s] += 1.0
-            if lvl == CITY:  # the city hospital is the last resort: nowhere further to go
-                buf[GAVE_UP, t] += 1.0
-                unresolved[i] = False
-    return unresolved
 
 
 @jit

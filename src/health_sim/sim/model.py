@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from health_sim.world import choice
-from health_sim.sim import engine
+from health_sim.sim import engine, rules
 from health_sim.core import rng as crn
 from health_sim.world.agents import Doctor, Facility
 from health_sim.world.chronic import ChronicCare
@@ -121,7 +121,7 @@ class HealthSystemModel(mesa.Model):
         self._clock = 0  # all days simulated, burn-in included (keys the random streams)
         self.policies = PolicyRun(self)
         self.restaff()
-        self.tariff = Tariff(params.insurance, fac)
+        self._set_tariff(Tariff(params.insurance, fac))
         self.weights = choice.Weights(params)
         self.chronic = ChronicCare(params, self.residents, seed)
         self.onsets = Onsets(seed, self.chronic.total())
@@ -185,6 +185,11 @@ class HealthSystemModel(mesa.Model):
             by_spec, by_kind = self.policies.uplift(self.date_of(self._clock))
             self.facilities.lift(self._reference, by_spec, by_kind)
 
+    def _set_tariff(self, tariff: Tariff) -> None:
+        """Use ``tariff`` from now on, with the out-of-pocket cost residents expect under it."""
+        self.tariff = tariff
+        self._expected_oop = rules.expected_oop(tariff, self.facilities.price_visit, self.facilities.price_admission)
+
     def date_of(self, clock: int) -> dt.date:
         """Calendar date of simulated day ``clock`` (burn-in days fall before the start date)."""
         return self.start_date + dt.timedelta(days=clock - self.burn_in_days)
@@ -219,7 +224,7 @@ class HealthSystemModel(mesa.Model):
             assign_contracts(self.params, res, pol.state.contract_rate)
         if todo.get("tariff"):
             st = pol.state
-            self.tariff = Tariff(self.params.insurance, fac, st.reimbursement_delta_outpatient, st.reimbursement_delta_inpatient, st.unreferred_cut)
+            self._set_tariff(Tariff(self.params.insurance, fac, st.reimbursement_delta_outpatient, st.reimbursement_delta_inpatient, st.unreferred_cut))
         if fac.stale or todo.get("restaff"):
             self.restaff()
         elif todo.get("uplift"):
@@ -273,7 +278,7 @@ class HealthSystemModel(mesa.Model):
         sites = engine.Sites(
             fac.capability, fac.wait_now, fac.wait_expected, fac.base_wait, fac.beds, fac.occupied, fac.length_of_stay,
             fac.price_visit, fac.price_admission, tariff.rate_visit, tariff.ded_visit, tariff.scope_visit, tariff.rate_admission,
-            tariff.ded_admission, tariff.scope_admission, tariff.expected_oop_visit, tariff.expected_oop_admission,
+            tariff.ded_admission, tariff.scope_admission, *self._expected_oop,
             self._hospitals, self._town_fac0,
         )
         policy = st.engine_vector()

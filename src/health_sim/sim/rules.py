@@ -102,9 +102,18 @@ def gumbel(u):
 
 @jit
 def split(price, rate, deductible, in_scope):
-    """(out-of-pocket, fund) yuan of a bill: the fund pays ``rate`` of the in-scope part above the deductible."""
-    fund = rate * max(0.0, price * in_scope - deductible)
+    """(out-of-pocket, fund) yuan of a bill: the fund pays ``rate`` of the in-scope part above the
+    deductible. Numbers or arrays (broadcast)."""
+    fund = rate * np.maximum(0.0, price * in_scope - deductible)
     return price - fund, fund
+
+
+def expected_oop(tariff, price_visit: np.ndarray, price_admission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-pocket yuan a resident expects to pay for a visit and for an admission at its mean
+    price, without a referral: two (facilities, schemes) arrays (what a choice weighs)."""
+    visit = split(price_visit[:, None], tariff.rate_visit[0], tariff.ded_visit, tariff.scope_visit)[0]
+    admission = split(price_admission[:, None], tariff.rate_admission[0], tariff.ded_admission, tariff.scope_admission)[0]
+    return visit, admission
 
 
 @jit
