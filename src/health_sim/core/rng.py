@@ -81,12 +81,6 @@ def uniforms(seed: int, stream: int, day: int, ids: np.ndarray, slot: int = 0) -
     return (x >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
-def uniforms_matrix(seed: int, stream: int, day: int, ids: np.ndarray, k: int, slot: int = 0) -> np.ndarray:
-    """Uniforms (len(ids), k): one per resident and alternative, e.g. for Gumbel-max choice."""
-    cells = ids.astype(np.uint64)[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]
-    return uniforms(seed, stream, day, cells.ravel(), slot).reshape(len(ids), k)
-
-
 @jit
 def key(seed, stream, day, slot):
     """The hash key of (seed, stream, day, slot), compiled (as :func:`_key`)."""
@@ -98,7 +92,7 @@ def key(seed, stream, day, slot):
 
 @jit
 def uniform(k, i):
-    """The uniform in [0, 1) of id ``i`` (a resident, or a cell of :func:`uniforms_matrix`) under key ``k``.
+    """The uniform in [0, 1) of id ``i`` (a resident, or a resident's alternative: ``resident * k + j``) under key ``k``.
 
     ``k`` is cast to uint64: a key that crossed into Python comes back as a plain int, which
     Numba would otherwise type as int64 (and mix with the id in floating point)."""

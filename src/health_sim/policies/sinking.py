@@ -56,10 +56,6 @@ class Sinking:
     def active(self) -> bool:
         return self.st.enabled or self.ci.enabled
 
-    def record_unresolved(self, town: np.ndarray, spec: np.ndarray) -> None:
-        """The township centres' record of episodes they could not resolve (by specialty)."""
-        np.add.at(self.unresolved, (town, spec), 1.0)
-
     def _pool(self, ftype: str) -> dict[str, list]:
         """Doctors of a hospital still at home, by specialty, in a fixed order."""
         fac = self.model.facility_agents[self.model.col_facility[ftype]]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from health_sim.core.names import FACILITY_LEVEL, LEVELS
+from health_sim.core.names import FACILITY_LEVEL
 
 if TYPE_CHECKING:
     from health_sim.sim.model import HealthSystemModel
@@ -33,10 +33,6 @@ class Facility(mesa.Agent):
         self.level = FACILITY_LEVEL[ftype]
 
     @property
-    def level_index(self) -> int:
-        return LEVELS.index(self.level)
-
-    @property
     def doctors(self) -> list["Doctor"]:
         """Doctors working here today (home staff still here, plus visitors)."""
         return [d for d in self.model.agents_by_type[Doctor] if d.location is self]
@@ -50,10 +46,6 @@ class Facility(mesa.Agent):
     def beds(self) -> float:
         """Inpatient beds (at the run's scale)."""
         return float(self.model.facilities.beds[self.index])
-
-    @property
-    def beds_occupied(self) -> float:
-        return float(self.model.facilities.occupied[self.index])
 
     @property
     def wait_days(self) -> float:

@@ -72,16 +72,6 @@ class ChronicCare:
 
     # --- management and control ---------------------------------------------------
 
-    def record_followups(self, rid: np.ndarray, day: int) -> None:
-        """Residents ``rid`` had a chronic follow-up visit on ``day``."""
-        h = self.history
-        h[rid, :-1] = h[rid, 1:]
-        h[rid, -1] = day
-
-    def managed(self, day: int) -> np.ndarray:
-        """Residents with enough follow-ups in the past year."""
-        return day - self.history[:, 0] < 365
-
     def refresh_control(self, day: int) -> None:
         """Control follows management; uncontrolled or undiagnosed conditions raise severe risks.
 
@@ -103,17 +93,6 @@ class ChronicCare:
         changed = _lose_diagnoses(seed, day, p, self.res.diagnosed, len(CONDITIONS))
         if changed.size:
             self.refresh_rows(changed)
-
-    def diagnose(self, rid: np.ndarray, bits: np.ndarray | int = _ALL_BITS) -> np.ndarray:
-        """Diagnose conditions ``bits`` (masks) of residents ``rid``; return the new diagnoses per resident."""
-        res = self.res
-        new = (np.asarray(bits, dtype=np.uint8) & res.conditions[rid] & ~res.diagnosed[rid]).astype(np.uint8)
-        has = new > 0
-        if has.any():
-            r = rid[has]
-            res.diagnosed[r] |= new[has]
-            self.refresh_rows(r)
-        return n_bits(new)
 
 
 @jit
