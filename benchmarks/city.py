@@ -49,7 +49,9 @@ def child(county: str, days: int, burn_in: int | None) -> dict:
     out["mb_import"] = _peak_mb()
 
     t0 = time.perf_counter()  # warm-up: a tiny Yangshan, so Numba's cache load (or compile) is not timed below
-    warm = HealthSystemModel(health_sim.load_params(BASELINE, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 2}))
+    warm = HealthSystemModel(
+        health_sim.load_params(BASELINE, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 2})
+    )
     warm.run_days(progress=False)
     del warm
     out["warmup_s"] = time.perf_counter() - t0
@@ -80,7 +82,17 @@ def child(county: str, days: int, burn_in: int | None) -> dict:
     out["villages"] = model.county.n_villages
     out["facilities"] = len(model.facilities)
     k = model.kpis()
-    out["kpis"] = {key: k[key] for key in ("grassroots_share", "visits_per_resident", "county_hospital_occupancy", "mean_wait_days", "mean_travel_minutes") if key in k}
+    out["kpis"] = {
+        key: k[key]
+        for key in (
+            "grassroots_share",
+            "visits_per_resident",
+            "county_hospital_occupancy",
+            "mean_wait_days",
+            "mean_travel_minutes",
+        )
+        if key in k
+    }
     return out
 
 
@@ -120,21 +132,35 @@ def main() -> None:
     total = r["build_s"] + r["burn_in_s"] + r["days_s"]
     per365 = r["days_s"] * 365 / days
     model_mb = r["mb_peak"] - r["mb_warm"]
-    print(f"county set: {multiple:.3f} x Yangshan, written in {gen_s:.1f} s; {r['townships']} townships, {r['villages']} villages, {r['facilities']} facilities")
-    print(f"residents {n:,}, days {days} (+{burn} burn-in), run.scale 1.0, fresh interpreter ({child_wall:.1f} s wall in all)")
-    print(f"import health_sim: {r['import_s']:.1f} s; warm-up (Numba cache load/compile, tiny run; not counted): {r['warmup_s']:.1f} s; load params: {r['load_s']:.1f} s")
+    print(
+        f"county set: {multiple:.3f} x Yangshan, written in {gen_s:.1f} s; {r['townships']} townships, {r['villages']} villages, {r['facilities']} facilities"
+    )
+    print(
+        f"residents {n:,}, days {days} (+{burn} burn-in), run.scale 1.0, fresh interpreter ({child_wall:.1f} s wall in all)"
+    )
+    print(
+        f"import health_sim: {r['import_s']:.1f} s; warm-up (Numba cache load/compile, tiny run; not counted): {r['warmup_s']:.1f} s; load params: {r['load_s']:.1f} s"
+    )
     print("wall seconds:")
     print(f"  build           {r['build_s']:8.1f}")
     print(f"  burn-in ({burn:>4} d) {r['burn_in_s']:6.1f}")
-    print(f"  days    ({days:>4} d) {r['days_s']:6.1f}   (per 365 days: {per365:.1f}; target <= {TARGET_SECONDS_PER_365:.0f})")
+    print(
+        f"  days    ({days:>4} d) {r['days_s']:6.1f}   (per 365 days: {per365:.1f}; target <= {TARGET_SECONDS_PER_365:.0f})"
+    )
     print(f"  total           {total:8.1f}")
-    print(f"resident-days per second: {n * days / r['days_s']:,.0f} (recorded days); {n * (days + burn) / (r['burn_in_s'] + r['days_s']):,.0f} (burn-in and days)")
+    print(
+        f"resident-days per second: {n * days / r['days_s']:,.0f} (recorded days); {n * (days + burn) / (r['burn_in_s'] + r['days_s']):,.0f} (burn-in and days)"
+    )
     print("peak memory (ru_maxrss):")
     print(f"  interpreter after import health_sim   {r['mb_import']:8.0f} MB")
     print(f"  after the warm-up                     {r['mb_warm']:8.0f} MB")
     print(f"  after the build                       {r['mb_build']:8.0f} MB")
-    print(f"  peak of the run                       {r['mb_peak']:8.0f} MB = {r['mb_peak'] / mill:.0f} MB per million residents (target <= {TARGET_MB_PER_MILLION:.0f})")
-    print(f"  the model's own share (peak - warm-up) {model_mb:7.0f} MB = {model_mb / mill:.0f} MB per million residents")
+    print(
+        f"  peak of the run                       {r['mb_peak']:8.0f} MB = {r['mb_peak'] / mill:.0f} MB per million residents (target <= {TARGET_MB_PER_MILLION:.0f})"
+    )
+    print(
+        f"  the model's own share (peak - warm-up) {model_mb:7.0f} MB = {model_mb / mill:.0f} MB per million residents"
+    )
     if r["kpis"]:
         print("sanity: " + ", ".join(f"{k} {v:.3f}" for k, v in r["kpis"].items()))
 

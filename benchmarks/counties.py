@@ -92,7 +92,8 @@ def generated_params(multiple: float) -> tuple[CountyParams, FacilityParams]:
 def generated_county(multiple: float, folder: str | Path) -> Path:
     """Write the county set of ``multiple`` x Yangshan's population to ``folder``; returns the folder.
 
-    Load it with ``health_sim.load_params("params/baseline.yaml", county=folder)``."""
+    Load it with ``health_sim.load_params("params/baseline.yaml", county=folder)``.
+    """
     county, facilities = generated_params(multiple)
     folder = Path(folder)
     write_county_set(county, facilities, folder)
@@ -107,7 +108,9 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = generated_county(args.multiple, args.out or Path(tmp) / "county")
-        params = health_sim.load_params(BASELINE, {"run.scale": args.scale, "run.days": 5, "run.burn_in_days": 0}, county=folder)
+        params = health_sim.load_params(
+            BASELINE, {"run.scale": args.scale, "run.days": 5, "run.burn_in_days": 0}, county=folder
+        )
         from health_sim.sim.model import HealthSystemModel
 
         t0 = time.perf_counter()
@@ -115,9 +118,13 @@ def main() -> None:
         model.run_days(progress=False)
         cp = params.county
         print(f"{folder}: {cp.name}, population {cp.population:,}, townships {len(cp.townships)}")
-        print(f"model at scale {args.scale}: residents {model.residents.n:,}, villages {model.county.n_villages}, facilities {len(model.facilities)}, 5 days in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"model at scale {args.scale}: residents {model.residents.n:,}, villages {model.county.n_villages}, facilities {len(model.facilities)}, 5 days in {time.perf_counter() - t0:.1f} s"
+        )
         tm = model.county.travel_minutes
-        print(f"one-way minutes to the county hospitals: median {float(sorted(tm[:, 2])[len(tm) // 2]):.0f}, max {tm[:, 2].max():.0f}; to the city: max {tm[:, 5].max():.0f}")
+        print(
+            f"one-way minutes to the county hospitals: median {float(sorted(tm[:, 2])[len(tm) // 2]):.0f}, max {tm[:, 2].max():.0f}; to the city: max {tm[:, 5].max():.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ TARGET_SECONDS = 5.0
 def warm_up() -> float:
     """Seconds to load (or compile) the engine: a run of 1% of the county for a few days."""
     t0 = time.perf_counter()
-    HealthSystemModel(health_sim.load_params(None, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 3})).run_days(progress=False)
+    HealthSystemModel(health_sim.load_params(None, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 3})).run_days(
+        progress=False
+    )
     return time.perf_counter() - t0
 
 
@@ -46,10 +48,14 @@ def main() -> None:
     ap.add_argument("--params", default="params/scenarios/all_levers.yaml")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--start", default="2024-01-01", help="first recorded day (the levers of all_levers start on 2024-01-01)")
+    ap.add_argument(
+        "--start", default="2024-01-01", help="first recorded day (the levers of all_levers start on 2024-01-01)"
+    )
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    params = health_sim.load_params(args.params, {"run.scale": args.scale, "run.days": args.days, "run.start_date": args.start})
+    params = health_sim.load_params(
+        args.params, {"run.scale": args.scale, "run.days": args.days, "run.start_date": args.start}
+    )
     print(f"engine load (first use in a process, not counted below): {warm_up():.2f} s")
     runs = []
     for _ in range(args.repeat):
@@ -57,12 +63,16 @@ def main() -> None:
         runs.append(t)
     n = model.residents.n
     burn = params.run.burn_in_days
-    print(f"{args.params}: {n:,} residents, {params.run.days} days from {params.run.start_date} (+{burn} burn-in days), {args.repeat} repeats")
+    print(
+        f"{args.params}: {n:,} residents, {params.run.days} days from {params.run.start_date} (+{burn} burn-in days), {args.repeat} repeats"
+    )
     print(f"{'wall seconds':<14}" + "".join(f"{k:>10}" for k in runs[0]))
     for label, f in (("best", min), ("median", statistics.median)):
         print(f"{label:<14}" + "".join(f"{f(r[k] for r in runs):>10.2f}" for k in runs[0]))
     best = min(r["total"] for r in runs)
-    print(f"whole run, best of {args.repeat}: {best:.2f} s (target {TARGET_SECONDS:.0f} s or less: {'met' if best <= TARGET_SECONDS else 'NOT met'})")
+    print(
+        f"whole run, best of {args.repeat}: {best:.2f} s (target {TARGET_SECONDS:.0f} s or less: {'met' if best <= TARGET_SECONDS else 'NOT met'})"
+    )
     print(f"resident-days per second (burn-in included): {n * (params.run.days + burn) / best:,.0f}")
     k = model.kpis()
     print(f"grassroots share {k['grassroots_share']:.4f}, visits {k['visits_total']:,.0f}")

@@ -48,22 +48,30 @@ import mesa
 import numpy as np
 
 import health_sim
+from health_sim.config.params import with_overrides
+from health_sim.config.schema import Params
+from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
 from health_sim.sim import rules
+from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
+from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
 from health_sim.world.choice import Weights
 from health_sim.world.county import build_county
 from health_sim.world.facilities import FacilityTable, build_table, doctor_counts, facility_rows
 from health_sim.world.insurance import Tariff
-from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
-from health_sim.config.params import with_overrides
 from health_sim.world.population import EMPLOYEE, build_residents
-from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
-from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
-from health_sim.config.schema import Params
 
 FULL_COUNTY = 367175  # residents of the full county (params.county.population of the baseline)
 KPI_TABLE = (
-    "grassroots_share", "visits_per_resident", "stay_home_share", "admissions", "upward_referrals",
-    "downward_referrals", "mean_wait_days", "oop_per_visit", "satisfaction", "chronic_control_rate",
+    "grassroots_share",
+    "visits_per_resident",
+    "stay_home_share",
+    "admissions",
+    "upward_referrals",
+    "downward_referrals",
+    "mean_wait_days",
+    "oop_per_visit",
+    "satisfaction",
+    "chronic_control_rate",
 )
 """KPIs the benchmark prints and the test compares."""
 
@@ -93,8 +101,25 @@ class Episode:
     """
 
     __slots__ = (
-        "kind", "severity", "spec", "util", "u_admit", "u_extra", "u_los", "late_bits", "u_down", "u_track",
-        "u_formal", "col", "forced", "came_from", "cur_level", "fac", "resolved", "want_bed", "admitted",
+        "admitted",
+        "came_from",
+        "col",
+        "cur_level",
+        "fac",
+        "forced",
+        "kind",
+        "late_bits",
+        "resolved",
+        "severity",
+        "spec",
+        "u_admit",
+        "u_down",
+        "u_extra",
+        "u_formal",
+        "u_los",
+        "u_track",
+        "util",
+        "want_bed",
     )
 
     def __init__(self, kind: int):
@@ -109,9 +134,10 @@ class Site(mesa.Agent):
     """A facility (village clinic, township centre, county hospital, city hospital).
 
     Its numbers live in row ``index`` of the model's :class:`FacilityTable`: capacity
-    (visits a day at scale), queue and wait (days), beds and beds occupied (at scale)."""
+    (visits a day at scale), queue and wait (days), beds and beds occupied (at scale).
+    """
 
-    def __init__(self, model: "ReferenceModel", index: int, ftype: str, level: int, township: int):
+    def __init__(self, model: ReferenceModel, index: int, ftype: str, level: int, township: int):
         super().__init__(model)
         self.index = index
         self.ftype = ftype
@@ -126,9 +152,10 @@ class Site(mesa.Agent):
 
 class Resident(mesa.Agent):
     """One resident: traits from :func:`health_sim.world.population.build_residents`, his own trust
-    in each level, habit, chronic conditions, follow-up history, control and episode risks."""
+    in each level, habit, chronic conditions, follow-up history, control and episode risks.
+    """
 
-    def __init__(self, model: "ReferenceModel", i: int):
+    def __init__(self, model: ReferenceModel, i: int):
         super().__init__(model)
         res = model.population
         self.age = int(res.age[i])
@@ -147,7 +174,9 @@ class Resident(mesa.Agent):
         # facility index of each choice column: own village clinic, own township centre, the four hospitals
         self.columns = (self.village, model.town_fac0 + self.township, *model.hospitals)
         self.travel = [float(x) for x in model.county.travel_minutes[self.village]]  # one-way minutes by column
-        self.history = [LONG_AGO] * model.params.chronic.followups_for_control  # days of the last follow-ups, oldest first
+        self.history = [
+            LONG_AGO
+        ] * model.params.chronic.followups_for_control  # days of the last follow-ups, oldest first
         self.u_control = self.random.random()  # persistent: controlled when below the control probability
         self.uncontrolled = False
         self.controlled = False
@@ -158,7 +187,8 @@ class Resident(mesa.Agent):
 
     def refresh_risk(self) -> None:
         """Cumulative daily episode probabilities by kind (as :class:`health_sim.world.chronic.ChronicCare`):
-        age-band rates, follow-ups of diagnosed conditions, severe kinds raised while uncontrolled."""
+        age-band rates, follow-ups of diagnosed conditions, severe kinds raised while uncontrolled.
+        """
         m = self.model
         p = m.base_rates[self.age_band].copy()
         p[CHRONIC] = m.followups_per_condition * bin(self.diagnosed).count("1") / 365.0
@@ -181,7 +211,9 @@ class Resident(mesa.Agent):
         cp = self.model.params.chronic
         managed = day - self.history[0] < 365
         self.managed = managed
-        self.controlled = self.diagnosed > 0 and self.u_control < (cp.control_if_managed if managed else cp.control_if_not_managed)
+        self.controlled = self.diagnosed > 0 and self.u_control < (
+            cp.control_if_managed if managed else cp.control_if_not_managed
+        )
         undiagnosed = (self.conditions & ~self.diagnosed) > 0
         self.uncontrolled = self.conditions > 0 and (undiagnosed or (self.diagnosed > 0 and not self.controlled))
 
@@ -215,7 +247,8 @@ class Resident(mesa.Agent):
 
     def fall_ill(self, u: float) -> None:
         """Start an episode: kind (where ``u`` falls), severity, specialty, the per-episode
-        draws, and the utilities of the six facility columns (fixed for the day)."""
+        draws, and the utilities of the six facility columns (fixed for the day).
+        """
         m = self.model
         rnd = self.random.random
         cum = self.cum_bad if self.uncontrolled else self.cum_ok
@@ -247,18 +280,33 @@ class Resident(mesa.Agent):
             f = self.columns[j]
             lvl = COLUMN_LEVEL[j]
             oop = float(m.expected_oop[0][f, sch] + m.admit_p[k] * m.expected_oop[1][f, sch])
-            out.append(rules.utility(
-                float(w.asc[g, lvl]), float(w.quality[g]), float(fac.capability[f, k, s]), float(w.trust[g]), self.trust[lvl],
-                float(w.cost_per_100_yuan[g]), oop, float(w.travel_per_hour[g]), self.travel[j], float(w.wait_per_day[g]),
-                float(fac.wait_expected[f]), float(w.contract[g]), 1.0 if (self.contracted and lvl <= TOWNSHIP) else 0.0,
-                float(w.habit[g]), 1.0 if self.last_level == lvl else 0.0,
-                float(w.employee_hospital[g]), 1.0 if (self.employee and lvl >= COUNTY) else 0.0,
-            ))
+            out.append(
+                rules.utility(
+                    float(w.asc[g, lvl]),
+                    float(w.quality[g]),
+                    float(fac.capability[f, k, s]),
+                    float(w.trust[g]),
+                    self.trust[lvl],
+                    float(w.cost_per_100_yuan[g]),
+                    oop,
+                    float(w.travel_per_hour[g]),
+                    self.travel[j],
+                    float(w.wait_per_day[g]),
+                    float(fac.wait_expected[f]),
+                    float(w.contract[g]),
+                    1.0 if (self.contracted and lvl <= TOWNSHIP) else 0.0,
+                    float(w.habit[g]),
+                    1.0 if self.last_level == lvl else 0.0,
+                    float(w.employee_hospital[g]),
+                    1.0 if (self.employee and lvl >= COUNTY) else 0.0,
+                )
+            )
         return out
 
     def choose(self, p: int) -> bool:
         """Pass ``p``: pick a facility column (Gumbel-max over staying home and the columns above
-        his last level), or go where a formal referral sends him. False: he stays home / gives up."""
+        his last level), or go where a formal referral sends him. False: he stays home / gives up.
+        """
         ep = self.episode
         if ep.forced >= 0:
             ep.col = ep.forced
@@ -281,7 +329,8 @@ class Resident(mesa.Agent):
     def request_bed(self, given: dict) -> None:
         """At the chosen facility: resolved if the severity is within its capability; a resolved
         episode needing admission gets a bed if one is free (first come, first served; ``given``
-        counts this pass's requests by facility), else it is unresolved and transferred."""
+        counts this pass's requests by facility), else it is unresolved and transferred.
+        """
         m = self.model
         ep = self.episode
         f = ep.fac = self.columns[ep.col]
@@ -298,7 +347,8 @@ class Resident(mesa.Agent):
     def visit(self, day: int, p: int) -> bool:
         """The trip of pass ``p``: visits, bill, tallies, diagnoses, satisfaction and trust, habit,
         admission (and downward referral), and what an unresolved patient does next.
-        Returns True if he still seeks care (next pass)."""
+        Returns True if he still seeks care (next pass).
+        """
         m = self.model
         ep = self.episode
         c = m.tally
@@ -326,9 +376,19 @@ class Resident(mesa.Agent):
         los = int(rules.length_of_stay(mean_los, ep.u_los, 1.0))
         if admitted:
             price = rules.admission_price(float(fac.price_admission[f]), los, mean_los, 0.0, 1.0)
-            oop, fund = rules.split(price, float(tariff.rate_admission[ref, f, sch]), float(tariff.ded_admission[f, sch]), float(tariff.scope_admission[f, 0]))
+            oop, fund = rules.split(
+                price,
+                float(tariff.rate_admission[ref, f, sch]),
+                float(tariff.ded_admission[f, sch]),
+                float(tariff.scope_admission[f, 0]),
+            )
         else:
-            oop, fund = rules.split(n_visits * float(fac.price_visit[f]), float(tariff.rate_visit[ref, f, sch]), float(tariff.ded_visit[f, sch]), float(tariff.scope_visit[f, 0]))
+            oop, fund = rules.split(
+                n_visits * float(fac.price_visit[f]),
+                float(tariff.rate_visit[ref, f, sch]),
+                float(tariff.ded_visit[f, sch]),
+                float(tariff.scope_visit[f, 0]),
+            )
         wait = float(fac.wait_now[f])
         c["trips"] += 1.0
         c["visits"] += n_visits
@@ -450,7 +510,9 @@ class ReferenceModel(mesa.Model):
                 staff[i, SPECIALTIES.index(spec)] += n
         self.facilities.restaff(staff)
         self.tariff = Tariff(params.insurance, self.facilities)
-        self.expected_oop = rules.expected_oop(self.tariff, self.facilities.price_visit, self.facilities.price_admission)
+        self.expected_oop = rules.expected_oop(
+            self.tariff, self.facilities.price_visit, self.facilities.price_admission
+        )
         self.weights = Weights(params)
         types = [r[0] for r in rows]
         self.town_fac0 = self.county.n_villages
@@ -460,7 +522,9 @@ class ReferenceModel(mesa.Model):
 
         # Parameters as the agents read them (plain numbers, indexed by kind or level)
         ep, rp, sp, cp = params.episodes, params.referral, params.satisfaction, params.chronic
-        self.base_rates = np.zeros((len(AGE_BANDS), len(KINDS)))  # episodes a day by age band and kind (chronic: by diagnoses)
+        self.base_rates = np.zeros(
+            (len(AGE_BANDS), len(KINDS))
+        )  # episodes a day by age band and kind (chronic: by diagnoses)
         for k in ("minor", "serious", "emergency", "admission"):
             self.base_rates[:, KINDS.index(k)] = np.array([ep.rates[k][b] for b in AGE_BANDS]) / 365.0
         self.severe_kinds = [k for k in range(len(KINDS)) if rules.is_severe(k)]
@@ -478,12 +542,20 @@ class ReferenceModel(mesa.Model):
         self.closed_loop = float(rp.closed_loop_tracking)
         self.tcm_uptake = float(params.tcm.uptake_grassroots)
         self.late_p = [float(params.population.conditions[c].late_diagnosis) for c in CONDITIONS]
-        self.satisfaction = [float(sp.intercept), float(sp.unresolved), float(sp.wait_per_day), float(sp.cost_per_100_yuan), float(sp.learning_rate)]
+        self.satisfaction = [
+            float(sp.intercept),
+            float(sp.unresolved),
+            float(sp.wait_per_day),
+            float(sp.cost_per_100_yuan),
+            float(sp.learning_rate),
+        ]
         self.reputation = [float(params.population.reputation[lvl]) for lvl in LEVELS]
         self.pull_weekly = 1.0 - math.exp(-sp.reputation_pull * 7.0 / 365.0)
         ins = params.insurance
         employee = self.population.scheme == EMPLOYEE
-        self.income_per_day = float(np.where(employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year).sum() / 365.0)
+        self.income_per_day = float(
+            np.where(employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year).sum() / 365.0
+        )
 
         # The residents; chronic control as reviewed at the start (day 0)
         for i in range(self.population.n):
@@ -498,7 +570,9 @@ class ReferenceModel(mesa.Model):
                 self.chronic_stats[1] += r.managed
                 self.chronic_stats[2] += r.controlled
 
-        self.schedule: defaultdict[int, list] = defaultdict(list)  # day -> bed events ("in"/"out", facility) and ("down", from county)
+        self.schedule: defaultdict[int, list] = defaultdict(
+            list
+        )  # day -> bed events ("in"/"out", facility) and ("down", from county)
         self.arrivals = np.zeros(len(rows))  # visits by facility today
         self.patients: list[Resident] = []
         self.tally = self._zero_counters()
@@ -570,7 +644,9 @@ class ReferenceModel(mesa.Model):
 
 def benchmark_params(residents: int, days: int, burn_in: int, seed: int, path: str = "params/baseline.yaml") -> Params:
     """The baseline scaled to about ``residents`` residents."""
-    return health_sim.load_params(path, {"run.scale": residents / FULL_COUNTY, "run.days": days, "run.burn_in_days": burn_in, "run.seed": seed})
+    return health_sim.load_params(
+        path, {"run.scale": residents / FULL_COUNTY, "run.days": days, "run.burn_in_days": burn_in, "run.seed": seed}
+    )
 
 
 def run_engine(params: Params, seed: int):
@@ -583,7 +659,9 @@ def run_engine(params: Params, seed: int):
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Time the compiled engine against the per-agent Mesa reference (baseline).")
+    ap = argparse.ArgumentParser(
+        description="Time the compiled engine against the per-agent Mesa reference (baseline)."
+    )
     ap.add_argument("--residents", type=int, default=20000)
     ap.add_argument("--days", type=int, default=365, help="recorded days")
     ap.add_argument("--burn-in", type=int, default=365, help="unrecorded days first")
@@ -606,7 +684,9 @@ def main(argv: list[str] | None = None) -> None:
     ref.run()
     t_ref = time.perf_counter() - t0
 
-    print(f"residents {ref.n_residents} (engine {eng.residents.n}), days {args.days} (+{args.burn_in} burn-in), seed {args.seed}")
+    print(
+        f"residents {ref.n_residents} (engine {eng.residents.n}), days {args.days} (+{args.burn_in} burn-in), seed {args.seed}"
+    )
     print(f"warm-up (Numba compile/cache load, tiny runs of both): {warm:.2f} s")
     print(f"engine    wall {t_eng:8.2f} s")
     print(f"reference wall {t_ref:8.2f} s  (Mesa, one agent per resident)")

@@ -37,14 +37,16 @@ import health_sim
 from health_sim.sim.model import HealthSystemModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from counties import BASELINE, generated_county  # noqa: E402
+from counties import BASELINE, generated_county
 
 FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def timed_run(folder: Path, days: int, repeat: int) -> tuple[int, float, float]:
     """(residents, best build seconds, best run_days seconds) of ``repeat`` runs."""
-    params = health_sim.load_params(BASELINE, {"run.scale": 1.0, "run.days": days, "run.burn_in_days": 0}, county=folder)
+    params = health_sim.load_params(
+        BASELINE, {"run.scale": 1.0, "run.days": days, "run.burn_in_days": 0}, county=folder
+    )
     builds, runs = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -76,11 +78,15 @@ def main() -> None:
     day_counts = [int(round(base_days * f)) for f in FACTORS]
 
     t0 = time.perf_counter()
-    warm = HealthSystemModel(health_sim.load_params(BASELINE, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 2}))
+    warm = HealthSystemModel(
+        health_sim.load_params(BASELINE, {"run.scale": 0.01, "run.days": 3, "run.burn_in_days": 2})
+    )
     warm.run_days(progress=False)
     del warm
     print(f"warm-up (Numba cache load/compile, tiny run; not counted): {time.perf_counter() - t0:.1f} s")
-    print(f"repeat {args.repeat} (best kept); no burn-in; run.scale 1.0 on generated county sets{' (quick)' if args.quick else ''}")
+    print(
+        f"repeat {args.repeat} (best kept); no burn-in; run.scale 1.0 on generated county sets{' (quick)' if args.quick else ''}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"\nresidents series: {base_days} days each")
@@ -91,7 +97,9 @@ def main() -> None:
             n, b, r = timed_run(folder, base_days, args.repeat)
             ns.append(n), builds.append(b), runs.append(r)
             print(f"{m:>10g} {n:>11,} {b:>8.2f} {r:>8.2f} {n * base_days / r:>13,.0f}", flush=True)
-        print(f"exponent of the days' seconds in residents: {exponent(ns, runs):.2f}; of the build's: {exponent(ns, builds):.2f}")
+        print(
+            f"exponent of the days' seconds in residents: {exponent(ns, runs):.2f}; of the build's: {exponent(ns, builds):.2f}"
+        )
 
         folder = generated_county(days_multiple, Path(tmp) / f"days-x{days_multiple:g}")
         print(f"\ndays series: {days_multiple:g} x Yangshan")

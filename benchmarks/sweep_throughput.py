@@ -30,12 +30,19 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=12)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scale", type=float, default=0.1)
-    ap.add_argument("--via", choices=["api", "notebook", "both"], default="api", help="both: also the per-run overhead of the notebook route")
+    ap.add_argument(
+        "--via",
+        choices=["api", "notebook", "both"],
+        default="api",
+        help="both: also the per-run overhead of the notebook route",
+    )
     args = ap.parse_args()
     per_run = {"api": bench(args, "api", shared=True), "api-own": bench(args, "api", shared=False)}
     if args.via in ("notebook", "both"):
         per_run["notebook"] = bench(args, "notebook", shared=False)
-        print(f"notebook overhead per run (kernel start-up, imports, papermill, tables): {(per_run['notebook'] - per_run['api-own']) * args.workers:.2f} s")
+        print(
+            f"notebook overhead per run (kernel start-up, imports, papermill, tables): {(per_run['notebook'] - per_run['api-own']) * args.workers:.2f} s"
+        )
 
 
 def bench(args, via: str, shared: bool) -> float:
@@ -45,7 +52,7 @@ def bench(args, via: str, shared: bool) -> float:
         values = ", ".join(f"{v:.4f}" for v in np.linspace(0, 0.3, args.points))
         spec = Path(d) / "bench.yaml"
         spec.write_text(f"""name: bench
-base: {ROOT / 'params' / 'baseline.yaml'}
+base: {ROOT / "params" / "baseline.yaml"}
 factors:
   policies.reimbursement.outpatient_grassroots_increase: {{values: [{values}]}}
 replicates: 2
@@ -56,7 +63,9 @@ run: {{run.scale: {args.scale}, run.days: 365, policies.reimbursement.enabled: t
         wall = time.perf_counter() - t0
     n = len(table)
     how = "" if via == "notebook" else (", burn-in shared per seed" if shared else ", every run its own burn-in")
-    print(f"via {via}{how}: runs {n} (scale {args.scale}, 365 days + 365 burn-in), workers {args.workers}, failed {int((table['status'] != 'ok').sum())}")
+    print(
+        f"via {via}{how}: runs {n} (scale {args.scale}, 365 days + 365 burn-in), workers {args.workers}, failed {int((table['status'] != 'ok').sum())}"
+    )
     print(f"  wall seconds: {wall:.1f}; mean run seconds in a worker: {table['seconds'].mean():.2f}")
     print(f"  county-year runs per minute: {n / wall * 60:.1f}")
     return wall / n

@@ -55,7 +55,11 @@ def main() -> None:
     for it in range(args.iterations):
         over = {f"choice.{g}.asc.{lvl}": asc[g][lvl] for g in asc for lvl in LEVELS}
         over |= {f"choice.stay_home_utility.{k}": v for k, v in home.items()}
-        over |= {"referral.formal_upward.township": formal_t, "satisfaction.intercept": intercept, "tcm.uptake_grassroots": tcm}
+        over |= {
+            "referral.formal_upward.township": formal_t,
+            "satisfaction.intercept": intercept,
+            "tcm.uptake_grassroots": tcm,
+        }
         q = with_overrides(p, over)
         k = health_sim.run(q, seed=args.seed, scale=args.scale).kpis
         shares = {lvl: k["visits_by_level"][lvl] / k["visits_total"] for lvl in LEVELS}

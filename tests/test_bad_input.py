@@ -88,7 +88,12 @@ class Done:
 
 def run_case(files: dict | None = None, *extra: str, frags: tuple[str, ...], params: str = "p.yaml", **kw) -> Case:
     """``health-sim run PARAMS --out out`` with a tiny run, then ``extra`` (which win over it)."""
-    return Case(["run", params, "--out", "out", *SMALL_RUN, *extra], dict(files if files is not None else {"p.yaml": OK}), frags, **kw)
+    return Case(
+        ["run", params, "--out", "out", *SMALL_RUN, *extra],
+        dict(files if files is not None else {"p.yaml": OK}),
+        frags,
+        **kw,
+    )
 
 
 def set_case(*sets: str, frags: tuple[str, ...], extra: tuple[str, ...] = (), **kw) -> Case:
@@ -119,7 +124,8 @@ def copy_scenarios(name: str) -> Callable[[Path], None]:
 
 def repo_like(d: Path) -> None:
     """What ``health-sim scenarios`` needs around it (it works from the repository root):
-    a copy of params/ and of the template, so that the case stays inside its folder."""
+    a copy of params/ and of the template, so that the case stays inside its folder.
+    """
     shutil.copytree(REPO / "params", d / "params")
     (d / "notebooks").mkdir()
     shutil.copy2(TEMPLATE, d / "notebooks" / "scenario.ipynb")
@@ -230,7 +236,12 @@ def sweep_file(old: str = "", new: str = "", add: str = "") -> str:
 
 
 def sweep(text: str, *extra: str, frags: tuple[str, ...], **kw) -> Case:
-    return Case(["sweep", "s.yaml", "--out", "sw", "--workers", "1", *extra], {"s.yaml": text, **kw.pop("files", {})}, frags, **kw)
+    return Case(
+        ["sweep", "s.yaml", "--out", "sw", "--workers", "1", *extra],
+        {"s.yaml": text, **kw.pop("files", {})},
+        frags,
+        **kw,
+    )
 
 
 SIX_FACTORS_100_LEVELS = "factors:\n" + "".join(
@@ -272,7 +283,12 @@ def optimize_file(old: str = "", new: str = "", add: str = "") -> str:
 
 
 def opt(text: str, *extra: str, frags: tuple[str, ...], **kw) -> Case:
-    return Case(["optimize", "o.yaml", "--out", "opt", "--workers", "1", *extra], {"o.yaml": text, **kw.pop("files", {})}, frags, **kw)
+    return Case(
+        ["optimize", "o.yaml", "--out", "opt", "--workers", "1", *extra],
+        {"o.yaml": text, **kw.pop("files", {})},
+        frags,
+        **kw,
+    )
 
 
 CALIBRATE = f"""\
@@ -299,41 +315,112 @@ def calibrate_file(old: str = "", new: str = "", add: str = "") -> str:
 
 
 def cal(text: str, *extra: str, frags: tuple[str, ...], **kw) -> Case:
-    return Case(["calibrate", "c.yaml", "--out", "work", "--write", "cal.yaml", "--workers", "1", *extra], {"c.yaml": text, **kw.pop("files", {})}, frags, **kw)
+    return Case(
+        ["calibrate", "c.yaml", "--out", "work", "--write", "cal.yaml", "--workers", "1", *extra],
+        {"c.yaml": text, **kw.pop("files", {})},
+        frags,
+        **kw,
+    )
 
 
 def scen(*extra: str, frags: tuple[str, ...], **kw) -> Case:
     """``health-sim scenarios`` (tiny) in a folder holding a copy of params/ and the template."""
-    return Case(["scenarios", "--out", "out", "--reps", "1", "--scale", "0.002", "--days", "2", "--only", "baseline_2023", *extra], kw.pop("files", {}), frags, setup=repo_like, **kw)
+    return Case(
+        [
+            "scenarios",
+            "--out",
+            "out",
+            "--reps",
+            "1",
+            "--scale",
+            "0.002",
+            "--days",
+            "2",
+            "--only",
+            "baseline_2023",
+            *extra,
+        ],
+        kw.pop("files", {}),
+        frags,
+        setup=repo_like,
+        **kw,
+    )
 
 
 # --- the corpus ------------------------------------------------------------------------
 
 CASES: dict[str, Case] = {
     # -- health-sim run: non-finite and astronomically large numbers in a parameter file
-    "run_file_nan_rate": run_case({"p.yaml": "insurance:\n  outpatient:\n    township:\n      reimbursement: .nan\n"}, frags=("p.yaml", "reimbursement"), sub=True),
-    "run_file_nan_position": run_case({"p.yaml": "county:\n  city_x_km: .nan\n"}, frags=("p.yaml", "city_x_km"), sub=True),
-    "run_file_inf_position": run_case({"p.yaml": "county:\n  city_x_km: .inf\n"}, frags=("p.yaml", "city_x_km"), sub=True),
-    "run_file_neg_inf_position": run_case({"p.yaml": "county:\n  city_y_km: -.inf\n"}, frags=("p.yaml", "city_y_km"), sub=True),
-    "run_file_1e308_position": run_case({"p.yaml": "county:\n  city_x_km: 1.0e+308\n"}, frags=("p.yaml", "city_x_km"), sub=True),
-    "run_file_inf_price": run_case({"p.yaml": "facilities:\n  county_people:\n    price_visit: .inf\n"}, frags=("p.yaml", "price_visit"), sub=True),
-    "run_file_inf_beds": run_case({"p.yaml": "facilities:\n  county_people:\n    beds: .inf\n"}, frags=("p.yaml", "beds"), sub=True),
-    "run_file_1e308_length_of_stay": run_case({"p.yaml": "facilities:\n  county_people:\n    length_of_stay: 1.0e+308\n"}, frags=("p.yaml", "length_of_stay"), sub=True),
-    "run_file_nan_trust_weight": run_case({"p.yaml": "choice:\n  minor:\n    trust: .nan\n"}, frags=("p.yaml", "trust"), sub=True),
+    "run_file_nan_rate": run_case(
+        {"p.yaml": "insurance:\n  outpatient:\n    township:\n      reimbursement: .nan\n"},
+        frags=("p.yaml", "reimbursement"),
+        sub=True,
+    ),
+    "run_file_nan_position": run_case(
+        {"p.yaml": "county:\n  city_x_km: .nan\n"}, frags=("p.yaml", "city_x_km"), sub=True
+    ),
+    "run_file_inf_position": run_case(
+        {"p.yaml": "county:\n  city_x_km: .inf\n"}, frags=("p.yaml", "city_x_km"), sub=True
+    ),
+    "run_file_neg_inf_position": run_case(
+        {"p.yaml": "county:\n  city_y_km: -.inf\n"}, frags=("p.yaml", "city_y_km"), sub=True
+    ),
+    "run_file_1e308_position": run_case(
+        {"p.yaml": "county:\n  city_x_km: 1.0e+308\n"}, frags=("p.yaml", "city_x_km"), sub=True
+    ),
+    "run_file_inf_price": run_case(
+        {"p.yaml": "facilities:\n  county_people:\n    price_visit: .inf\n"}, frags=("p.yaml", "price_visit"), sub=True
+    ),
+    "run_file_inf_beds": run_case(
+        {"p.yaml": "facilities:\n  county_people:\n    beds: .inf\n"}, frags=("p.yaml", "beds"), sub=True
+    ),
+    "run_file_1e308_length_of_stay": run_case(
+        {"p.yaml": "facilities:\n  county_people:\n    length_of_stay: 1.0e+308\n"},
+        frags=("p.yaml", "length_of_stay"),
+        sub=True,
+    ),
+    "run_file_nan_trust_weight": run_case(
+        {"p.yaml": "choice:\n  minor:\n    trust: .nan\n"}, frags=("p.yaml", "trust"), sub=True
+    ),
     # (no --scale / --days flag here: the flag would win over the file's value)
-    "run_file_nan_scale": Case(["run", "p.yaml", "--out", "out", "--days", "2", "--set", "run.burn_in_days=0"], {"p.yaml": "run:\n  scale: .nan\n"}, ("p.yaml", "scale"), sub=True),
-    "run_file_inf_days": Case(["run", "p.yaml", "--out", "out", "--scale", "0.002", "--set", "run.burn_in_days=0"], {"p.yaml": "run:\n  days: .inf\n"}, ("p.yaml", "days")),
-    "run_file_doctors_1e308": run_case({"p.yaml": "facilities:\n  township_centre:\n    doctors:\n      internal_general: 1.0e+308\n"}, frags=("p.yaml", "internal_general"), sub=True),
-    "run_file_doctors_inf": run_case({"p.yaml": "facilities:\n  township_centre:\n    doctors:\n      internal_general: .inf\n"}, frags=("p.yaml", "internal_general"), sub=True),
-    "run_file_population_1e12": run_case({"p.yaml": "county:\n  population: 1000000000000\n"}, frags=("p.yaml", "population"), sub=True),
+    "run_file_nan_scale": Case(
+        ["run", "p.yaml", "--out", "out", "--days", "2", "--set", "run.burn_in_days=0"],
+        {"p.yaml": "run:\n  scale: .nan\n"},
+        ("p.yaml", "scale"),
+        sub=True,
+    ),
+    "run_file_inf_days": Case(
+        ["run", "p.yaml", "--out", "out", "--scale", "0.002", "--set", "run.burn_in_days=0"],
+        {"p.yaml": "run:\n  days: .inf\n"},
+        ("p.yaml", "days"),
+    ),
+    "run_file_doctors_1e308": run_case(
+        {"p.yaml": "facilities:\n  township_centre:\n    doctors:\n      internal_general: 1.0e+308\n"},
+        frags=("p.yaml", "internal_general"),
+        sub=True,
+    ),
+    "run_file_doctors_inf": run_case(
+        {"p.yaml": "facilities:\n  township_centre:\n    doctors:\n      internal_general: .inf\n"},
+        frags=("p.yaml", "internal_general"),
+        sub=True,
+    ),
+    "run_file_population_1e12": run_case(
+        {"p.yaml": "county:\n  population: 1000000000000\n"}, frags=("p.yaml", "population"), sub=True
+    ),
     # -- --set and the flags: the same numbers
     "set_nan_position": set_case("county.city_x_km=.nan", frags=("--set", "city_x_km"), sub=True),
     "set_inf_price": set_case("facilities.village_clinic.price_visit=.inf", frags=("--set", "price_visit"), sub=True),
     "set_neg_inf_position": set_case("county.city_y_km=-.inf", frags=("--set", "city_y_km"), sub=True),
     "set_1e308_position": set_case("county.city_x_km=1e308", frags=("--set", "city_x_km"), sub=True),
-    "set_nan_rate": set_case("insurance.outpatient.township.reimbursement=.nan", frags=("--set", "reimbursement"), sub=True),
-    "set_doctors_inf": set_case("facilities.township_centre.doctors.internal_general=.inf", frags=("--set", "internal_general"), sub=True),
-    "set_doctors_1e308": set_case("facilities.township_centre.doctors.internal_general=1e308", frags=("--set", "internal_general"), sub=True),
+    "set_nan_rate": set_case(
+        "insurance.outpatient.township.reimbursement=.nan", frags=("--set", "reimbursement"), sub=True
+    ),
+    "set_doctors_inf": set_case(
+        "facilities.township_centre.doctors.internal_general=.inf", frags=("--set", "internal_general"), sub=True
+    ),
+    "set_doctors_1e308": set_case(
+        "facilities.township_centre.doctors.internal_general=1e308", frags=("--set", "internal_general"), sub=True
+    ),
     "set_population_1e12": set_case("county.population=1000000000000", frags=("--set", "population"), sub=True),
     "flag_scale_nan": run_case(None, "--scale", "nan", frags=("--scale",), sub=True),
     "flag_scale_inf": run_case(None, "--scale", "inf", frags=("--scale",), sub=True),
@@ -342,7 +429,9 @@ CASES: dict[str, Case] = {
     "dup_key_nested": run_case({"p.yaml": "run:\n  days: 3\n  days: 4\n"}, frags=("p.yaml", "days")),
     "dup_key_top_level": run_case({"p.yaml": "run: {seed: 1}\nrun: {seed: 2}\n"}, frags=("p.yaml", "run")),
     "dup_key_flow_mapping": run_case({"p.yaml": "run: {seed: 1, seed: 2}\n"}, frags=("p.yaml", "seed")),
-    "dup_key_in_extended_file": run_case({"base.yaml": "run:\n  seed: 1\n  seed: 2\n", "p.yaml": "extends: base.yaml\n"}, frags=("base.yaml", "seed")),
+    "dup_key_in_extended_file": run_case(
+        {"base.yaml": "run:\n  seed: 1\n  seed: 2\n", "p.yaml": "extends: base.yaml\n"}, frags=("base.yaml", "seed")
+    ),
     # -- --set that reshapes the parameters
     "set_section_to_number": set_case("run=5", frags=("--set run", "5")),
     "set_townships_empty": set_case("county.townships=[]", frags=("--set", "townships"), sub=True),
@@ -361,9 +450,19 @@ CASES: dict[str, Case] = {
     "file_date_feb_30": run_case({"p.yaml": "run:\n  start_date: 2023-02-30\n"}, frags=("p.yaml", DATE_SPOT)),
     "set_date_month_13": set_case("run.start_date=2023-13-01", frags=("--set", "start_date")),
     "set_date_feb_30": set_case("run.start_date=2023-02-30", frags=("--set", "start_date")),
-    "file_date_end_of_calendar": run_case({"p.yaml": "run:\n  start_date: 9999-12-30\n  days: 10\n"}, "--days", "10", frags=("p.yaml", "run."), sub=True),
-    "set_date_end_of_calendar": set_case("run.start_date=9999-12-30", extra=("--days", "10"), frags=("run.",), sub=True),
-    "file_date_year_one": run_case({"p.yaml": "run:\n  start_date: 0001-01-01\n"}, "--set", "run.burn_in_days=365", frags=("p.yaml", "run."), sub=True),
+    "file_date_end_of_calendar": run_case(
+        {"p.yaml": "run:\n  start_date: 9999-12-30\n  days: 10\n"}, "--days", "10", frags=("p.yaml", "run."), sub=True
+    ),
+    "set_date_end_of_calendar": set_case(
+        "run.start_date=9999-12-30", extra=("--days", "10"), frags=("run.",), sub=True
+    ),
+    "file_date_year_one": run_case(
+        {"p.yaml": "run:\n  start_date: 0001-01-01\n"},
+        "--set",
+        "run.burn_in_days=365",
+        frags=("p.yaml", "run."),
+        sub=True,
+    ),
     "set_date_year_one": set_case("run.start_date=0001-01-01", "run.burn_in_days=30", frags=("run.",), sub=True),
     # -- seeds
     "file_seed_2_63": run_case({"p.yaml": "run:\n  seed: 9223372036854775808\n"}, frags=("p.yaml", "seed"), sub=True),
@@ -374,15 +473,29 @@ CASES: dict[str, Case] = {
     "flag_seed_negative": run_case(None, "--seed", "-1", frags=("--seed",)),
     # -- YAML alias bombs and deep nesting (one short line, quickly)
     "alias_bomb_under_unknown_key": run_case({"p.yaml": "zz_unknown:\n" + alias_bomb()}, frags=("p.yaml",), sub=True),
-    "alias_bomb_under_int_key": run_case({"p.yaml": "run:\n  seed: " + alias_bomb_flow() + "\n"}, frags=("p.yaml",), sub=True),
-    "alias_bomb_under_section": run_case({"p.yaml": "policies:\n  gatekeeping: " + alias_bomb_flow() + "\n"}, frags=("p.yaml",), sub=True),
-    "alias_bomb_in_set": set_case("run.seed=" + alias_bomb_flow(), frags=("--set", "seed"), sub=True),  # not run.days: the --days flag would win over it
-    "deeply_nested_yaml": run_case({"p.yaml": "zz_unknown: " + "[" * 100_000 + "]" * 100_000 + "\n"}, frags=("p.yaml",), sub=True),
+    "alias_bomb_under_int_key": run_case(
+        {"p.yaml": "run:\n  seed: " + alias_bomb_flow() + "\n"}, frags=("p.yaml",), sub=True
+    ),
+    "alias_bomb_under_section": run_case(
+        {"p.yaml": "policies:\n  gatekeeping: " + alias_bomb_flow() + "\n"}, frags=("p.yaml",), sub=True
+    ),
+    "alias_bomb_in_set": set_case(
+        "run.seed=" + alias_bomb_flow(), frags=("--set", "seed"), sub=True
+    ),  # not run.days: the --days flag would win over it
+    "deeply_nested_yaml": run_case(
+        {"p.yaml": "zz_unknown: " + "[" * 100_000 + "]" * 100_000 + "\n"}, frags=("p.yaml",), sub=True
+    ),
     # -- what the parameter file is
     "params_fifo": run_case({}, frags=("p.yaml",), setup=mkfifo("p.yaml"), sub=True, timeout=20),
     "params_dev_zero": run_case({}, frags=("/dev/zero",), params="/dev/zero", sub=True),
     "params_symlink_to_dev_zero": run_case({}, frags=("p.yaml",), setup=symlink("p.yaml", "/dev/zero"), sub=True),
-    "out_is_a_symbolic_link": run_case(None, "--out", "lnk", frags=("--out lnk", "symbolic link"), setup=lambda d: ((d / "real").mkdir(), os.symlink("real", d / "lnk"))),
+    "out_is_a_symbolic_link": run_case(
+        None,
+        "--out",
+        "lnk",
+        frags=("--out lnk", "symbolic link"),
+        setup=lambda d: ((d / "real").mkdir(), os.symlink("real", d / "lnk")),
+    ),
     "params_directory": run_case({}, frags=("p.yaml",), setup=mkdir("p.yaml")),
     "params_binary": run_case({"p.yaml": bytes(range(256)) * 16}, frags=("p.yaml",)),
     "params_nul_byte": run_case({"p.yaml": b"run: {seed: 3}\x00\n"}, frags=("p.yaml",)),
@@ -390,18 +503,46 @@ CASES: dict[str, Case] = {
     "params_python_tag": run_case({"p.yaml": "run: !!python/object/apply:os.getpid []\n"}, frags=("p.yaml",)),
     "params_50_mb": run_case({}, frags=("p.yaml",), setup=big_file("p.yaml", 50), sub=True),
     "params_missing": run_case({}, frags=("nope.yaml",), params="nope.yaml"),
-    "extends_dev_zero": run_case({"p.yaml": "extends: /dev/zero\n"}, frags=("/dev/zero", r"re:p\.yaml|extends"), sub=True),
-    "extends_fifo": run_case({"p.yaml": "extends: f.yaml\n"}, frags=("f.yaml",), setup=mkfifo("f.yaml"), sub=True, timeout=20),
+    "extends_dev_zero": run_case(
+        {"p.yaml": "extends: /dev/zero\n"}, frags=("/dev/zero", r"re:p\.yaml|extends"), sub=True
+    ),
+    "extends_fifo": run_case(
+        {"p.yaml": "extends: f.yaml\n"}, frags=("f.yaml",), setup=mkfifo("f.yaml"), sub=True, timeout=20
+    ),
     # -- where the run writes
-    "out_existing_file": run_case({"p.yaml": OK, "taken": "not a directory\n"}, "--out", "taken", frags=("--out", "taken")),
-    "out_inside_a_file": run_case({"p.yaml": OK, "taken": "not a directory\n"}, "--out", "taken/sub", frags=("--out", "taken")),
-    "out_unwritable": run_case(None, "--out", UNWRITABLE, frags=("--out", UNWRITABLE.split("/")[-2] if not IS_ROOT else "health_sim_out"), codes=(1, 2), setup=UNWRITABLE_SETUP),
-    "out_researchers_folder": run_case({"p.yaml": OK, "thesis/chapter1.tex": "\\chapter{Introduction}\n"}, "--out", "thesis", frags=("--out", "thesis")),
-    "out_copy_of_params_scenarios": run_case(None, "--out", "scen", frags=("--out", "scen"), setup=copy_scenarios("scen")),
+    "out_existing_file": run_case(
+        {"p.yaml": OK, "taken": "not a directory\n"}, "--out", "taken", frags=("--out", "taken")
+    ),
+    "out_inside_a_file": run_case(
+        {"p.yaml": OK, "taken": "not a directory\n"}, "--out", "taken/sub", frags=("--out", "taken")
+    ),
+    "out_unwritable": run_case(
+        None,
+        "--out",
+        UNWRITABLE,
+        frags=("--out", UNWRITABLE.split("/")[-2] if not IS_ROOT else "health_sim_out"),
+        codes=(1, 2),
+        setup=UNWRITABLE_SETUP,
+    ),
+    "out_researchers_folder": run_case(
+        {"p.yaml": OK, "thesis/chapter1.tex": "\\chapter{Introduction}\n"}, "--out", "thesis", frags=("--out", "thesis")
+    ),
+    "out_copy_of_params_scenarios": run_case(
+        None, "--out", "scen", frags=("--out", "scen"), setup=copy_scenarios("scen")
+    ),
     "out_working_directory": run_case(None, "--out", ".", frags=("--out",)),
     "out_empty_string": run_case(None, "--out", "", frags=("--out",)),
     "out_full_disk": run_case(None, "--out", "results", frags=("results",), codes=(1,), sub=True, fsize=4000),
-    "compile_cache_full_disk": run_case(None, "--out", "results", frags=("no space left", "File too large"), codes=(1,), sub=True, fsize=4000, cold_cache=True),
+    "compile_cache_full_disk": run_case(
+        None,
+        "--out",
+        "results",
+        frags=("no space left", "File too large"),
+        codes=(1,),
+        sub=True,
+        fsize=4000,
+        cold_cache=True,
+    ),
     # -- --county and county sets given to run
     "county_missing": run_case(None, "--county", "nope", frags=("nope",)),
     "county_is_a_file": run_case({"p.yaml": OK, "cs": "a file\n"}, "--county", "cs", frags=("cs",)),
@@ -409,31 +550,92 @@ CASES: dict[str, Case] = {
     "county_csv_inf": with_county(files=cs(townships_csv=townships(x="inf")), frags=("townships.csv", "x_km")),
     "county_csv_neg_inf": with_county(files=cs(townships_csv=townships(y="-inf")), frags=("townships.csv", "y_km")),
     "county_csv_1e308": with_county(files=cs(townships_csv=townships(x="1e308")), frags=("townships.csv", "x_km")),
-    "county_csv_duplicate_column": with_county(files=cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")), frags=("townships.csv", "x_km")),
-    "county_yaml_nan": with_county(files=cs(county_yaml=COUNTY_YAML.replace("city_x_km: 30.0", "city_x_km: .nan")), frags=("county.yaml", "city_x_km")),
-    "county_yaml_duplicate_key": with_county(files=cs(county_yaml=COUNTY_YAML + "population: 30000\n"), frags=("county.yaml", "population")),
-    "county_facilities_doctors_inf": with_county(files=cs(facilities_csv="type,doctors_internal_general\ntownship_centre,inf\n"), frags=("facilities.csv", "doctors_internal_general")),
-    "county_villages_minutes_inf": with_county(files=cs(townships_csv=LISTED_TOWNSHIPS, villages_csv="township,name,population,x_km,y_km,minutes_county\nAlpha,A1,6000,0,1,10\nAlpha,A2,6000,1,0,12\nBeta,B1,8000,10,6,inf\n"), frags=("villages.csv", "minutes_county")),
-    "county_village_in_unknown_township": with_county(files=cs(townships_csv=LISTED_TOWNSHIPS, villages_csv=VILLAGES + "Gamma,G1,100,3,3\n"), frags=("villages.csv", "township", "Gamma")),
-    "county_named_in_params_file_bad_cell": run_case({"p.yaml": "county: cs\n", **cs(townships_csv=townships(x="nan"))}, frags=("townships.csv", "x_km"), sub=True),
+    "county_csv_duplicate_column": with_county(
+        files=cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")),
+        frags=("townships.csv", "x_km"),
+    ),
+    "county_yaml_nan": with_county(
+        files=cs(county_yaml=COUNTY_YAML.replace("city_x_km: 30.0", "city_x_km: .nan")),
+        frags=("county.yaml", "city_x_km"),
+    ),
+    "county_yaml_duplicate_key": with_county(
+        files=cs(county_yaml=COUNTY_YAML + "population: 30000\n"), frags=("county.yaml", "population")
+    ),
+    "county_facilities_doctors_inf": with_county(
+        files=cs(facilities_csv="type,doctors_internal_general\ntownship_centre,inf\n"),
+        frags=("facilities.csv", "doctors_internal_general"),
+    ),
+    "county_villages_minutes_inf": with_county(
+        files=cs(
+            townships_csv=LISTED_TOWNSHIPS,
+            villages_csv="township,name,population,x_km,y_km,minutes_county\nAlpha,A1,6000,0,1,10\nAlpha,A2,6000,1,0,12\nBeta,B1,8000,10,6,inf\n",
+        ),
+        frags=("villages.csv", "minutes_county"),
+    ),
+    "county_village_in_unknown_township": with_county(
+        files=cs(townships_csv=LISTED_TOWNSHIPS, villages_csv=VILLAGES + "Gamma,G1,100,3,3\n"),
+        frags=("villages.csv", "township", "Gamma"),
+    ),
+    "county_named_in_params_file_bad_cell": run_case(
+        {"p.yaml": "county: cs\n", **cs(townships_csv=townships(x="nan"))}, frags=("townships.csv", "x_km"), sub=True
+    ),
     # -- health-sim county check
     "check_missing_townships_csv": check(cs(townships_csv=None), ("townships.csv",), sub=False),
-    "check_unknown_column": check(cs(townships_csv=townships(header="name,population,villages,x_kmm,y_km")), ("townships.csv", "x_kmm"), sub=False),
-    "check_duplicate_column": check(cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")), ("townships.csv", "x_km")),
+    "check_unknown_column": check(
+        cs(townships_csv=townships(header="name,population,villages,x_kmm,y_km")), ("townships.csv", "x_kmm"), sub=False
+    ),
+    "check_duplicate_column": check(
+        cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")),
+        ("townships.csv", "x_km"),
+    ),
     "check_csv_nan": check(cs(townships_csv=townships(x="nan")), ("townships.csv", "x_km")),
     "check_csv_inf": check(cs(townships_csv=townships(x="inf")), ("townships.csv", "x_km")),
     "check_csv_neg_inf": check(cs(townships_csv=townships(y="-inf")), ("townships.csv", "y_km")),
     "check_csv_1e308": check(cs(townships_csv=townships(x="1e308")), ("townships.csv", "x_km")),
-    "check_csv_population_nan": check(cs(townships_csv="name,population,villages,x_km,y_km\nAlpha,nan,3,0,0\nBeta,8000,2,10,5\n"), ("townships.csv", "population"), sub=False),
-    "check_village_in_unknown_township": check(cs(townships_csv=LISTED_TOWNSHIPS, villages_csv=VILLAGES + "Gamma,G1,100,3,3\n"), ("villages.csv", "township", "Gamma"), sub=False),
-    "check_county_yaml_duplicate_key": check(cs(county_yaml=COUNTY_YAML + "population: 30000\n"), ("county.yaml", "population")),
-    "check_county_yaml_population_1e12": check(cs(county_yaml=COUNTY_YAML.replace("population: 20000", "population: 1000000000000")), ("county.yaml", "population")),
-    "check_county_yaml_symlink_to_dev_zero": Case(["county", "check", "cs"], {"cs/townships.csv": townships()}, ("county.yaml",), sub=True, setup=symlink("cs/county.yaml", "/dev/zero")),
-    "check_facilities_doctors_inf": check(cs(facilities_csv="type,doctors_internal_general\ntownship_centre,inf\n"), ("facilities.csv", "doctors_internal_general")),
-    "check_facilities_price_nan": check(cs(facilities_csv="type,price_visit\ncounty_people,nan\n"), ("facilities.csv", "price_visit")),
+    "check_csv_population_nan": check(
+        cs(townships_csv="name,population,villages,x_km,y_km\nAlpha,nan,3,0,0\nBeta,8000,2,10,5\n"),
+        ("townships.csv", "population"),
+        sub=False,
+    ),
+    "check_village_in_unknown_township": check(
+        cs(townships_csv=LISTED_TOWNSHIPS, villages_csv=VILLAGES + "Gamma,G1,100,3,3\n"),
+        ("villages.csv", "township", "Gamma"),
+        sub=False,
+    ),
+    "check_county_yaml_duplicate_key": check(
+        cs(county_yaml=COUNTY_YAML + "population: 30000\n"), ("county.yaml", "population")
+    ),
+    "check_county_yaml_population_1e12": check(
+        cs(county_yaml=COUNTY_YAML.replace("population: 20000", "population: 1000000000000")),
+        ("county.yaml", "population"),
+    ),
+    "check_county_yaml_symlink_to_dev_zero": Case(
+        ["county", "check", "cs"],
+        {"cs/townships.csv": townships()},
+        ("county.yaml",),
+        sub=True,
+        setup=symlink("cs/county.yaml", "/dev/zero"),
+    ),
+    "check_facilities_doctors_inf": check(
+        cs(facilities_csv="type,doctors_internal_general\ntownship_centre,inf\n"),
+        ("facilities.csv", "doctors_internal_general"),
+    ),
+    "check_facilities_price_nan": check(
+        cs(facilities_csv="type,price_visit\ncounty_people,nan\n"), ("facilities.csv", "price_visit")
+    ),
     # -- health-sim county new
-    "new_from_bad_cell": Case(["county", "new", "mine", "--from", "cs"], cs(townships_csv=townships(x="nan")), ("townships.csv", "x_km"), sub=True),
-    "new_from_duplicate_column": Case(["county", "new", "mine", "--from", "cs"], cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")), ("townships.csv", "x_km"), sub=True),
+    "new_from_bad_cell": Case(
+        ["county", "new", "mine", "--from", "cs"],
+        cs(townships_csv=townships(x="nan")),
+        ("townships.csv", "x_km"),
+        sub=True,
+    ),
+    "new_from_duplicate_column": Case(
+        ["county", "new", "mine", "--from", "cs"],
+        cs(townships_csv=townships(header="name,population,villages,x_km,y_km,x_km", extra=",7")),
+        ("townships.csv", "x_km"),
+        sub=True,
+    ),
     "new_from_missing": Case(["county", "new", "mine", "--from", "nope"], {}, ("nope",)),
     "new_into_a_file": Case(["county", "new", "taken"], {"taken": "a file\n"}, ("taken",)),
     "new_into_an_existing_set": Case(["county", "new", "cs"], cs(), ("cs", "county.yaml")),
@@ -448,29 +650,77 @@ CASES: dict[str, Case] = {
     "scenarios_seed_negative": scen("--seed", "-1", "--no-ensemble", frags=("--seed",)),
     "scenarios_only_unknown": scen("--only", "nope", "--no-ensemble", frags=("--only", "nope")),
     "scenarios_ensemble_missing": scen("--ensemble", "missing.yaml", frags=("--ensemble", "missing.yaml")),
-    "scenarios_ensemble_empty": scen("--ensemble", "bad.yaml", frags=("bad.yaml", "ensemble"), files={"bad.yaml": "ensemble: []\n"}),
-    "scenarios_ensemble_and_no_ensemble": scen("--ensemble", "bad.yaml", "--no-ensemble", frags=("--ensemble", "--no-ensemble"), files={"bad.yaml": "ensemble: []\n"}),
-    "scenarios_out_is_a_file": scen("--out", "taken", "--no-ensemble", frags=("--out", "taken"), files={"taken": "a file\n"}),
+    "scenarios_ensemble_empty": scen(
+        "--ensemble", "bad.yaml", frags=("bad.yaml", "ensemble"), files={"bad.yaml": "ensemble: []\n"}
+    ),
+    "scenarios_ensemble_and_no_ensemble": scen(
+        "--ensemble",
+        "bad.yaml",
+        "--no-ensemble",
+        frags=("--ensemble", "--no-ensemble"),
+        files={"bad.yaml": "ensemble: []\n"},
+    ),
+    "scenarios_out_is_a_file": scen(
+        "--out", "taken", "--no-ensemble", frags=("--out", "taken"), files={"taken": "a file\n"}
+    ),
     # -- health-sim sweep
     "sweep_unknown_key": sweep(sweep_file("replicates: 1", "replicatez: 1"), frags=("s.yaml", "replicatez")),
-    "sweep_unknown_factor_key": sweep(sweep_file("outpatient_grassroots_increase: {values", "outpatient_grassroots_increse: {values"), frags=("s.yaml", "outpatient_grassroots_increse")),
-    "sweep_factor_low_above_high": sweep(sweep_file(SWEEP_FACTOR, "  policies.reimbursement.outpatient_grassroots_increase: {low: 0.3, high: 0.1}\n"), frags=("s.yaml", "outpatient_grassroots_increase")),
-    "sweep_factor_values_empty": sweep(sweep_file("{values: [0.0, 0.1]}", "{values: []}"), frags=("s.yaml", "outpatient_grassroots_increase")),
-    "sweep_factor_low_nan": sweep(sweep_file(SWEEP_FACTOR, "  policies.reimbursement.outpatient_grassroots_increase: {low: .nan, high: 0.3}\n"), frags=("s.yaml", "outpatient_grassroots_increase")),
-    "sweep_factor_high_inf": sweep(sweep_file(SWEEP_FACTOR, "  choice.minor.trust: {values: [1.0, .inf]}\n"), frags=("s.yaml", "trust")),
-    "sweep_factor_range_to_inf": sweep(sweep_file(SWEEP_FACTOR, "  choice.minor.trust: {low: 1.0, high: .inf}\n"), frags=("s.yaml", "trust")),
-    "sweep_factor_value_nan_unbounded": sweep(sweep_file(SWEEP_FACTOR, "  county.city_x_km: {values: [.nan]}\n"), frags=("s.yaml", "city_x_km")),
-    "sweep_grid_of_10_to_the_12": sweep(sweep_file("factors:\n" + SWEEP_FACTOR, SIX_FACTORS_100_LEVELS), frags=("s.yaml", GRID_SIZE), sub=True, timeout=30),
+    "sweep_unknown_factor_key": sweep(
+        sweep_file("outpatient_grassroots_increase: {values", "outpatient_grassroots_increse: {values"),
+        frags=("s.yaml", "outpatient_grassroots_increse"),
+    ),
+    "sweep_factor_low_above_high": sweep(
+        sweep_file(SWEEP_FACTOR, "  policies.reimbursement.outpatient_grassroots_increase: {low: 0.3, high: 0.1}\n"),
+        frags=("s.yaml", "outpatient_grassroots_increase"),
+    ),
+    "sweep_factor_values_empty": sweep(
+        sweep_file("{values: [0.0, 0.1]}", "{values: []}"), frags=("s.yaml", "outpatient_grassroots_increase")
+    ),
+    "sweep_factor_low_nan": sweep(
+        sweep_file(SWEEP_FACTOR, "  policies.reimbursement.outpatient_grassroots_increase: {low: .nan, high: 0.3}\n"),
+        frags=("s.yaml", "outpatient_grassroots_increase"),
+    ),
+    "sweep_factor_high_inf": sweep(
+        sweep_file(SWEEP_FACTOR, "  choice.minor.trust: {values: [1.0, .inf]}\n"), frags=("s.yaml", "trust")
+    ),
+    "sweep_factor_range_to_inf": sweep(
+        sweep_file(SWEEP_FACTOR, "  choice.minor.trust: {low: 1.0, high: .inf}\n"), frags=("s.yaml", "trust")
+    ),
+    "sweep_factor_value_nan_unbounded": sweep(
+        sweep_file(SWEEP_FACTOR, "  county.city_x_km: {values: [.nan]}\n"), frags=("s.yaml", "city_x_km")
+    ),
+    "sweep_grid_of_10_to_the_12": sweep(
+        sweep_file("factors:\n" + SWEEP_FACTOR, SIX_FACTORS_100_LEVELS),
+        frags=("s.yaml", GRID_SIZE),
+        sub=True,
+        timeout=30,
+    ),
     "sweep_unknown_target": sweep(sweep_file(add="targets: [nope_target]\n"), frags=("s.yaml", "nope_target")),
-    "sweep_targets_file_missing": sweep(sweep_file(f"targets_file: {TARGETS}", "targets_file: nope.yaml", add="targets: [grassroots_share_65]\n"), frags=("s.yaml", "targets_file")),
-    "sweep_inline_target_nan_threshold": sweep(sweep_file(add="targets:\n  - {name: t, kpi: grassroots_share, threshold: .nan, year: 2023, source: s}\n"), frags=("s.yaml", "threshold")),
+    "sweep_targets_file_missing": sweep(
+        sweep_file(f"targets_file: {TARGETS}", "targets_file: nope.yaml", add="targets: [grassroots_share_65]\n"),
+        frags=("s.yaml", "targets_file"),
+    ),
+    "sweep_inline_target_nan_threshold": sweep(
+        sweep_file(add="targets:\n  - {name: t, kpi: grassroots_share, threshold: .nan, year: 2023, source: s}\n"),
+        frags=("s.yaml", "threshold"),
+    ),
     "sweep_base_missing": sweep(sweep_file(f"base: {BASE_SCENARIO}", "base: nope.yaml"), frags=("s.yaml", "base")),
-    "sweep_base_bad_key": sweep(sweep_file(f"base: {BASE_SCENARIO}", "base: b.yaml"), frags=("b.yaml", "dayz"), files={"b.yaml": "run: {dayz: 3}\n"}),
+    "sweep_base_bad_key": sweep(
+        sweep_file(f"base: {BASE_SCENARIO}", "base: b.yaml"),
+        frags=("b.yaml", "dayz"),
+        files={"b.yaml": "run: {dayz: 3}\n"},
+    ),
     "sweep_base_dev_zero": sweep(sweep_file(f"base: {BASE_SCENARIO}", "base: /dev/zero"), frags=("zero",), sub=True),
     "sweep_duplicate_key": sweep(sweep_file(add="replicates: 2\n"), frags=("s.yaml", "replicates")),
-    "sweep_lhs_with_values": sweep(sweep_file("design: {method: grid}", "design: {method: lhs, samples: 2}"), frags=("s.yaml", "lhs")),
-    "sweep_run_bad_key": sweep(sweep_file("  run.days: 2\n", "  run.days: 2\n  run.dayz: 3\n"), frags=("s.yaml", "dayz")),
-    "sweep_run_nan": sweep(sweep_file("  run.days: 2\n", "  run.days: 2\n  county.city_x_km: .nan\n"), frags=("s.yaml", "city_x_km")),
+    "sweep_lhs_with_values": sweep(
+        sweep_file("design: {method: grid}", "design: {method: lhs, samples: 2}"), frags=("s.yaml", "lhs")
+    ),
+    "sweep_run_bad_key": sweep(
+        sweep_file("  run.days: 2\n", "  run.days: 2\n  run.dayz: 3\n"), frags=("s.yaml", "dayz")
+    ),
+    "sweep_run_nan": sweep(
+        sweep_file("  run.days: 2\n", "  run.days: 2\n  county.city_x_km: .nan\n"), frags=("s.yaml", "city_x_km")
+    ),
     "sweep_seed_2_64": sweep(sweep_file("seed: 1", "seed: 18446744073709551616"), frags=("s.yaml", "seed")),
     "sweep_spec_missing": Case(["sweep", "nope.yaml", "--out", "sw"], {}, ("nope.yaml",)),
     "sweep_workers_zero": sweep(SWEEP, "--workers", "0", frags=("--workers",)),
@@ -478,18 +728,39 @@ CASES: dict[str, Case] = {
     "sweep_executor_nope": sweep(SWEEP, "--executor", "nope", frags=("--executor", "nope")),
     "sweep_via_nope": sweep(SWEEP, "--via", "nope", frags=("--via", "nope")),
     "sweep_out_is_a_file": sweep(SWEEP, "--out", "taken", frags=("--out", "taken"), files={"taken": "a file\n"}),
-    "sweep_out_researchers_folder": sweep(SWEEP, "--out", "thesis", frags=("--out", "thesis"), files={"thesis/chapter1.tex": "\\chapter{Introduction}\n"}),
+    "sweep_out_researchers_folder": sweep(
+        SWEEP, "--out", "thesis", frags=("--out", "thesis"), files={"thesis/chapter1.tex": "\\chapter{Introduction}\n"}
+    ),
     "sweep_ensemble_missing": sweep(SWEEP, "--ensemble", "nope.yaml", frags=("nope.yaml",)),
     # -- health-sim optimize
     "optimize_unknown_key": opt(optimize_file("trials: 1", "trialz: 1"), frags=("o.yaml", "trialz")),
-    "optimize_lever_without_range": opt(optimize_file("{low: 0.0, high: 0.3}", "{values: [0.1]}"), frags=("o.yaml", "levers")),
-    "optimize_unknown_lever": opt(optimize_file("outpatient_grassroots_increase: {low", "outpatient_grassroots_increse: {low"), frags=("o.yaml", "outpatient_grassroots_increse")),
-    "optimize_lever_range_to_inf": opt(optimize_file("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.3}\n", "  choice.minor.trust: {low: 1.0, high: .inf}\n"), frags=("o.yaml", "trust")),
+    "optimize_lever_without_range": opt(
+        optimize_file("{low: 0.0, high: 0.3}", "{values: [0.1]}"), frags=("o.yaml", "levers")
+    ),
+    "optimize_unknown_lever": opt(
+        optimize_file("outpatient_grassroots_increase: {low", "outpatient_grassroots_increse: {low"),
+        frags=("o.yaml", "outpatient_grassroots_increse"),
+    ),
+    "optimize_lever_range_to_inf": opt(
+        optimize_file(
+            "  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.3}\n",
+            "  choice.minor.trust: {low: 1.0, high: .inf}\n",
+        ),
+        frags=("o.yaml", "trust"),
+    ),
     "optimize_probability_above_1": opt(optimize_file(add="probability: 1.5\n"), frags=("o.yaml", "probability")),
     "optimize_probability_nan": opt(optimize_file(add="probability: .nan\n"), frags=("o.yaml", "probability")),
-    "optimize_cost_inf": opt(optimize_file(add="cost: {yuan_per_doctor_day: .inf}\n"), frags=("o.yaml", "yuan_per_doctor_day")),
+    "optimize_cost_inf": opt(
+        optimize_file(add="cost: {yuan_per_doctor_day: .inf}\n"), frags=("o.yaml", "yuan_per_doctor_day")
+    ),
     "optimize_target_year_outside_runs": opt(optimize_file("year: 2023", "year: 2030"), frags=("o.yaml", "targets")),
-    "optimize_no_targets": opt(optimize_file("targets:\n  - {name: t, kpi: grassroots_share, threshold: 0.5, year: 2023, source: test}\n", "targets: []\n"), frags=("o.yaml", "targets")),
+    "optimize_no_targets": opt(
+        optimize_file(
+            "targets:\n  - {name: t, kpi: grassroots_share, threshold: 0.5, year: 2023, source: test}\n",
+            "targets: []\n",
+        ),
+        frags=("o.yaml", "targets"),
+    ),
     "optimize_base_missing": opt(optimize_file(f"base: {BASE_SCENARIO}", "base: nope.yaml"), frags=("o.yaml", "base")),
     "optimize_seed_2_64": opt(optimize_file("seed: 1", "seed: 18446744073709551616"), frags=("o.yaml", "seed")),
     "optimize_duplicate_key": opt(optimize_file(add="trials: 2\n"), frags=("o.yaml", "trials")),
@@ -499,29 +770,48 @@ CASES: dict[str, Case] = {
     "optimize_out_is_a_file": opt(OPTIMIZE, "--out", "taken", frags=("--out", "taken"), files={"taken": "a file\n"}),
     # -- health-sim calibrate
     "calibrate_unknown_key": cal(calibrate_file("observed:", "observd:"), frags=("c.yaml", "observ")),
-    "calibrate_unknown_kpi": cal(calibrate_file("kpi: grassroots_share", "kpi: grassroots_shares"), frags=("c.yaml", "kpi")),
+    "calibrate_unknown_kpi": cal(
+        calibrate_file("kpi: grassroots_share", "kpi: grassroots_shares"), frags=("c.yaml", "kpi")
+    ),
     "calibrate_tolerance_zero": cal(calibrate_file("tolerance: 0.01", "tolerance: 0"), frags=("c.yaml", "tolerance")),
     "calibrate_tolerance_nan": cal(calibrate_file("tolerance: 0.01", "tolerance: .nan"), frags=("c.yaml", "tolerance")),
     "calibrate_observed_value_inf": cal(calibrate_file("value: 0.67", "value: .inf"), frags=("c.yaml", "value")),
-    "calibrate_prior_low_above_high": cal(calibrate_file("{low: 1.0, high: 2.0}", "{low: 2.0, high: 1.0}"), frags=("c.yaml", "trust")),
-    "calibrate_prior_log_from_zero": cal(calibrate_file("{low: 1.0, high: 2.0}", "{low: 0.0, high: 2.0, log: true}"), frags=("c.yaml", "trust")),
-    "calibrate_prior_to_inf": cal(calibrate_file("{low: 1.0, high: 2.0}", "{low: 1.0, high: .inf}"), frags=("c.yaml", "trust")),
-    "calibrate_no_parameters": cal(calibrate_file("parameters:\n  choice.minor.trust: {low: 1.0, high: 2.0}\n", "parameters: {}\n"), frags=("c.yaml", "parameters")),
+    "calibrate_prior_low_above_high": cal(
+        calibrate_file("{low: 1.0, high: 2.0}", "{low: 2.0, high: 1.0}"), frags=("c.yaml", "trust")
+    ),
+    "calibrate_prior_log_from_zero": cal(
+        calibrate_file("{low: 1.0, high: 2.0}", "{low: 0.0, high: 2.0, log: true}"), frags=("c.yaml", "trust")
+    ),
+    "calibrate_prior_to_inf": cal(
+        calibrate_file("{low: 1.0, high: 2.0}", "{low: 1.0, high: .inf}"), frags=("c.yaml", "trust")
+    ),
+    "calibrate_no_parameters": cal(
+        calibrate_file("parameters:\n  choice.minor.trust: {low: 1.0, high: 2.0}\n", "parameters: {}\n"),
+        frags=("c.yaml", "parameters"),
+    ),
     "calibrate_seed_2_64": cal(calibrate_file("seed: 1", "seed: 18446744073709551616"), frags=("c.yaml", "seed")),
     "calibrate_duplicate_key": cal(calibrate_file(add="trials: 2\n"), frags=("c.yaml", "trials")),
     "calibrate_trials_zero": cal(CALIBRATE, "--trials", "0", frags=("--trials",)),
     "calibrate_workers_zero": cal(CALIBRATE, "--workers", "0", frags=("--workers",)),
     "calibrate_executor_nope": cal(CALIBRATE, "--executor", "nope", frags=("--executor", "nope")),
-    "calibrate_write_onto_a_folder": cal(CALIBRATE, "--write", "folder", frags=("--write", "folder"), files={"folder/keep.txt": "mine\n"}),
+    "calibrate_write_onto_a_folder": cal(
+        CALIBRATE, "--write", "folder", frags=("--write", "folder"), files={"folder/keep.txt": "mine\n"}
+    ),
     "calibrate_pool_missing": cal(CALIBRATE, "--pool", "nope", frags=("--pool", "nope")),
     "calibrate_out_is_a_file": cal(CALIBRATE, "--out", "taken", frags=("--out", "taken"), files={"taken": "a file\n"}),
     # -- health-sim params --out
     "params_out_into_missing_folder": Case(["params", "--out", "missing/baseline.yaml"], {}, ("--out", "missing")),
     "params_out_onto_a_folder": Case(["params", "--out", "folder"], {"folder/keep.txt": "mine\n"}, ("--out", "folder")),
-    "params_out_inside_a_file": Case(["params", "--out", "taken/baseline.yaml"], {"taken": "a file\n"}, ("--out", "taken")),
+    "params_out_inside_a_file": Case(
+        ["params", "--out", "taken/baseline.yaml"], {"taken": "a file\n"}, ("--out", "taken")
+    ),
     "params_out_dev_full": Case(["params", "--out", "/dev/full"], {}, ("--out", "/dev/full"), codes=(1, 2)),
-    "params_out_full_disk": Case(["params", "--out", "baseline.yaml"], {}, ("baseline.yaml",), codes=(1,), sub=True, fsize=4000),
-    "params_out_unwritable": Case(["params", "--out", "/proc/health_sim_params.yaml"], {}, ("--out", "health_sim_params"), codes=(1, 2)),
+    "params_out_full_disk": Case(
+        ["params", "--out", "baseline.yaml"], {}, ("baseline.yaml",), codes=(1,), sub=True, fsize=4000
+    ),
+    "params_out_unwritable": Case(
+        ["params", "--out", "/proc/health_sim_params.yaml"], {}, ("--out", "health_sim_params"), codes=(1, 2)
+    ),
 }
 
 
@@ -530,7 +820,8 @@ CASES: dict[str, Case] = {
 
 def listing(root: Path) -> dict[str, tuple]:
     """Every path under ``root`` (hidden ones too, symlinks not followed) -> what it is (a
-    file: its SHA-256 and size; a folder: its mode; a link: its target)."""
+    file: its SHA-256 and size; a folder: its mode; a link: its target).
+    """
     out: dict[str, tuple] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         for name in dirnames + filenames:
@@ -587,11 +878,13 @@ def _limits(fsize: int | None) -> Callable[[], None]:
     return apply
 
 
-def run_process(cmd: list[str], cwd: Path, timeout: float, fsize: int | None = None, env: dict | None = None, limit: bool = True) -> Done:
+def run_process(
+    cmd: list[str], cwd: Path, timeout: float, fsize: int | None = None, env: dict | None = None, limit: bool = True
+) -> Done:
     """Run ``cmd`` in its own process group; on timeout kill that group (this case's processes only)."""
     proc = subprocess.Popen(
         cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=_limits(fsize) if limit else None, env=env,  # noqa: PLW1509 - limits must be set in the child
+        start_new_session=True, preexec_fn=_limits(fsize) if limit else None, env=env,
     )  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -601,7 +894,9 @@ def run_process(cmd: list[str], cwd: Path, timeout: float, fsize: int | None = N
         except ProcessLookupError:
             pass
         out, err = proc.communicate()
-        return Done(None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace") + f"[killed after {timeout:g} s]\n")
+        return Done(
+            None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace") + f"[killed after {timeout:g} s]\n"
+        )
     return Done(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
@@ -656,7 +951,9 @@ def repository_untouched():
         added = sorted(set(after[part]) - set(before[part]))
         removed = sorted(set(before[part]) - set(after[part]))
         changed = sorted(k for k in set(before[part]) & set(after[part]) if before[part][k] != after[part][k])
-        assert not (added or removed or changed), f"the module changed the repository's {part}: added {added[:10]}, removed {removed[:10]}, changed {changed[:10]}"
+        assert not (added or removed or changed), (
+            f"the module changed the repository's {part}: added {added[:10]}, removed {removed[:10]}, changed {changed[:10]}"
+        )
 
 
 def warm_compile_cache(where: Path) -> None:
@@ -703,7 +1000,9 @@ def test_lever_with_parameters_but_off_is_a_warning(tmp_path):
     done = run_process([health_sim_exe(), "run", "p.yaml", "--out", "out", *SMALL_RUN], tmp_path, SUB_TIMEOUT)
     assert done.rc == 0, done.stderr[-2000:]
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings and any("policies.gatekeeping" in w for w in warnings), f"no warning naming policies.gatekeeping: {done.stderr[:600]!r}"
+    assert warnings and any("policies.gatekeeping" in w for w in warnings), (
+        f"no warning naming policies.gatekeeping: {done.stderr[:600]!r}"
+    )
     assert (tmp_path / "out" / "kpis.json").exists()
 
 
@@ -730,7 +1029,8 @@ PAPERMILL_CASES = {
 @pytest.mark.parametrize("name", list(PAPERMILL_CASES))
 def test_papermill_template_refuses(name, tmp_path):
     """``papermill notebooks/scenario.ipynb`` must exit non-zero and write no results (only the
-    executed notebook papermill itself keeps)."""
+    executed notebook papermill itself keeps).
+    """
     papermill = Path(sys.executable).parent / "papermill"
     args = [a.replace("{tmp}", str(tmp_path)) for a in PAPERMILL_CASES[name]]
     cmd = [

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-
 SUMMARY = Path(__file__).parent / "baseline_summary.json"
 
 
@@ -47,7 +46,8 @@ def test_baseline_is_stationary_across_the_year(small_run):
 
 def test_summary_matches_the_stored_baseline(small_run):
     """Regression: the small baseline's KPIs equal the stored ones (regenerate deliberately with
-    `uv run python scripts/update_baseline_summary.py` when a model change is intended)."""
+    `uv run python scripts/update_baseline_summary.py` when a model change is intended).
+    """
     stored = json.loads(SUMMARY.read_text())
     assert stored["params"] == {"scale": 0.05, "days": 365, "seed": small_run.seed}
     for name, value in stored["kpis"].items():

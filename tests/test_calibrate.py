@@ -3,7 +3,8 @@
 refusing another calibration's folder, and the command line.
 
 Every calibration here writes into tmp_path only (``out=`` and ``write=``), never into
-outputs/calibrate/ or params/calibrated/."""
+outputs/calibrate/ or params/calibrated/.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +19,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from health_sim.experiments.calibrate import CalibrationSpec, calibrate, distance, fit_table, identification_table, load_calibrated, load_calibration, members_table, predictive_check
-from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params
+from health_sim.core.errors import ParamsError
+from health_sim.experiments.calibrate import (
+    CalibrationSpec,
+    calibrate,
+    distance,
+    fit_table,
+    identification_table,
+    load_calibrated,
+    load_calibration,
+    members_table,
+    predictive_check,
+)
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.sweep import run_one
 
 from .conftest import health_sim_exe
@@ -72,9 +83,13 @@ def study_trials(out: Path, name: str = "tiny") -> list:
 
 def spec_object() -> CalibrationSpec:
     return CalibrationSpec(
-        name="x", base="b", parameters={STAY: {"low": 5.0, "high": 6.5}},
-        observed={"a": {"kpi": "grassroots_share", "value": 0.6, "tolerance": 0.02, "source": "t"},
-                  "b": {"kpi": "tcm_share", "value": 0.4, "tolerance": 0.05, "source": "t"}},
+        name="x",
+        base="b",
+        parameters={STAY: {"low": 5.0, "high": 6.5}},
+        observed={
+            "a": {"kpi": "grassroots_share", "value": 0.6, "tolerance": 0.02, "source": "t"},
+            "b": {"kpi": "tcm_share", "value": 0.4, "tolerance": 0.05, "source": "t"},
+        },
     )
 
 
@@ -102,19 +117,57 @@ def test_distance_is_infinite_when_a_figure_is_not_a_number():
 # --- one-line errors ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("old, new, fragment", [
-    ("kpi: grassroots_share", "kpi: grassroots_shar", "observed.share.kpi: 'grassroots_shar' is not a KPI (did you mean 'grassroots_share'?)"),
-    (f"{TCM}: {{low", "tcm.uptake_grasroots: {low", "parameters.tcm.uptake_grasroots: unknown key (did you mean 'uptake_grassroots'?)"),
-    (f"{STAY}: {{low: 5.0, high: 6.5}}", f"{STAY}: {{low: 6.5, high: 5.0}}", f"parameters.{STAY}: low 6.5 must be below high 5.0"),
-    (f"{STAY}: {{low: 5.0, high: 6.5}}", f"{STAY}: {{low: 6.5, high: 6.5}}", f"parameters.{STAY}: low 6.5 must be below high 6.5"),
-    ("low: 0.3, high: 0.7, log: true", "low: 0.0, high: 0.7, log: true", f"parameters.{TCM}: a log-scale prior needs low > 0"),
-    ("low: 0.3, high: 0.7, log: true", "low: 0.3, high: 1.5", f"parameters.{TCM}: 1.5 is above 1"),
-    (f"base: {BASE}", "base: no_such_base.yaml", "base: no_such_base.yaml: no such file"),
-    ("run: {run.scale: 0.01,", "run: {run.scale: 0.01, [", "malformed YAML at line"),
-    ("tolerance: 0.02, source: test}\n  tcm", "tolerance: 0, source: test}\n  tcm", "observed.share.tolerance: 0 must be above 0"),
-    ("replicates: 1\n", "replicates: 1\nreplicate: 2\n", "replicate: unknown key"),
-], ids=["unknown-kpi", "unknown-parameter", "low-above-high", "low-equals-high", "log-prior-at-zero", "prior-outside-schema",
-        "missing-base", "malformed-yaml", "zero-tolerance", "unknown-top-level-key"])
+@pytest.mark.parametrize(
+    "old, new, fragment",
+    [
+        (
+            "kpi: grassroots_share",
+            "kpi: grassroots_shar",
+            "observed.share.kpi: 'grassroots_shar' is not a KPI (did you mean 'grassroots_share'?)",
+        ),
+        (
+            f"{TCM}: {{low",
+            "tcm.uptake_grasroots: {low",
+            "parameters.tcm.uptake_grasroots: unknown key (did you mean 'uptake_grassroots'?)",
+        ),
+        (
+            f"{STAY}: {{low: 5.0, high: 6.5}}",
+            f"{STAY}: {{low: 6.5, high: 5.0}}",
+            f"parameters.{STAY}: low 6.5 must be below high 5.0",
+        ),
+        (
+            f"{STAY}: {{low: 5.0, high: 6.5}}",
+            f"{STAY}: {{low: 6.5, high: 6.5}}",
+            f"parameters.{STAY}: low 6.5 must be below high 6.5",
+        ),
+        (
+            "low: 0.3, high: 0.7, log: true",
+            "low: 0.0, high: 0.7, log: true",
+            f"parameters.{TCM}: a log-scale prior needs low > 0",
+        ),
+        ("low: 0.3, high: 0.7, log: true", "low: 0.3, high: 1.5", f"parameters.{TCM}: 1.5 is above 1"),
+        (f"base: {BASE}", "base: no_such_base.yaml", "base: no_such_base.yaml: no such file"),
+        ("run: {run.scale: 0.01,", "run: {run.scale: 0.01, [", "malformed YAML at line"),
+        (
+            "tolerance: 0.02, source: test}\n  tcm",
+            "tolerance: 0, source: test}\n  tcm",
+            "observed.share.tolerance: 0 must be above 0",
+        ),
+        ("replicates: 1\n", "replicates: 1\nreplicate: 2\n", "replicate: unknown key"),
+    ],
+    ids=[
+        "unknown-kpi",
+        "unknown-parameter",
+        "low-above-high",
+        "low-equals-high",
+        "log-prior-at-zero",
+        "prior-outside-schema",
+        "missing-base",
+        "malformed-yaml",
+        "zero-tolerance",
+        "unknown-top-level-key",
+    ],
+)
 def test_bad_calibration_files_give_one_line(tmp_path, old, new, fragment):
     f = write_spec(tmp_path, old=old, new=new)
     with pytest.raises(ParamsError) as e:
@@ -139,10 +192,22 @@ def test_a_bad_run_override_is_blamed_on_run(tmp_path):
     assert msg.startswith(f"{f}: run") and "scael" in msg and "parameters." not in msg, msg
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ("observed:\n  share: {kpi: grassroots_share, value: 0.65, tolerance: 0.02, source: test}\n  tcm: {kpi: tcm_share, value: 0.45, tolerance: 0.02, source: test}\n", "observed: {}\n", "observed"),
-    (f"parameters:\n  {STAY}: {{low: 5.0, high: 6.5}}\n  {TCM}: {{low: 0.3, high: 0.7, log: true}}\n", "parameters: {}\n", "parameters"),
-], ids=["no-observed", "no-parameters"])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        (
+            "observed:\n  share: {kpi: grassroots_share, value: 0.65, tolerance: 0.02, source: test}\n  tcm: {kpi: tcm_share, value: 0.45, tolerance: 0.02, source: test}\n",
+            "observed: {}\n",
+            "observed",
+        ),
+        (
+            f"parameters:\n  {STAY}: {{low: 5.0, high: 6.5}}\n  {TCM}: {{low: 0.3, high: 0.7, log: true}}\n",
+            "parameters: {}\n",
+            "parameters",
+        ),
+    ],
+    ids=["no-observed", "no-parameters"],
+)
 def test_empty_sections_are_refused(tmp_path, old, new, key):
     f = write_spec(tmp_path, old=old, new=new)
     with pytest.raises(ParamsError) as e:
@@ -194,7 +259,11 @@ def test_calibrated_file_has_provenance_fit_identification_best_and_ensemble(cal
     assert prov["spec_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
     assert prov["seed"] == SEED and prov["trials"] == 3 and prov["replicates_per_trial"] == 1
     assert prov["run"] == RUN and Path(prov["base"]) == BASE
-    assert set(doc["fit"]) == {"share", "tcm"} and set(doc["identification"]) == set(PRIORS) and set(doc["best"]) == set(PRIORS)
+    assert (
+        set(doc["fit"]) == {"share", "tcm"}
+        and set(doc["identification"]) == set(PRIORS)
+        and set(doc["best"]) == set(PRIORS)
+    )
     # max_distance is large: both candidates are members, best first
     assert len(doc["ensemble"]) == 2 and prov["within_tolerance"] is True
     distances = [m["distance"] for m in doc["ensemble"]]
@@ -214,8 +283,12 @@ def test_the_base_values_are_trial_0_and_its_distance_is_recomputable(calibrated
     assert trials[0].params == {STAY: 5.74, TCM: 0.48}  # baseline.yaml's own values
     # the search distance of trial 0: the base run again here with the calibration's seeds
     seeds = replicate_seeds(SEED, 1)
-    rows = pd.DataFrame([run_one(str(BASE), RUN, {STAY: 5.74, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds])
-    expected = math.sqrt((((rows["grassroots_share"].mean() - 0.65) / 0.02) ** 2 + ((rows["tcm_share"].mean() - 0.45) / 0.02) ** 2) / 2)
+    rows = pd.DataFrame(
+        [run_one(str(BASE), RUN, {STAY: 5.74, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds]
+    )
+    expected = math.sqrt(
+        (((rows["grassroots_share"].mean() - 0.65) / 0.02) ** 2 + ((rows["tcm_share"].mean() - 0.45) / 0.02) ** 2) / 2
+    )
     assert trials[0].value == pytest.approx(expected, rel=1e-9)
     assert trials[0].user_attrs["sim:share"] == pytest.approx(rows["grassroots_share"].mean(), rel=1e-12)
     for t in trials:
@@ -262,7 +335,9 @@ def test_readers_of_the_calibrated_file(calibrated):
         lo, hi, log = PRIORS[r["parameter"]]
         assert (r["prior_low"], r["prior_high"]) == (lo, hi)
         x = m[r["parameter"]].to_numpy(float)
-        assert r["ensemble_min"] == pytest.approx(x.min(), rel=1e-5) and r["ensemble_max"] == pytest.approx(x.max(), rel=1e-5)
+        assert r["ensemble_min"] == pytest.approx(x.min(), rel=1e-5) and r["ensemble_max"] == pytest.approx(
+            x.max(), rel=1e-5
+        )
         assert r["best"] == pytest.approx(x[0], rel=1e-5)
         tx, prior_sd = (np.log(x), math.log(hi / lo) / math.sqrt(12)) if log else (x, (hi - lo) / math.sqrt(12))
         assert r["ensemble_mean"] == pytest.approx(np.exp(tx.mean()) if log else tx.mean(), rel=1e-5)
@@ -308,7 +383,9 @@ def test_resume_adds_trials_and_reuses_the_candidate_reruns(calibrated, tmp_path
     assert load_calibrated(path)["provenance"]["trials"] == 4
     kept = pd.read_parquet(store)
     old = kept[kept["trial"].isin(cand["trial"])]
-    assert len(old) == len(cand) and (old["sim:share"] == 0.123456).all(), "the re-runs of earlier candidates were redone"
+    assert len(old) == len(cand) and (old["sim:share"] == 0.123456).all(), (
+        "the re-runs of earlier candidates were redone"
+    )
     assert len(kept) <= len(cand) + 1
     for _, r in more.iterrows():
         assert (r["sim:share"] == 0.123456) == (int(r["trial"]) in set(cand["trial"].astype(int)))
@@ -322,12 +399,18 @@ def test_another_calibration_into_the_same_folder_is_refused(calibrated, tmp_pat
     with pytest.raises(ParamsError) as e:
         calibrate(f, out=copy, write=tmp_path / "other.yaml", workers=1, progress=False, changes={"replicates": 2})
     msg = str(e.value)
-    assert msg.startswith(f"--out {copy}: holds the runs of another calibration") and "replicates" in msg and "\n" not in msg, msg
+    assert (
+        msg.startswith(f"--out {copy}: holds the runs of another calibration")
+        and "replicates" in msg
+        and "\n" not in msg
+    ), msg
     other = write_spec(tmp_path, old="value: 0.65", new="value: 0.66")  # another observed value, same name
     with pytest.raises(ParamsError) as e:
         calibrate(other, out=copy, write=tmp_path / "other.yaml", workers=1, progress=False)
     msg = str(e.value)
-    assert msg.startswith(f"--out {copy}: holds the runs of another calibration") and "observed" in msg and "\n" not in msg, msg
+    assert (
+        msg.startswith(f"--out {copy}: holds the runs of another calibration") and "observed" in msg and "\n" not in msg
+    ), msg
     assert sorted((p.name, p.stat().st_size) for p in copy.iterdir()) == before
     assert not (tmp_path / "other.yaml").exists()
 
@@ -337,11 +420,28 @@ def test_another_calibration_into_the_same_folder_is_refused(calibrated, tmp_pat
 
 def test_cli_bad_file_is_one_line_exit_2(tmp_path):
     bad = write_spec(tmp_path, name="bad", old="kpi: grassroots_share", new="kpi: grassroots_shar")
-    done = subprocess.run([health_sim_exe(), "calibrate", str(bad), "--out", str(tmp_path / "out"), "--write", str(tmp_path / "bad_calibrated.yaml"), "--workers", "1"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            health_sim_exe(),
+            "calibrate",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+            "--write",
+            str(tmp_path / "bad_calibrated.yaml"),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stdout, done.stderr[-2000:])
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{bad}: observed.share.kpi: 'grassroots_shar' is not a KPI"), done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}: observed.share.kpi: 'grassroots_shar' is not a KPI"), (
+        done.stderr
+    )
     assert not (tmp_path / "out").exists() and not (tmp_path / "bad_calibrated.yaml").exists()
 
 
@@ -358,10 +458,13 @@ def test_bad_output_places_are_refused_before_the_search(tmp_path):
 
 def test_pooling_an_earlier_search_with_other_priors(calibrated, tmp_path):
     """A second search with a narrower prior pools the first's candidates into one ensemble;
-    a search of other figures (or seeds) cannot be pooled."""
+    a search of other figures (or seeds) cannot be pooled.
+    """
     _, first_out, first_ens, _ = calibrated
     f = write_spec(tmp_path, old="low: 5.0, high: 6.5", new="low: 5.5, high: 6.0")
-    ens, path = calibrate(f, out=tmp_path / "out", write=tmp_path / "cal.yaml", workers=1, progress=False, pool=[first_out])
+    ens, path = calibrate(
+        f, out=tmp_path / "out", write=tmp_path / "cal.yaml", workers=1, progress=False, pool=[first_out]
+    )
     doc = load_calibrated(path)
     searches = doc["provenance"]["searches"]
     assert [s["trials"] for s in searches] == [3, 3] and searches[1]["trial_offset"] == 10_000
@@ -372,5 +475,7 @@ def test_pooling_an_earlier_search_with_other_priors(calibrated, tmp_path):
     (tmp_path / "o").mkdir()
     other = write_spec(tmp_path / "o", old=f"seed: {SEED}", new="seed: 12")
     with pytest.raises(ParamsError, match="its seed differs"):
-        calibrate(other, out=tmp_path / "out2", write=tmp_path / "cal2.yaml", workers=1, progress=False, pool=[first_out])
+        calibrate(
+            other, out=tmp_path / "out2", write=tmp_path / "cal2.yaml", workers=1, progress=False, pool=[first_out]
+        )
     assert not (tmp_path / "out2" / "study.db").exists()

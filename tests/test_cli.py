@@ -26,7 +26,15 @@ from .conftest import health_sim_exe
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "params" / "baseline.yaml"
-OUTPUT_FILES = {"kpis.json", "daily.parquet", "township.parquet", "annual.parquet", "capability.parquet", "params.resolved.yaml", "manifest.json"}
+OUTPUT_FILES = {
+    "kpis.json",
+    "daily.parquet",
+    "township.parquet",
+    "annual.parquet",
+    "capability.parquet",
+    "params.resolved.yaml",
+    "manifest.json",
+}
 TOWNSHIPS = [
     "Yangcheng", "Qigong", "Taiping", "Dubu", "Jiangying", "Yangmei", "Qinglian",
     "Libu", "Xiaojiang", "Dalang", "Lingbei", "Huangben", "Chengjia",
@@ -40,7 +48,6 @@ RUN_ARGS = [
     "--set", "run.burn_in_days=10",
     "--set", "insurance.outpatient.township.reimbursement=0.8",
 ]  # fmt: skip
-
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen:
@@ -98,14 +105,23 @@ OK = {"p.yaml": "run: {seed: 3}\n"}
 SMALL = ["--scale", "0.01"]
 
 ERROR_CASES: dict[str, Case] = {
-    "unknown_key": Case({"p.yaml": "run: {dayz: 3}\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: run.dayz: ", ["'days'"]),
-    "wrong_type": Case({"p.yaml": "run:\n  days: abc\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: run.days: ", ["abc"]),
+    "unknown_key": Case(
+        {"p.yaml": "run: {dayz: 3}\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: run.dayz: ", ["'days'"]
+    ),
+    "wrong_type": Case(
+        {"p.yaml": "run:\n  days: abc\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: run.days: ", ["abc"]
+    ),
     "rate_above_1": Case(
         {"p.yaml": "insurance:\n  outpatient:\n    township:\n      reimbursement: 1.3\n"},
         ["p.yaml", "--out", "out", *SMALL],
         "p.yaml: insurance.outpatient.township.reimbursement: 1.3 is above 1",
     ),
-    "negative_population": Case({"p.yaml": "county:\n  population: -5\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: county.population: ", ["-5"]),
+    "negative_population": Case(
+        {"p.yaml": "county:\n  population: -5\n"},
+        ["p.yaml", "--out", "out", *SMALL],
+        "p.yaml: county.population: ",
+        ["-5"],
+    ),
     "negative_township_population": Case(
         {"p.yaml": TOWNSHIP_BAD}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: county.townships.0.population: ", ["-3"]
     ),
@@ -113,9 +129,14 @@ ERROR_CASES: dict[str, Case] = {
     "missing_file": Case({}, ["nope.yaml", *SMALL], "nope.yaml: ", ["no such file"]),
     "malformed_yaml": Case({"p.yaml": "run:\n  days: 3\n   seed: 4\n"}, ["p.yaml", *SMALL], "p.yaml: ", ["line 3"]),
     "top_level_list": Case({"p.yaml": "- run\n- county\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: ", ["list"]),
-    "extends_missing": Case({"p.yaml": "extends: nope.yaml\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: extends: ", ["nope.yaml"]),
+    "extends_missing": Case(
+        {"p.yaml": "extends: nope.yaml\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: extends: ", ["nope.yaml"]
+    ),
     "extends_circular": Case(
-        {"p.yaml": "extends: q.yaml\n", "q.yaml": "extends: p.yaml\n"}, ["p.yaml", "--out", "out", *SMALL], "p.yaml: extends: ", ["circular"]
+        {"p.yaml": "extends: q.yaml\n", "q.yaml": "extends: p.yaml\n"},
+        ["p.yaml", "--out", "out", *SMALL],
+        "p.yaml: extends: ",
+        ["circular"],
     ),
     "bad_key_in_extended_file": Case(
         {"base.yaml": "run:\n  dayz: 3\n", "scen/child.yaml": "extends: ../base.yaml\nrun: {seed: 4}\n"},
@@ -130,21 +151,34 @@ ERROR_CASES: dict[str, Case] = {
         "scen/child.yaml: run.dayz: ",
         ["'days'"],
     ),
-    "set_unknown_key": Case(OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.dayz=3"], "--set run.dayz: ", ["'days'"]),
-    "set_wrong_type": Case(OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.days=abc"], "--set run.days: ", ["abc"]),
+    "set_unknown_key": Case(
+        OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.dayz=3"], "--set run.dayz: ", ["'days'"]
+    ),
+    "set_wrong_type": Case(
+        OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.days=abc"], "--set run.days: ", ["abc"]
+    ),
     "set_rate_above_1": Case(
         OK,
         ["p.yaml", "--out", "out", *SMALL, "--set", "insurance.outpatient.township.reimbursement=1.3"],
         "--set insurance.outpatient.township.reimbursement: 1.3 is above 1",
     ),
     "set_negative_township_population": Case(
-        OK, ["p.yaml", "--out", "out", *SMALL, "--set", "county.townships.3.population=-5"], "--set county.townships.3.population: ", ["-5"]
+        OK,
+        ["p.yaml", "--out", "out", *SMALL, "--set", "county.townships.3.population=-5"],
+        "--set county.townships.3.population: ",
+        ["-5"],
     ),
-    "set_not_key_value": Case(OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.days"], "--set run.days", ["key=value"]),
+    "set_not_key_value": Case(
+        OK, ["p.yaml", "--out", "out", *SMALL, "--set", "run.days"], "--set run.days", ["key=value"]
+    ),
     "scale_zero": Case(OK, ["p.yaml", "--out", "out", "--scale", "0"], "--scale: ", ["0"]),
     "scale_above_1": Case(OK, ["p.yaml", "--out", "out", "--scale", "1.5"], "--scale: ", ["1.5"]),
     "days_negative": Case(OK, ["p.yaml", "--out", "out", *SMALL, "--days", "-1"], "--days: ", ["-1"]),
-    "out_is_a_file": Case({"p.yaml": "", "taken": "not a directory\n"}, ["p.yaml", "--out", "taken", *SMALL, "--days", "1"], "--out taken: "),
+    "out_is_a_file": Case(
+        {"p.yaml": "", "taken": "not a directory\n"},
+        ["p.yaml", "--out", "taken", *SMALL, "--days", "1"],
+        "--out taken: ",
+    ),
 }
 
 
@@ -159,7 +193,9 @@ def check_error(name: str, d: Path, before: dict, done: Done) -> None:
     case = ERROR_CASES[name]
     assert done.rc == 2, f"exit code {done.rc}, stderr: {done.stderr!r}"
     assert done.stdout == "", f"stdout: {done.stdout!r}"
-    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, f"stderr is not exactly one line: {done.stderr!r}"
+    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, (
+        f"stderr is not exactly one line: {done.stderr!r}"
+    )
     line = done.stderr.rstrip("\n")
     assert line.startswith(case.prefix), line
     assert "Traceback" not in line and "Usage:" not in line, line
@@ -233,7 +269,9 @@ def test_run_writes_exactly_the_output_files(twin_runs):
 def test_run_is_quiet_off_a_terminal(twin_runs):
     for done in twin_runs[2]:
         assert done.stdout == "", f"stdout not empty when not a terminal: {done.stdout!r}"
-        assert "\r" not in done.stderr and "%|" not in done.stderr and "it/s" not in done.stderr, "a progress bar on stderr"
+        assert "\r" not in done.stderr and "%|" not in done.stderr and "it/s" not in done.stderr, (
+            "a progress bar on stderr"
+        )
         assert done.stderr == "", f"unexpected stderr: {done.stderr!r}"
 
 
@@ -327,7 +365,9 @@ def test_a_folder_of_other_files_is_refused_unless_forced(tmp_path):
     before = tree(tmp_path)
     done = hs(["run", str(BASELINE), *RUN_ARGS, "--out", str(o)], tmp_path)
     assert done.rc == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"--out {o}: holds files health-sim did not write") and "--force" in done.stderr, done.stderr
+    assert done.stderr.startswith(f"--out {o}: holds files health-sim did not write") and "--force" in done.stderr, (
+        done.stderr
+    )
     assert tree(tmp_path) == before
     done = hs(["run", str(BASELINE), *RUN_ARGS, "--out", str(o), "--force"], tmp_path)
     assert done.rc == 0, done.stderr
@@ -343,7 +383,8 @@ def test_failed_run_leaves_existing_out_untouched(tmp_path, out):
     before = tree(tmp_path)
     stats = {p.name: p.stat().st_mtime_ns for p in o.iterdir()}
     done = hs(
-        ["run", str(BASELINE), *RUN_ARGS, "--set", "insurance.outpatient.county.reimbursement=1.3", "--out", str(o)], tmp_path
+        ["run", str(BASELINE), *RUN_ARGS, "--set", "insurance.outpatient.county.reimbursement=1.3", "--out", str(o)],
+        tmp_path,
     )
     assert done.rc == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "insurance.outpatient.county.reimbursement" in done.stderr, done.stderr

@@ -3,15 +3,28 @@
 import numpy as np
 import pytest
 
+from health_sim.config.params import with_overrides
+from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS
+from health_sim.sim.model import HealthSystemModel
 from health_sim.world.agents import Doctor, Facility
 from health_sim.world.county import build_county
-from health_sim.sim.model import HealthSystemModel
-from health_sim.config.params import with_overrides
 from health_sim.world.population import build_residents
-from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS
 
-YANGSHAN = ["Yangcheng", "Qigong", "Taiping", "Dubu", "Jiangying", "Yangmei", "Qinglian", "Libu",
-            "Xiaojiang", "Dalang", "Lingbei", "Huangben", "Chengjia"]
+YANGSHAN = [
+    "Yangcheng",
+    "Qigong",
+    "Taiping",
+    "Dubu",
+    "Jiangying",
+    "Yangmei",
+    "Qinglian",
+    "Libu",
+    "Xiaojiang",
+    "Dalang",
+    "Lingbei",
+    "Huangben",
+    "Chengjia",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +59,9 @@ def test_facilities_are_mesa_agents_of_each_type(full):
         assert f.capacity > 0
         assert len(f.doctors) >= 1
     clinic = full.facility_agents[0]
-    assert clinic.level == "village" and clinic.capability("minor", "internal_general") > clinic.capability("serious", "internal_general")
+    assert clinic.level == "village" and clinic.capability("minor", "internal_general") > clinic.capability(
+        "serious", "internal_general"
+    )
     county = full.facility_agents[full.col_facility["county_people"]]
     assert county.beds > 100 and county.capability("serious", "surgery") > 0.8
 

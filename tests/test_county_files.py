@@ -16,9 +16,9 @@ import math
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,11 @@ import pytest
 import yaml
 
 import health_sim
-from health_sim.world.county import build_county, township_population
 from health_sim.config.county_files import CountyFileError, read_county_set, write_county_set
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params
 from health_sim.config.schema import Params
+from health_sim.core.errors import ParamsError
+from health_sim.world.county import build_county, township_population
 
 from .conftest import health_sim_exe, quick
 
@@ -90,7 +90,9 @@ def check_one_line_failure(done: Done) -> str:
     """Exit 2, nothing on stdout, exactly one line on stderr (no traceback, no usage); the line."""
     assert done.rc == 2, f"exit code {done.rc}, stdout: {done.stdout!r}, stderr: {done.stderr!r}"
     assert done.stdout == "", f"stdout: {done.stdout!r}"
-    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, f"stderr is not exactly one line: {done.stderr!r}"
+    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, (
+        f"stderr is not exactly one line: {done.stderr!r}"
+    )
     line = done.stderr.rstrip("\n")
     assert "Traceback" not in line and "Usage:" not in line, line
     return line
@@ -124,9 +126,18 @@ def test_yangshan_set_reads_as_the_defaults_data():
     assert county["name"] == "Yangshan" and county["county_seat"] == "Yangcheng"
     assert [t["name"] for t in county["townships"]] == [t.name for t in defaults.county.townships]
     assert county["villages"] == []
-    assert set(facilities) == {"village_clinic", "township_centre", "county_people", "county_tcm", "county_mch", "city_tertiary"}
+    assert set(facilities) == {
+        "village_clinic",
+        "township_centre",
+        "county_people",
+        "county_tcm",
+        "county_mch",
+        "city_tertiary",
+    }
     # cells stay text until the schema converts them (so that names such as "Nan" stay names)
-    assert {k: float(v) for k, v in facilities["county_people"]["doctors"].items()} == defaults.facilities.county_people.doctors
+    assert {
+        k: float(v) for k, v in facilities["county_people"]["doctors"].items()
+    } == defaults.facilities.county_people.doctors
     # origin names the file and the row of each township
     assert origin[("county", "townships", "0")] == f"{YANGSHAN / 'townships.csv'}, row 2"
     assert origin[("county", "name")] == str(YANGSHAN / "county.yaml")
@@ -152,7 +163,12 @@ def test_write_county_set_round_trip(tmp_path, source):
 def test_write_county_set_does_not_leave_temporary_files(tmp_path):
     p = load_params(county=TEMPLATE)
     write_county_set(p.county, p.facilities, tmp_path / "w")
-    assert sorted(f.name for f in (tmp_path / "w").iterdir()) == ["county.yaml", "facilities.csv", "townships.csv", "villages.csv"]
+    assert sorted(f.name for f in (tmp_path / "w").iterdir()) == [
+        "county.yaml",
+        "facilities.csv",
+        "townships.csv",
+        "villages.csv",
+    ]
 
 
 # --- 3. the template county -----------------------------------------------------------
@@ -199,7 +215,11 @@ def test_template_facility_overrides(template_params):
     assert f.county_people.capability == d.county_people.capability  # not in the file: default
     # township_centre: its doctors cells are empty, so it keeps the default staff
     assert f.township_centre.doctors == d.township_centre.doctors
-    assert f.township_centre.beds == 12 and f.township_centre.price_visit == 75 and f.township_centre.price_admission == 1900
+    assert (
+        f.township_centre.beds == 12
+        and f.township_centre.price_visit == 75
+        and f.township_centre.price_admission == 1900
+    )
     # county_tcm: empty price cells keep the defaults; its staff is the row's
     assert f.county_tcm.beds == 120 and f.county_tcm.price_visit == d.county_tcm.price_visit
     assert f.county_tcm.doctors == {"internal_general": 14, "surgery": 6, "tcm": 24}
@@ -285,7 +305,9 @@ def test_build_county_listed_villages_do_not_depend_on_the_seed(template_params)
 
 def test_village_with_only_minutes_is_placed_at_its_township(tmp_path):
     d = copy_template(tmp_path / "c")
-    replace(d, "villages.csv", "Beitun,Beitun village 2,5482,-8.7,13.9,0,,,,", "Beitun,Beitun village 2,5482,,,0,7,12,30,70")
+    replace(
+        d, "villages.csv", "Beitun,Beitun village 2,5482,-8.7,13.9,0,,,,", "Beitun,Beitun village 2,5482,,,0,7,12,30,70"
+    )
     p = load_params(county=d)
     c = build_county(p, p.run.seed)
     i = [v.name for v in p.county.villages].index("Beitun village 2")
@@ -396,87 +418,142 @@ Gaoqiao,高桥镇,23000,18,-14,6
 BAD: dict[str, Bad] = {
     "village_in_unknown_township": Bad(
         _sub("villages.csv", "Dongzhuang,Dongzhuang village 3,", "Dongzhuan,Dongzhuang village 3,"),
-        "villages.csv", "row 11, township: ", ["'Dongzhuan' is not one of the townships", "did you mean 'Dongzhuang'"],
+        "villages.csv",
+        "row 11, township: ",
+        ["'Dongzhuan' is not one of the townships", "did you mean 'Dongzhuang'"],
     ),
     "negative_village_population": Bad(
         _sub("villages.csv", "Chengguan,Chengguan village 2,5933,", "Chengguan,Chengguan village 2,-5933,"),
-        "villages.csv", "row 4, population: ", ["-5933 is negative"],
+        "villages.csv",
+        "row 4, population: ",
+        ["-5933 is negative"],
     ),
     "facility_without_type": Bad(
-        _sub("facilities.csv", "county_tcm,120,", ",120,"), "facilities.csv", "row 4, type: ", ["missing"],
+        _sub("facilities.csv", "county_tcm,120,", ",120,"),
+        "facilities.csv",
+        "row 4, type: ",
+        ["missing"],
     ),
     "unknown_facility_type": Bad(
         _sub("facilities.csv", "county_mch,60,", "county_mhc,60,"),
-        "facilities.csv", "row 5, type: ", ["'county_mhc' is not a facility type", "did you mean 'county_mch'"],
+        "facilities.csv",
+        "row 5, type: ",
+        ["'county_mhc' is not a facility type", "did you mean 'county_mch'"],
     ),
     "duplicate_facility_type": Bad(
-        _sub("facilities.csv", "county_mch,60,", "county_tcm,60,"), "facilities.csv", "row 5, type: ", ["'county_tcm' appears twice"],
+        _sub("facilities.csv", "county_mch,60,", "county_tcm,60,"),
+        "facilities.csv",
+        "row 5, type: ",
+        ["'county_tcm' appears twice"],
     ),
     "misspelt_village_column": Bad(
         _sub("villages.csv", "township,name,population,", "township,name,popluation,"),
-        "villages.csv", "column 'popluation' is not known", ["did you mean 'population'"],
+        "villages.csv",
+        "column 'popluation' is not known",
+        ["did you mean 'population'"],
     ),
     "misspelt_facility_column": Bad(
         _sub("facilities.csv", "type,beds,price_visit,", "type,bed,price_visit,"),
-        "facilities.csv", "column 'bed' is not known", ["did you mean 'beds'"],
+        "facilities.csv",
+        "column 'bed' is not known",
+        ["did you mean 'beds'"],
     ),
     "non_number_village_population": Bad(
         _sub("villages.csv", "Beitun,Beitun village 2,5482,", "Beitun,Beitun village 2,many,"),
-        "villages.csv", "row 27, population: ", ["'many'", "integer"],
+        "villages.csv",
+        "row 27, population: ",
+        ["'many'", "integer"],
     ),
     "non_number_township_position": Bad(
-        _sub("townships.csv", "Nanliu,南柳镇,2,-15,6", "Nanliu,南柳镇,two,-15,6"), "townships.csv", "row 5, x_km: ", ["'two'", "number"],
+        _sub("townships.csv", "Nanliu,南柳镇,2,-15,6", "Nanliu,南柳镇,two,-15,6"),
+        "townships.csv",
+        "row 5, x_km: ",
+        ["'two'", "number"],
     ),
     "non_number_facility_beds": Bad(
-        _sub("facilities.csv", "county_people,380,", "county_people,lots,"), "facilities.csv", "row 3, beds: ", ["'lots'", "number"],
+        _sub("facilities.csv", "county_people,380,", "county_people,lots,"),
+        "facilities.csv",
+        "row 3, beds: ",
+        ["'lots'", "number"],
     ),
     "negative_facility_beds": Bad(
-        _sub("facilities.csv", "township_centre,12,", "township_centre,-12,"), "facilities.csv", "row 2, beds: ", ["-12 is negative"],
+        _sub("facilities.csv", "township_centre,12,", "township_centre,-12,"),
+        "facilities.csv",
+        "row 2, beds: ",
+        ["-12 is negative"],
     ),
     "malformed_county_yaml": Bad(
-        _sub("county.yaml", "county_seat: Chengguan\n", "county_seat: [Chengguan\n"), "county.yaml", "malformed YAML at line ", [],
+        _sub("county.yaml", "county_seat: Chengguan\n", "county_seat: [Chengguan\n"),
+        "county.yaml",
+        "malformed YAML at line ",
+        [],
     ),
     "county_seat_not_a_township": Bad(
         _sub("county.yaml", "county_seat: Chengguan\n", "county_seat: Chengguang\n"),
-        "county.yaml", "county.county_seat: ", ["'Chengguang' is not one of the townships", "did you mean 'Chengguan'"],
+        "county.yaml",
+        "county.county_seat: ",
+        ["'Chengguang' is not one of the townships", "did you mean 'Chengguan'"],
     ),
     "missing_required_key": Bad(
-        _sub("county.yaml", "city_y_km: 30.0\n", ""), "county.yaml", "city_y_km: missing", [],
+        _sub("county.yaml", "city_y_km: 30.0\n", ""),
+        "county.yaml",
+        "city_y_km: missing",
+        [],
     ),
     "unknown_county_key": Bad(
         _sub("county.yaml", "road_winding: 1.15\n", "road_windng: 1.15\n"),
-        "county.yaml", "county.road_windng: unknown key", ["did you mean 'road_winding'"],
+        "county.yaml",
+        "county.road_windng: unknown key",
+        ["did you mean 'road_winding'"],
     ),
     "townships_listed_in_county_yaml": Bad(
         _sub("county.yaml", "county_seat: Chengguan\n", "county_seat: Chengguan\ntownships: []\n"),
-        "county.yaml", "townships: ", ["townships.csv"],
+        "county.yaml",
+        "townships: ",
+        ["townships.csv"],
     ),
     "missing_townships_csv": Bad(_remove("townships.csv"), "townships.csv", "no such file", []),
     "missing_county_yaml": Bad(_remove("county.yaml"), "county.yaml", "no such file", []),
     "missing_folder": Bad(lambda d: shutil.rmtree(d), None, "no such county folder", []),
     "township_population_disagrees_with_villages": Bad(
         _write("townships.csv", TOWNSHIPS_WITH_POPULATION),
-        "townships.csv", "row 5, population: ", ["30000 for 'Nanliu'", "its villages sum to 28000"],
+        "townships.csv",
+        "row 5, population: ",
+        ["30000 for 'Nanliu'", "its villages sum to 28000"],
     ),
     "township_without_village": Bad(
         _sub("townships.csv", "Gaoqiao,高桥镇,18,-14,6\n", "Gaoqiao,高桥镇,18,-14,6\nXinzhuang,新庄镇,5,5,4\n"),
-        "townships.csv", "row 8, name: ", ["'Xinzhuang' has no village"],
+        "townships.csv",
+        "row 8, name: ",
+        ["'Xinzhuang' has no village"],
     ),
     "village_without_position_or_minutes": Bad(
         _sub("villages.csv", "Nanliu,Nanliu village 4,3253,2.4,-19.7,0,", "Nanliu,Nanliu village 4,3253,,,0,"),
-        "villages.csv", "row 23", ["Nanliu village 4", "x_km", "travel minutes"],
+        "villages.csv",
+        "row 23",
+        ["Nanliu village 4", "x_km", "travel minutes"],
     ),
     "village_with_three_of_four_minutes": Bad(
         _sub("villages.csv", "Dongzhuang village 2,4916,15.9,4.7,0,,25,48,", "Dongzhuang village 2,4916,,,0,,25,48,"),
-        "villages.csv", "row 10", ["Dongzhuang village 2", "all four travel minutes"],
+        "villages.csv",
+        "row 10",
+        ["Dongzhuang village 2", "all four travel minutes"],
     ),
     "village_with_x_but_no_y": Bad(
         _sub("villages.csv", "Chengguan village 1,3815,-2.2,-0.1,", "Chengguan village 1,3815,-2.2,,"),
-        "villages.csv", "row 3", ["x_km and y_km"],
+        "villages.csv",
+        "row 3",
+        ["x_km and y_km"],
     ),
     "extra_cells_in_a_row": Bad(
-        _sub("villages.csv", "Beitun,Beitun village 3,5424,1.3,14.7,0,,,,", "Beitun,Beitun village 3,5424,1.3,14.7,0,,,,,7"),
-        "villages.csv", "row 28: ", ["more cells than columns"],
+        _sub(
+            "villages.csv",
+            "Beitun,Beitun village 3,5424,1.3,14.7,0,,,,",
+            "Beitun,Beitun village 3,5424,1.3,14.7,0,,,,,7",
+        ),
+        "villages.csv",
+        "row 28: ",
+        ["more cells than columns"],
     ),
 }
 
@@ -528,7 +605,13 @@ def test_county_check_summarises_a_good_set():
     assert done.rc == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.count("\n") == 1, done.stdout
-    for f in ["Pingyuan (example)", "182,000 residents", "6 townships", "32 villages (listed)", "county seat Chengguan"]:
+    for f in [
+        "Pingyuan (example)",
+        "182,000 residents",
+        "6 townships",
+        "32 villages (listed)",
+        "county seat Chengguan",
+    ]:
         assert f in done.stdout, done.stdout
     done = invoke(["county", "check", YANGSHAN])
     assert done.rc == 0 and "13 townships, 159 villages (laid out at random)" in done.stdout, done.stdout
@@ -547,7 +630,9 @@ def test_bad_doctors_cell_names_its_column(tmp_path, cell):
 
 def test_duplicate_township_names_a_duplicated_row(tmp_path):
     d = copy_template(tmp_path / "c")
-    replace(d, "townships.csv", "Dongzhuang,东庄镇,", "Chengguan,城关镇,0,0,4\nDongzhuang,东庄镇,")  # Chengguan on rows 2 and 3
+    replace(
+        d, "townships.csv", "Dongzhuang,东庄镇,", "Chengguan,城关镇,0,0,4\nDongzhuang,东庄镇,"
+    )  # Chengguan on rows 2 and 3
     msg = error_of(county=d)
     assert "'Chengguan' repeats" in msg, msg
     assert msg.startswith((f"{d / 'townships.csv'}: row 2, name: ", f"{d / 'townships.csv'}: row 3, name: ")), msg
@@ -635,7 +720,9 @@ def test_run_with_bad_county_is_one_line_and_writes_nothing(tmp_path, monkeypatc
     d = corrupted(tmp_path, name)
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)
-    line = check_one_line_failure(invoke(["run", BASELINE_2023, "--county", d, "--scale", "0.01", "--days", "5", "--out", out]))
+    line = check_one_line_failure(
+        invoke(["run", BASELINE_2023, "--county", d, "--scale", "0.01", "--days", "5", "--out", out])
+    )
     assert line.startswith(expected_start(d, BAD[name])), line
     assert not out.exists()
     assert not (tmp_path / "outputs").exists()
@@ -643,7 +730,9 @@ def test_run_with_bad_county_is_one_line_and_writes_nothing(tmp_path, monkeypatc
 
 def test_run_with_bad_county_through_the_console_script(tmp_path):
     out = tmp_path / "out"
-    line = check_one_line_failure(hs(["run", BASELINE_2023, "--county", tmp_path / "nope", "--scale", "0.01", "--days", "5", "--out", out]))
+    line = check_one_line_failure(
+        hs(["run", BASELINE_2023, "--county", tmp_path / "nope", "--scale", "0.01", "--days", "5", "--out", out])
+    )
     assert line == f"{tmp_path / 'nope'}: no such county folder"
     assert not out.exists()
 
@@ -661,7 +750,9 @@ def test_template_run_gives_sane_kpis(template_run):
     assert 0 < k["grassroots_share"] < 1
     assert k["visits_total"] > 0 and k["visits_per_resident"] > 0
     assert 0 <= k["satisfaction"] <= 1
-    assert all(math.isfinite(k[n]) for n in ("grassroots_share", "visits_total", "visits_per_resident", "mean_travel_minutes"))
+    assert all(
+        math.isfinite(k[n]) for n in ("grassroots_share", "visits_total", "visits_per_resident", "mean_travel_minutes")
+    )
     assert template_run.township["township"].tolist() == TEMPLATE_TOWNSHIPS
     assert template_run.params.county.name == "Pingyuan (example)"
 
@@ -699,7 +790,13 @@ def test_county_new_into_a_file_and_a_table_that_is_a_folder_are_one_line(tmp_pa
 
 def test_a_yaml_county_problem_names_the_township_not_the_villages(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text(f"extends: {REPO / 'params' / 'baseline.yaml'}\ncounty:\n  townships:\n    - {{name: A, population: 100, x_km: 0, y_km: 0}}\n  county_seat: A\n", encoding="utf-8")
+    f.write_text(
+        f"extends: {REPO / 'params' / 'baseline.yaml'}\ncounty:\n  townships:\n    - {{name: A, population: 100, x_km: 0, y_km: 0}}\n  county_seat: A\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ParamsError) as e:
         load_params(f)
-    assert str(e.value) == f"{f}: county: townships.0.villages: missing for 'A' (give the number of villages, or list them)"
+    assert (
+        str(e.value)
+        == f"{f}: county: townships.0.villages: missing for 'A' (give the number of villages, or list them)"
+    )

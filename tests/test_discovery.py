@@ -1,5 +1,6 @@
 """Scenario discovery (PRIM) on a synthetic table and on a real sweep, its errors, and where
-a sweep's results go when the sweep file is changed by ``changes``."""
+a sweep's results go when the sweep file is changed by ``changes``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.experiments.analysis import discover
 from health_sim.core.errors import ParamsError
+from health_sim.experiments.analysis import discover
 from health_sim.experiments.sweep import default_out, load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,17 @@ def synthetic(n: int = 400, noise: float = 0.05, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(size=n), rng.uniform(size=n)
     met = ((a > 0.6) ^ (rng.uniform(size=n) < noise)).astype(float)
-    return pd.DataFrame({"point": np.arange(n), "replicate": 0, "status": "ok", "factor:a": a, "factor:b": b, "grassroots_share": rng.uniform(size=n), "met:x": met})
+    return pd.DataFrame(
+        {
+            "point": np.arange(n),
+            "replicate": 0,
+            "status": "ok",
+            "factor:a": a,
+            "factor:b": b,
+            "grassroots_share": rng.uniform(size=n),
+            "met:x": met,
+        }
+    )
 
 
 def test_discover_recovers_the_box_of_a_synthetic_table():
@@ -49,7 +60,9 @@ def test_discover_recovers_the_box_of_a_synthetic_table():
     assert chosen["coverage"] == t.loc[t["density"] >= 0.9, "coverage"].max()
     # the box's density is the share of the runs inside it that meet the target
     df = synthetic()
-    inside = df["factor:a"].between(box.loc["a", "low"], box.loc["a", "high"]) & df["factor:b"].between(box.loc["b", "low"], box.loc["b", "high"])
+    inside = df["factor:a"].between(box.loc["a", "low"], box.loc["a", "high"]) & df["factor:b"].between(
+        box.loc["b", "low"], box.loc["b", "high"]
+    )
     assert df.loc[inside, "met:x"].mean() == pytest.approx(d.density)
     assert inside.mean() == pytest.approx(d.mass)
 
@@ -69,7 +82,9 @@ def test_without_a_dense_enough_box_the_densest_is_chosen():
     assert t.loc[t["chosen"], "density"].iloc[0] == t["density"].max()
 
 
-@pytest.mark.parametrize("met, fragment", [(1.0, "400 of 400 runs meet the targets"), (0.0, "0 of 400 runs meet the targets")])
+@pytest.mark.parametrize(
+    "met, fragment", [(1.0, "400 of 400 runs meet the targets"), (0.0, "0 of 400 runs meet the targets")]
+)
 def test_discover_needs_runs_that_meet_and_runs_that_miss(met, fragment):
     with pytest.raises(ValueError, match=fragment):
         discover(synthetic().assign(**{"met:x": met}), ["x"])
@@ -109,8 +124,12 @@ seed: 7
 
 
 def test_discovery_on_a_sweep_bounds_the_reimbursement_gap_from_below(tmp_path):
-    f = sweep_file(tmp_path, f"  {GAP}: {{low: 0.0, high: 0.3}}\n  {INERT}: {{low: 0.0, high: 100.0}}", "{method: lhs, samples: 16}",
-                   targets=f"targets: [{{name: gs, kpi: grassroots_share, threshold: {THRESHOLD}, source: test}}]\n")
+    f = sweep_file(
+        tmp_path,
+        f"  {GAP}: {{low: 0.0, high: 0.3}}\n  {INERT}: {{low: 0.0, high: 100.0}}",
+        "{method: lhs, samples: 16}",
+        targets=f"targets: [{{name: gs, kpi: grassroots_share, threshold: {THRESHOLD}, source: test}}]\n",
+    )
     table, _ = run_sweep(f, out=tmp_path / "out", workers=2, progress=False)
     assert (table["status"] == "ok").all() and len(table) == 16
     assert ((table["grassroots_share"] >= THRESHOLD) == (table["met:gs"] == 1.0)).all()
@@ -136,11 +155,18 @@ def test_changes_go_to_a_folder_of_their_own_and_a_changed_sweep_is_refused(tmp_
     plain, plain_out = run_sweep(f, workers=1, progress=False)
     changed, changed_out = run_sweep(f, workers=1, progress=False, changes=changes)
     spec, _ = load_sweep(f)
-    assert plain_out == default_out(spec, spec) and plain_out.resolve() == (tmp_path / "outputs" / "sweeps" / "s").resolve()
+    assert (
+        plain_out == default_out(spec, spec)
+        and plain_out.resolve() == (tmp_path / "outputs" / "sweeps" / "s").resolve()
+    )
     assert changed_out == default_out(load_sweep(f, changes)[0], spec) and changed_out.parent == plain_out.parent
     assert changed_out.name.startswith("s-") and changed_out != plain_out
-    assert default_out(load_sweep(f, {"factors": {GAP: {"values": [0.0]}}})[0], spec) != changed_out  # other changes, another folder
-    assert run_sweep(f, workers=1, progress=False, changes={"replicates": 1})[1] == plain_out  # a change that changes nothing
+    assert (
+        default_out(load_sweep(f, {"factors": {GAP: {"values": [0.0]}}})[0], spec) != changed_out
+    )  # other changes, another folder
+    assert (
+        run_sweep(f, workers=1, progress=False, changes={"replicates": 1})[1] == plain_out
+    )  # a change that changes nothing
     assert len(plain) == 2 and len(changed) == 1
     assert changed[f"factor:{GAP}"].tolist() == [0.3]
     # the run at gap 0.3 is the same in both (same seed)
@@ -153,5 +179,7 @@ def test_changes_go_to_a_folder_of_their_own_and_a_changed_sweep_is_refused(tmp_
     with pytest.raises(ParamsError) as e:
         run_sweep(f, out=plain_out, workers=1, progress=False, changes=changes)
     msg = str(e.value)
-    assert msg.startswith(f"--out {plain_out}: holds the runs of another sweep (factors differs)") and "\n" not in msg, msg
+    assert (
+        msg.startswith(f"--out {plain_out}: holds the runs of another sweep (factors differs)") and "\n" not in msg
+    ), msg
     assert len(pd.read_parquet(plain_out / "results.parquet")) == 2

@@ -1,6 +1,7 @@
 """Parameter uncertainty: reading a calibrated ensemble, drawing its members, replicates and
 sweeps that carry them (common parameters across scenarios, overrides and factors winning),
-and the command line's --ensemble / --no-ensemble."""
+and the command line's --ensemble / --no-ensemble.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from health_sim.config.params import load_params, with_overrides
+from health_sim.core.errors import ParamsError
 from health_sim.experiments.ensemble import Ensemble, load_ensemble
 from health_sim.experiments.scenario_runs import replicate_seeds, run_replicates
-from health_sim.core.errors import ParamsError
-from health_sim.config.params import load_params, with_overrides
 from health_sim.experiments.sweep import load_sweep, run_one, run_sweep, sweep_members
 
 from .conftest import health_sim_exe
@@ -69,15 +70,33 @@ def test_draw_is_deterministic_spans_the_members_and_depends_on_the_seed(calibra
     assert e.overrides(3, 123) == [(e.trials[i], e.members[i]) for i in e.draw(3, 123)]
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("provenance: {seed: 1}\n", "ensemble: missing or empty"),
-    ("ensemble: []\n", "ensemble: missing or empty"),
-    (f"ensemble:\n- {{trial: 1, values: {{{STAY}: 5.0}}}}\n- {{trial: 2, values: {{{STAY}: 'high'}}}}\n", "ensemble.1.values: must map parameter keys to numbers"),
-    (f"ensemble:\n- {{trial: 1, values: {{{STAY}: '5.0'}}}}\n", "ensemble.0.values: must map parameter keys to numbers"),
-    ("ensemble:\n- {trial: 1}\n", "ensemble.0.values: must map parameter keys to numbers"),
-    ("ensemble:\n- {trial: 1, values: {}}\n", "ensemble.0.values: must map parameter keys to numbers"),
-    ("ensemble: [\n", "malformed YAML"),
-], ids=["no-ensemble", "empty-ensemble", "value-a-word", "value-a-string", "no-values", "empty-values", "malformed-yaml"])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("provenance: {seed: 1}\n", "ensemble: missing or empty"),
+        ("ensemble: []\n", "ensemble: missing or empty"),
+        (
+            f"ensemble:\n- {{trial: 1, values: {{{STAY}: 5.0}}}}\n- {{trial: 2, values: {{{STAY}: 'high'}}}}\n",
+            "ensemble.1.values: must map parameter keys to numbers",
+        ),
+        (
+            f"ensemble:\n- {{trial: 1, values: {{{STAY}: '5.0'}}}}\n",
+            "ensemble.0.values: must map parameter keys to numbers",
+        ),
+        ("ensemble:\n- {trial: 1}\n", "ensemble.0.values: must map parameter keys to numbers"),
+        ("ensemble:\n- {trial: 1, values: {}}\n", "ensemble.0.values: must map parameter keys to numbers"),
+        ("ensemble: [\n", "malformed YAML"),
+    ],
+    ids=[
+        "no-ensemble",
+        "empty-ensemble",
+        "value-a-word",
+        "value-a-string",
+        "no-values",
+        "empty-values",
+        "malformed-yaml",
+    ],
+)
 def test_bad_calibrated_files_give_one_line(tmp_path, text, fragment):
     f = tmp_path / "bad.yaml"
     f.write_text(text, encoding="utf-8")
@@ -105,7 +124,9 @@ def test_replicates_record_their_member_and_run_with_its_values(calibrated):
     assert sorted(k["member"]) == [4, 7, 9], "three replicates should span the three members"
     assert list(k["seed"]) == replicate_seeds(SEED, 3)
     for _, row in k.iterrows():  # each replicate: the scenario with its member's values, its own seed
-        alone = run_replicates(BASE, seeds=[int(row["seed"])], overrides={**RUN, **MEMBERS[int(row["member"])]}).kpis.iloc[0]
+        alone = run_replicates(
+            BASE, seeds=[int(row["seed"])], overrides={**RUN, **MEMBERS[int(row["member"])]}
+        ).kpis.iloc[0]
         pd.testing.assert_series_equal(kpi_values(row), kpi_values(alone), check_names=False)
     # without an ensemble: no member column, and other results
     plain = run_replicates(BASE, replicates=3, seed=SEED, overrides=RUN).kpis
@@ -125,7 +146,10 @@ def test_different_members_give_different_results_on_the_same_seed(calibrated):
 
 
 def test_two_scenarios_get_the_same_members_in_the_same_replicates(calibrated):
-    other = with_overrides(load_params(BASE), {"policies.reimbursement.enabled": True, "policies.reimbursement.outpatient_grassroots_increase": 0.3})
+    other = with_overrides(
+        load_params(BASE),
+        {"policies.reimbursement.enabled": True, "policies.reimbursement.outpatient_grassroots_increase": 0.3},
+    )
     a = run_replicates(BASE, replicates=4, seed=SEED, overrides=RUN, ensemble=calibrated).kpis
     b = run_replicates(other, replicates=4, seed=SEED, overrides=RUN, ensemble=calibrated).kpis
     assert list(a["member"]) == list(b["member"]) and list(a["seed"]) == list(b["seed"])
@@ -153,7 +177,8 @@ def test_overrides_win_over_members(calibrated):
 
 def sweep_file(folder: Path, ensemble: str = "cal.yaml") -> Path:
     f = folder / "sw.yaml"
-    f.write_text(f"""name: sw
+    f.write_text(
+        f"""name: sw
 base: {BASE}
 factors:
   {STAY}: {{values: [5.74]}}
@@ -162,7 +187,9 @@ kpis: [grassroots_share, visits_total, tcm_share]
 run: {{run.scale: 0.01, run.days: 30, run.burn_in_days: 10}}
 seed: {SEED}
 ensemble: {ensemble}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return f
 
 
@@ -196,12 +223,16 @@ def test_sweep_with_a_missing_ensemble_is_one_line_at_load(tmp_path):
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
     msg = str(e.value)
-    assert msg.startswith(f"{f}: ensemble: ") and "no_such_calibration.yaml: no such file" in msg and "\n" not in msg, msg
+    assert msg.startswith(f"{f}: ensemble: ") and "no_such_calibration.yaml: no such file" in msg and "\n" not in msg, (
+        msg
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_sweep_with_an_ensemble_of_unknown_keys_is_one_line_naming_the_key(tmp_path):
-    (tmp_path / "cal.yaml").write_text("ensemble:\n- {trial: 1, values: {tcm.uptake_grasroots: 0.5}}\n", encoding="utf-8")
+    (tmp_path / "cal.yaml").write_text(
+        "ensemble:\n- {trial: 1, values: {tcm.uptake_grasroots: 0.5}}\n", encoding="utf-8"
+    )
     f = sweep_file(tmp_path)
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
@@ -211,7 +242,10 @@ def test_sweep_with_an_ensemble_of_unknown_keys_is_one_line_naming_the_key(tmp_p
 
 
 def test_sweep_checks_every_member_at_load(tmp_path):
-    (tmp_path / "cal.yaml").write_text(f"ensemble:\n- {{trial: 1, values: {{{TCM}: 0.5}}}}\n- {{trial: 2, values: {{tcm.uptake_grasroots: 0.5}}}}\n", encoding="utf-8")
+    (tmp_path / "cal.yaml").write_text(
+        f"ensemble:\n- {{trial: 1, values: {{{TCM}: 0.5}}}}\n- {{trial: 2, values: {{tcm.uptake_grasroots: 0.5}}}}\n",
+        encoding="utf-8",
+    )
     f = sweep_file(tmp_path)
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
@@ -229,8 +263,29 @@ def test_load_sweep_with_an_ensemble_accepts_a_str_path(calibrated, tmp_path):
 
 
 def scenarios_cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([health_sim_exe(), "scenarios", "--only", "baseline_2023", "--scale", "0.01", "--reps", "1", "--days", "30", "--jobs", "1", "--out", str(tmp_path / "out"), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            health_sim_exe(),
+            "scenarios",
+            "--only",
+            "baseline_2023",
+            "--scale",
+            "0.01",
+            "--reps",
+            "1",
+            "--days",
+            "30",
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_ensemble_and_no_ensemble_together_are_refused(calibrated, tmp_path):
@@ -253,12 +308,17 @@ def test_cli_bad_ensemble_is_one_line_before_any_run(tmp_path):
 
 def test_sweep_run_overrides_win_over_members(tmp_path):
     """A sweep's `run` overrides are the experiment's conditions: a member never changes them."""
-    (tmp_path / "cal.yaml").write_text(f"provenance: {{seed: 1}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.68, run.burn_in_days: 20}}}}\n", encoding="utf-8")
+    (tmp_path / "cal.yaml").write_text(
+        f"provenance: {{seed: 1}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.68, run.burn_in_days: 20}}}}\n",
+        encoding="utf-8",
+    )
     f = sweep_file(tmp_path)
     table, _ = run_sweep(f, out=tmp_path / "out", workers=1, progress=False)
     assert (table["status"] == "ok").all(), table.get("error")
     row = table.iloc[0]
-    alone = run_one(str(BASE), RUN, {TCM: 0.68, STAY: 5.74}, int(row["seed"]), ["tcm_share"])  # burn-in 10 (run), not 20 (member)
+    alone = run_one(
+        str(BASE), RUN, {TCM: 0.68, STAY: 5.74}, int(row["seed"]), ["tcm_share"]
+    )  # burn-in 10 (run), not 20 (member)
     assert row["tcm_share"] == pytest.approx(alone["tcm_share"], rel=1e-12)
 
 
@@ -267,8 +327,14 @@ def test_ensemble_warnings_for_a_fallback_or_a_stale_calibration(tmp_path):
 
     good = params_hash(load_params(BASE))
     f = tmp_path / "cal.yaml"
-    f.write_text(f"provenance: {{within_tolerance: true, base: {BASE}, base_params_sha256: {good}}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.5}}}}\n", encoding="utf-8")
+    f.write_text(
+        f"provenance: {{within_tolerance: true, base: {BASE}, base_params_sha256: {good}}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.5}}}}\n",
+        encoding="utf-8",
+    )
     assert load_ensemble(f).warnings() == []
-    f.write_text(f"provenance: {{within_tolerance: false, base: {BASE}, base_params_sha256: 0000}}\nensemble:\n- {{trial: 1, distance: 3.0, values: {{{TCM}: 0.5}}}}\n", encoding="utf-8")
+    f.write_text(
+        f"provenance: {{within_tolerance: false, base: {BASE}, base_params_sha256: 0000}}\nensemble:\n- {{trial: 1, distance: 3.0, values: {{{TCM}: 0.5}}}}\n",
+        encoding="utf-8",
+    )
     w = load_ensemble(f).warnings()
     assert len(w) == 2 and "best few" in w[0] and "other base parameters" in w[1]

@@ -21,7 +21,7 @@ def _conda_specs() -> dict[str, str]:
         for item in items:
             if item.startswith("-e"):
                 continue
-            specs[_name(item)] = item[len(_name(item)):].strip()
+            specs[_name(item)] = item[len(_name(item)) :].strip()
     return specs
 
 
@@ -32,8 +32,10 @@ def test_every_pyproject_dependency_is_in_environment_yml_with_the_same_bounds()
     for req in reqs:
         name = _name(req)
         assert name in conda, f"{name} is in pyproject.toml but not in environment.yml"
-        bounds = req[len(name):].split(";")[0].replace(" ", "")
-        assert conda[name].replace(" ", "") == bounds, f"{name}: pyproject {bounds!r} != environment.yml {conda[name]!r}"
+        bounds = req[len(name) :].split(";")[0].replace(" ", "")
+        assert conda[name].replace(" ", "") == bounds, (
+            f"{name}: pyproject {bounds!r} != environment.yml {conda[name]!r}"
+        )
 
 
 def test_python_versions_agree():

@@ -22,7 +22,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _need(ok: bool, why: str) -> None:
@@ -43,11 +51,25 @@ def lab(tmp_path_factory):
     port = _free_port()
     here = tmp_path_factory.mktemp("lab")
     log = here / "lab.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-           "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-           f"--ServerApp.root_dir={ROOT}", "--LabApp.news_url=", "--allow-root",
-           f"--FileCheckpoints.checkpoint_dir={here / 'checkpoints'}",  # not notebooks/.ipynb_checkpoints
-           f"--LabApp.workspaces_dir={here / 'workspaces'}", f"--LabApp.user_settings_dir={here / 'settings'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={ROOT}",
+        "--LabApp.news_url=",
+        "--allow-root",
+        f"--FileCheckpoints.checkpoint_dir={here / 'checkpoints'}",  # not notebooks/.ipynb_checkpoints
+        f"--LabApp.workspaces_dir={here / 'workspaces'}",
+        f"--LabApp.user_settings_dir={here / 'settings'}",
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -81,9 +103,11 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         try:  # the kernel dialog on first open
             page.locator(".jp-Dialog .jp-mod-accept").click(timeout=10_000)
-        except Exception:  # noqa: BLE001 - no dialog: the kernel started by itself
+        except Exception:
             pass
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle", timeout=120_000, state="attached")
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle", timeout=120_000, state="attached"
+        )
         # Run all cells: click into the first cell, then Shift+Enter through them
         cells = page.locator(".jp-Notebook .jp-Cell")
         cells.first.click()
@@ -91,7 +115,10 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
             page.keyboard.press("Shift+Enter")
         kpis = page.locator(".hs-kpis")
         kpis.wait_for(timeout=180_000)
-        page.wait_for_function("() => { const e = document.querySelector('.hs-kpis'); return e && e.innerText.includes('grassroots share'); }", timeout=180_000)
+        page.wait_for_function(
+            "() => { const e = document.querySelector('.hs-kpis'); return e && e.innerText.includes('grassroots share'); }",
+            timeout=180_000,
+        )
         before = kpis.inner_text()
         slider = page.locator(".widget-slider [role=slider]").first
         slider.focus()
@@ -99,7 +126,8 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
             page.keyboard.press("ArrowRight")
         page.wait_for_function(
             "(b) => { const e = document.querySelector('.hs-kpis'); return e && e.innerText.includes('grassroots share') && e.innerText !== b; }",
-            arg=before, timeout=180_000,
+            arg=before,
+            timeout=180_000,
         )
         after = kpis.inner_text()
         page.screenshot(path=str(shots / "explore.png"), full_page=False)

@@ -56,7 +56,9 @@ WRITER = textwrap.dedent(
 def _generation(final: Path) -> int:
     """The one generation every file of ``final`` holds; fails if the folder is incomplete or mixed."""
     names = sorted(p.name for p in final.iterdir())
-    assert names == sorted([f"f{i:03d}.txt" for i in range(FILES)] + ["manifest.json"]), f"incomplete output: {len(names)} files"
+    assert names == sorted([f"f{i:03d}.txt" for i in range(FILES)] + ["manifest.json"]), (
+        f"incomplete output: {len(names)} files"
+    )
     gens = {int(p.read_text()) for p in final.glob("f*.txt")}
     gens.add(json.loads((final / "manifest.json").read_text())["generation"])
     assert len(gens) == 1, f"files of different generations: {sorted(gens)}"
@@ -134,7 +136,12 @@ def _spec(path: Path, level: float) -> Path:
 
 def test_two_different_sweeps_started_at_once_into_one_folder(tmp_path):
     a, b = _spec(tmp_path / "a.yaml", 0.7), _spec(tmp_path / "b.yaml", 0.8)
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(s), str(tmp_path), str(ROUNDS)], stdout=subprocess.PIPE, text=True) for s in (a, b)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(s), str(tmp_path), str(ROUNDS)], stdout=subprocess.PIPE, text=True
+        )
+        for s in (a, b)
+    ]
     time.sleep(3)  # both have imported and loaded their spec
     for i in range(ROUNDS):
         (tmp_path / f"go{i}").touch()
@@ -146,7 +153,9 @@ def test_two_different_sweeps_started_at_once_into_one_folder(tmp_path):
         verdicts = [line.split()[1] for line in said]
         assert sorted(verdicts) == ["accepted", "refused"], f"round {i}: {said}"
         refused = said[verdicts.index("refused")]
-        assert "another health-sim sweep is filling it" in refused or "holds the runs of another sweep" in refused, refused
+        assert "another health-sim sweep is filling it" in refused or "holds the runs of another sweep" in refused, (
+            refused
+        )
         spec = json.loads((tmp_path / f"out{i}" / "spec.json").read_text())
         winner = (0.7, 0.8)[verdicts.index("accepted")]
         assert spec["spec"]["factors"]["insurance.outpatient.township.reimbursement"]["values"] == [winner]
@@ -155,7 +164,15 @@ def test_two_different_sweeps_started_at_once_into_one_folder(tmp_path):
 def test_the_same_sweep_twice_at_once_is_refused_not_mixed(tmp_path):
     a = _spec(tmp_path / "a.yaml", 0.7)
     out = tmp_path / "out"
-    procs = [subprocess.Popen([health_sim_exe(), "sweep", str(a), "--out", str(out), "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [health_sim_exe(), "sweep", str(a), "--out", str(out), "--workers", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     done = [p.communicate(timeout=300) for p in procs]
     codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 2], f"exit codes {codes}: {[d[1] for d in done]}"
@@ -167,7 +184,9 @@ def _mount_tmpfs(where: Path, size: str) -> None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a full disk is simulated with a small tmpfs, which needs root")
     where.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
 
@@ -177,7 +196,18 @@ def test_a_full_disk_is_one_line_exit_1_and_the_old_output_intact(tmp_path):
     _mount_tmpfs(disk, "4m")
     try:
         base = ROOT / "params" / "baseline.yaml"
-        args = ["run", str(base), "--scale", "0.01", "--days", "30", "--set", "run.burn_in_days=0", "--out", str(disk / "out")]
+        args = [
+            "run",
+            str(base),
+            "--scale",
+            "0.01",
+            "--days",
+            "30",
+            "--set",
+            "run.burn_in_days=0",
+            "--out",
+            str(disk / "out"),
+        ]
         first = subprocess.run([health_sim_exe(), *args], capture_output=True, text=True, timeout=300)
         assert first.returncode == 0, first.stderr
         old = {p.name: p.read_bytes() for p in (disk / "out").iterdir()}
@@ -188,7 +218,9 @@ def test_a_full_disk_is_one_line_exit_1_and_the_old_output_intact(tmp_path):
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr, second.stderr
         assert f"{disk / 'out'}: writing" in second.stderr and "No space left on device" in second.stderr, second.stderr
         assert {p.name: p.read_bytes() for p in (disk / "out").iterdir()} == old, "the old output changed"
-        assert sorted(p.name for p in disk.iterdir()) == ["filler", "out"], "a temporary folder was left on the full disk"
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "out"], (
+            "a temporary folder was left on the full disk"
+        )
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
@@ -276,7 +308,13 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    proc = subprocess.Popen([health_sim_exe(), "optimize", str(spec), "--out", str(out), "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [health_sim_exe(), "optimize", str(spec), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "reference.json").exists():
         time.sleep(0.1)
@@ -285,7 +323,9 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("interrupted: ") and f"of 400 candidates are saved in {out / 'study.db'}; resume with: " in err, err
+    assert (
+        err.startswith("interrupted: ") and f"of 400 candidates are saved in {out / 'study.db'}; resume with: " in err
+    ), err
     assert err.rstrip().endswith(f"optimize {spec} --out {out} --workers 2"), err
 
 
@@ -293,7 +333,9 @@ def test_ctrl_c_on_the_scenario_suite_says_what_was_written(tmp_path):
     out = tmp_path / "out"
     args = [health_sim_exe(), "scenarios", "--out", str(out), "--scale", "0.02", "--jobs", "1", "--reps", "1", "--no-ensemble",
             "--only", "baseline_2023", "--only", "drg", "--only", "all_levers"]  # fmt: skip
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (out / "scenarios" / "baseline_2023" / "manifest.json").exists():
         time.sleep(0.2)
@@ -301,7 +343,13 @@ def test_ctrl_c_on_the_scenario_suite_says_what_was_written(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("interrupted: ") and f"of 3 scenarios finished and were written to {out / 'scenarios'}" in err and "; to run them all again: " in err, err
+    assert (
+        err.startswith("interrupted: ")
+        and f"of 3 scenarios finished and were written to {out / 'scenarios'}" in err
+        and "; to run them all again: " in err
+    ), err
     assert json.loads((out / "scenarios" / "baseline_2023" / "manifest.json").read_text())["written_by"] == "scenario"
     assert not (out / "scorecard.csv").exists()
-    assert not [p for p in (out / "scenarios").iterdir() if p.is_dir() and p.name.startswith(".")], "a staged folder was left"
+    assert not [p for p in (out / "scenarios").iterdir() if p.is_dir() and p.name.startswith(".")], (
+        "a staged folder was left"
+    )

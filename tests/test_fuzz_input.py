@@ -40,9 +40,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, parse_set
 from health_sim.config.schema import CountyParams, Params
+from health_sim.core.errors import ParamsError
 
 settings.register_profile(
     "fuzz_input",
@@ -50,7 +50,12 @@ settings.register_profile(
     deadline=None,
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much, HealthCheck.large_base_example],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
 )
 FUZZ = settings.get_profile("fuzz_input")
 
@@ -67,7 +72,8 @@ HANG_SECONDS = 10.0
 
 class Hang(BaseException):
     """Raised by the alarm when one example runs longer than HANG_SECONDS (a BaseException, so
-    that ``except Exception`` in the code under test does not swallow it)."""
+    that ``except Exception`` in the code under test does not swallow it).
+    """
 
 
 @contextlib.contextmanager
@@ -118,7 +124,8 @@ def check_error(e: ParamsError) -> Failure | None:
 
 def outcome(call: Callable[[], Any], must_reject: str | None = None) -> Failure | None:
     """None if ``call()`` keeps the contract, else what went wrong. ``must_reject`` names a
-    defect of the input that must not be accepted silently (duplicated keys)."""
+    defect of the input that must not be accepted silently (duplicated keys).
+    """
     try:
         with time_limit(HANG_SECONDS), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # warnings (a lever set but off) are not errors: not this contract
@@ -127,7 +134,7 @@ def outcome(call: Callable[[], Any], must_reject: str | None = None) -> Failure 
         return check_error(e)
     except Hang as e:
         return Failure("hang", str(e), e)
-    except Exception as e:  # noqa: BLE001 - any other exception breaks the contract
+    except Exception as e:
         return Failure("exception", f"{type(e).__name__}: {str(e)[:300]!r}", e)
     if not isinstance(result, Params):
         return Failure("bad return", repr(result)[:300])
@@ -198,29 +205,154 @@ assert len(KEYS) > 300 and ("run", "days") in TYPE_OF and ("county", "townships"
 
 NASTY_INTS = [2**63, 2**64, -(2**63) - 1, -1, 0, 1, 10**12, 10**30, 3650, 3651]
 NASTY_FLOATS = [math.nan, math.inf, -math.inf, 1e308, -1e308, -0.0, 5e-324, 0.5, 1.0, 1.0000001, -1e-300]
-NASTY_STRINGS = ["", " ", "\t", "a\nb", "a\rb", "x" * 301, "y" * 2000, "nul\x00byte", "é中文", "Chengguan", "Yangcheng", "'", '"', "\\", "\u2028", "\ufeff"]
+NASTY_STRINGS = [
+    "",
+    " ",
+    "\t",
+    "a\nb",
+    "a\rb",
+    "x" * 301,
+    "y" * 2000,
+    "nul\x00byte",
+    "é中文",
+    "Chengguan",
+    "Yangcheng",
+    "'",
+    '"',
+    "\\",
+    "\u2028",
+    "\ufeff",
+]
 
 RAW_TOKENS = [
     # YAML 1.1 specials (PyYAML): floats, nulls, booleans, bases, sexagesimal
-    ".nan", ".NaN", "-.inf", "+.inf", ".inf", ".Inf", "nan", "NaN", "inf", "-inf", "Infinity", "-Infinity",
-    "~", "null", "Null", "", "yes", "no", "on", "off", "Yes", "NO", "true", "false", "True", "FALSE", "y", "n",
-    "0x1F", "0o17", "017", "0b101", "1_000", "1:30", "190:20:30", "-0", "+1", "1e308", "1.0e+308", "1.0e+309",
-    "1e999", "-1e999", "5e-324", "4.9e-324", "-0.0", "0.", ".5", "1,5", "1 000",
+    ".nan",
+    ".NaN",
+    "-.inf",
+    "+.inf",
+    ".inf",
+    ".Inf",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-Infinity",
+    "~",
+    "null",
+    "Null",
+    "",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "Yes",
+    "NO",
+    "true",
+    "false",
+    "True",
+    "FALSE",
+    "y",
+    "n",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "1_000",
+    "1:30",
+    "190:20:30",
+    "-0",
+    "+1",
+    "1e308",
+    "1.0e+308",
+    "1.0e+309",
+    "1e999",
+    "-1e999",
+    "5e-324",
+    "4.9e-324",
+    "-0.0",
+    "0.",
+    ".5",
+    "1,5",
+    "1 000",
     # quoted numbers and specials (strings that pydantic may still read as numbers)
-    "'nan'", "'inf'", "'-inf'", "'1e999'", "'Infinity'", "'1e308'", "'0x1F'", "' 5 '", "'1_000'",
+    "'nan'",
+    "'inf'",
+    "'-inf'",
+    "'1e999'",
+    "'Infinity'",
+    "'1e308'",
+    "'0x1F'",
+    "' 5 '",
+    "'1_000'",
     # dates and times, valid and invalid
-    "2023-01-01", "2024-02-29", "0001-01-01", "9999-12-31", "2023-13-01", "2023-02-30", "2023-00-10", "2023-1-1",
-    "2023-01-01T25:61:00", "2023-01-01 10:00:00", "2023-01-01t00:00:00Z", "'2023-13-01'",
+    "2023-01-01",
+    "2024-02-29",
+    "0001-01-01",
+    "9999-12-31",
+    "2023-13-01",
+    "2023-02-30",
+    "2023-00-10",
+    "2023-1-1",
+    "2023-01-01T25:61:00",
+    "2023-01-01 10:00:00",
+    "2023-01-01t00:00:00Z",
+    "'2023-13-01'",
     # collections
-    "[]", "{}", "[[]]", "[[], [[]]]", "[1, [2, [3, [4]]]]", "{a: {b: {c: {}}}}", "[.nan, .inf]", "{0-14: .nan}",
-    "[3.0, 15.0]", "[15.0, 3.0]", "[1, 2, 3]",
+    "[]",
+    "{}",
+    "[[]]",
+    "[[], [[]]]",
+    "[1, [2, [3, [4]]]]",
+    "{a: {b: {c: {}}}}",
+    "[.nan, .inf]",
+    "{0-14: .nan}",
+    "[3.0, 15.0]",
+    "[15.0, 3.0]",
+    "[1, 2, 3]",
     # tags and aliases
-    "!!binary aGVsbG8=", "!!binary //79", "!!set {a, b}", "!!float .nan", "!!float 1e999", "!!int 0x1F", "!!int '99999999999999999999'",
-    "!!timestamp 2023-13-01", "!!str 5", "!!null ''", "!!bool yes", "!!python/object:os.system ''", "!!python/name:os.system",
-    "!!omap [a: 1]", "!!pairs [a: 1, a: 2]", "!whatever 1", "*nope", "&a", "&a [1]",
+    "!!binary aGVsbG8=",
+    "!!binary //79",
+    "!!set {a, b}",
+    "!!float .nan",
+    "!!float 1e999",
+    "!!int 0x1F",
+    "!!int '99999999999999999999'",
+    "!!timestamp 2023-13-01",
+    "!!str 5",
+    "!!null ''",
+    "!!bool yes",
+    "!!python/object:os.system ''",
+    "!!python/name:os.system",
+    "!!omap [a: 1]",
+    "!!pairs [a: 1, a: 2]",
+    "!whatever 1",
+    "*nope",
+    "&a",
+    "&a [1]",
     # YAML syntax in the wrong place
-    "|\n  text", ">", "- a", "? a", "a: b", "'unterminated", '"unterminated', "[unterminated", "{a: 1", "%YAML 1.1", "---", "...", "#comment",
-    "@at", "`tick", "!", "&", "*", "|", ">-", ",", "\t1",
+    "|\n  text",
+    ">",
+    "- a",
+    "? a",
+    "a: b",
+    "'unterminated",
+    '"unterminated',
+    "[unterminated",
+    "{a: 1",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "#comment",
+    "@at",
+    "`tick",
+    "!",
+    "&",
+    "*",
+    "|",
+    ">-",
+    ",",
+    "\t1",
 ]
 
 
@@ -281,7 +413,9 @@ nested_value = st.recursive(
     nasty_scalar,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
-        st.dictionaries(flow_key, inner, max_size=3).map(lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}"),
+        st.dictionaries(flow_key, inner, max_size=3).map(
+            lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}"
+        ),
     ),
     max_leaves=6,
 )
@@ -289,7 +423,9 @@ huge_value = st.one_of(  # deep nesting, and an alias bomb (levels of 9 aliases:
     st.builds(deep, st.sampled_from([2, 30, 300, 3000]), st.sampled_from(["list", "dict"])),
     st.builds(bomb, st.sampled_from([2, 4, 6, 9])),
 )
-nasty_value = st.one_of(nested_value, nested_value, nested_value, huge_value)  # one_of picks a branch evenly: huge values 1 in 4
+nasty_value = st.one_of(
+    nested_value, nested_value, nested_value, huge_value
+)  # one_of picks a branch evenly: huge values 1 in 4
 
 
 def typed_value(tp: Any) -> st.SearchStrategy[str]:
@@ -314,13 +450,20 @@ def typed_value(tp: Any) -> st.SearchStrategy[str]:
     if tp is str:
         return st.one_of(st.text(max_size=10).map(quoted), st.sampled_from(NASTY_STRINGS).map(quoted))
     if tp is dt.date:
-        return st.one_of(st.dates().map(str), st.sampled_from(["2023-13-01", "2023-02-30", "2023-01-01", "2030-01-01", "'2023-13-01'", "2023-01-01T25:00:00"]))
+        return st.one_of(
+            st.dates().map(str),
+            st.sampled_from(
+                ["2023-13-01", "2023-02-30", "2023-01-01", "2030-01-01", "'2023-13-01'", "2023-01-01T25:00:00"]
+            ),
+        )
     if origin is typing.Literal:
         return st.sampled_from([quoted(a) if isinstance(a, str) else str(a) for a in typing.get_args(tp)])
     if origin in (list, tuple):
         return st.lists(typed_value(typing.get_args(tp)[0]), max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
     if origin is dict:
-        return st.dictionaries(flow_key, typed_value(typing.get_args(tp)[1]), max_size=4).map(lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")
+        return st.dictionaries(flow_key, typed_value(typing.get_args(tp)[1]), max_size=4).map(
+            lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}"
+        )
     return nasty_value
 
 
@@ -354,7 +497,15 @@ def misspelt(draw, part: str) -> str:
 
 
 # special keys: (YAML text, the Python key it reads as)
-SPECIAL_KEYS = [("yes", True), ("~", None), ("1.5", 1.5), ("2023-01-01", dt.date(2023, 1, 1)), ("''", ""), ("'run'", "run"), ('"run"', "run")]
+SPECIAL_KEYS = [
+    ("yes", True),
+    ("~", None),
+    ("1.5", 1.5),
+    ("2023-01-01", dt.date(2023, 1, 1)),
+    ("''", ""),
+    ("'run'", "run"),
+    ('"run"', "run"),
+]
 
 
 @st.composite
@@ -450,7 +601,10 @@ SIBLINGS = ["main.yaml", "a.yaml", "b.yaml"]
 
 def extends_target() -> st.SearchStrategy[str]:
     return st.one_of(
-        st.sampled_from(SIBLINGS + ["missing.yaml", "sub/missing.yaml", "", ".", "..", "/", str(BASELINE), "../" * 30 + "etc/passwd"]).map(quoted),
+        st.sampled_from(
+            SIBLINGS
+            + ["missing.yaml", "sub/missing.yaml", "", ".", "..", "/", str(BASELINE), "../" * 30 + "etc/passwd"]
+        ).map(quoted),
         st.sampled_from(["a" * 300 + ".yaml", "nul\x00.yaml", "a\nb.yaml"]).map(quoted),
         nasty_value,
     )
@@ -484,7 +638,11 @@ def yaml_doc(draw, name: str = "main.yaml") -> Doc:
             loaded = yaml.safe_load(target)
             extends = loaded if loaded in SIBLINGS else None
     if draw(st.integers(min_value=0, max_value=5)) == 0:  # a county set named in the file
-        where = draw(st.sampled_from([str(TEMPLATE), str(REPO / "params" / "counties" / "yangshan"), "missing", ".", name, "a" * 300]))
+        where = draw(
+            st.sampled_from(
+                [str(TEMPLATE), str(REPO / "params" / "counties" / "yangshan"), "missing", ".", name, "a" * 300]
+            )
+        )
         tree.append(["county", "county", Leaf(quoted(where))])
     leaves = _leaves(tree)
     if len(leaves) >= 2 and draw(st.integers(min_value=0, max_value=4)) == 0:  # anchors and aliases
@@ -498,7 +656,11 @@ def yaml_doc(draw, name: str = "main.yaml") -> Doc:
     duplicates = _has_duplicates(tree)
     text = "\n".join(_render(tree)) + "\n"
     if form == "multi":
-        text = draw(st.sampled_from(["%YAML 1.1\n---\n", "---\n", "--- !!map\n", "\ufeff"])) + text + draw(st.sampled_from(["", "---\n", "...\n", "---\nrun: {days: 3}\n"]))
+        text = (
+            draw(st.sampled_from(["%YAML 1.1\n---\n", "---\n", "--- !!map\n", "\ufeff"]))
+            + text
+            + draw(st.sampled_from(["", "---\n", "...\n", "---\nrun: {days: 3}\n"]))
+        )
     return Doc(text.encode("utf-8", "surrogatepass"), duplicates, extends)
 
 
@@ -526,7 +688,10 @@ def load_folder(docs: dict[str, Doc]) -> Failure | None:
         for name, doc in docs.items():
             (Path(tmp) / name).write_bytes(doc.data)
         (Path(tmp) / "sub").mkdir()
-        return outcome(lambda: load_params(Path(tmp) / "main.yaml"), "a key repeats in the YAML" if chain_has_duplicates(docs) else None)
+        return outcome(
+            lambda: load_params(Path(tmp) / "main.yaml"),
+            "a key repeats in the YAML" if chain_has_duplicates(docs) else None,
+        )
 
 
 @FUZZ
@@ -542,7 +707,22 @@ def test_parameter_files(docs):
 
 @st.composite
 def set_key(draw) -> str:
-    kind = draw(st.sampled_from(["real", "real", "real", "out_of_range", "bad_index", "empty_part", "section", "beyond_leaf", "misspelt", "random"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "real",
+                "real",
+                "real",
+                "out_of_range",
+                "bad_index",
+                "empty_part",
+                "section",
+                "beyond_leaf",
+                "misspelt",
+                "random",
+            ]
+        )
+    )
     if kind == "real":
         key = draw(st.sampled_from(LEAVES))
         if draw(st.booleans()):  # a value of roughly the key's type, as text
@@ -553,7 +733,9 @@ def set_key(draw) -> str:
         if kind == "out_of_range":
             index = draw(st.sampled_from(["99", "13", "2", "-99", "-1", str(10**30), "1" * 5000]))
         else:
-            index = draw(st.sampled_from(["x", "1.5", "", " 1", "1 ", "١", "０", "0x1", "1_0", "+1", "-0", "nan", "1e3"]))
+            index = draw(
+                st.sampled_from(["x", "1.5", "", " 1", "1 ", "١", "０", "0x1", "1_0", "+1", "-0", "nan", "1e3"])
+            )
         rest = draw(st.sampled_from([(), ("population",), ("name",), ("x_km",), ("nosuch",), ("0",)]))
         return ".".join(key + (index,) + rest)
     if kind == "empty_part":
@@ -563,7 +745,10 @@ def set_key(draw) -> str:
     if kind == "section":
         return ".".join(draw(st.sampled_from(SECTIONS)))
     if kind == "beyond_leaf":
-        return ".".join(draw(st.sampled_from(LEAVES)) + tuple(draw(st.lists(st.sampled_from(["x", "0", "1", "days", ""]), min_size=1, max_size=3))))
+        return ".".join(
+            draw(st.sampled_from(LEAVES))
+            + tuple(draw(st.lists(st.sampled_from(["x", "0", "1", "days", ""]), min_size=1, max_size=3)))
+        )
     if kind == "misspelt":
         key = list(draw(st.sampled_from(LEAVES)))
         i = draw(st.integers(min_value=0, max_value=len(key) - 1))
@@ -572,7 +757,13 @@ def set_key(draw) -> str:
     return draw(st.text(max_size=20))
 
 
-set_value = st.one_of(nasty_value, st.text(max_size=20), st.sampled_from(NASTY_STRINGS), st.just(""), st.sampled_from(["a=b", "=", "x" * 400, "a: b", "[1, 2", "'"]))
+set_value = st.one_of(
+    nasty_value,
+    st.text(max_size=20),
+    st.sampled_from(NASTY_STRINGS),
+    st.just(""),
+    st.sampled_from(["a=b", "=", "x" * 400, "a: b", "[1, 2", "'"]),
+)
 set_item = st.one_of(
     st.builds(lambda k, v: k if "=" in k else f"{k}={v}", set_key(), set_value),
     st.builds(lambda k, v: k if "=" in k else f"{k}={v}", set_key(), set_value),
@@ -580,7 +771,9 @@ set_item = st.one_of(
 )
 
 
-clean_set_item = st.sampled_from(LEAVES).flatmap(lambda key: typed_value(TYPE_OF[key]).map(lambda v: ".".join(key) + "=" + v))
+clean_set_item = st.sampled_from(LEAVES).flatmap(
+    lambda key: typed_value(TYPE_OF[key]).map(lambda v: ".".join(key) + "=" + v)
+)
 """A real key and a value of roughly its type: often accepted, so that what is accepted gets checked."""
 
 
@@ -599,7 +792,7 @@ def parse_set_outcome(item: str) -> Failure | None:
         return check_error(e)
     except Hang as e:
         return Failure("hang", str(e), e)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return Failure("exception", f"{type(e).__name__}: {str(e)[:300]!r}", e)
     if not (isinstance(parts, list) and parts and all(isinstance(p, str) and p for p in parts)):
         return Failure("bad return", f"key parts {parts!r}")
@@ -624,18 +817,99 @@ def _read_template_csv(name: str) -> list[list[str]]:
 
 CSV_FILES = ("townships.csv", "villages.csv", "facilities.csv")
 TEMPLATE_CSV = {name: _read_template_csv(name) for name in CSV_FILES}
-TEMPLATE_YAML = [(k, json.dumps(v) if not isinstance(v, str) else key_text(v)) for k, v in yaml.safe_load((TEMPLATE / "county.yaml").read_text(encoding="utf-8")).items()]
-REQUIRED_COLUMNS = {"townships.csv": ["name", "x_km", "y_km"], "villages.csv": ["township", "population", "x_km", "y_km"], "facilities.csv": ["type"]}
+TEMPLATE_YAML = [
+    (k, json.dumps(v) if not isinstance(v, str) else key_text(v))
+    for k, v in yaml.safe_load((TEMPLATE / "county.yaml").read_text(encoding="utf-8")).items()
+]
+REQUIRED_COLUMNS = {
+    "townships.csv": ["name", "x_km", "y_km"],
+    "villages.csv": ["township", "population", "x_km", "y_km"],
+    "facilities.csv": ["type"],
+}
 
 NASTY_CELLS = [
-    "nan", "NaN", "-nan", "inf", "-inf", "+inf", "Infinity", "infinity", "1e999", "-1e999", "1e308", "-1e308", "5e-324", "-0.0", "-0", "0",
-    "-1", str(2**63), str(2**64), str(10**12), "1e3", "1.5", "0x1F", "1_000", "1,000", "1 000", "١٢", "１２", "½", "yes", "no", "true", "True",
-    "on", "~", "null", "None", ".nan", ".inf", "2023-13-01", "2023-01-01", "", " ", '"', "'", "a\nb", "a\rb", "x" * 301, "y" * 5000, "\x00",
-    "\ufeff", "é中文", "Chengguan", "Nan", "No", "county_people", "township_centre", "village_clinic", "city_tertiary", "=1+1",
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-inf",
+    "+inf",
+    "Infinity",
+    "infinity",
+    "1e999",
+    "-1e999",
+    "1e308",
+    "-1e308",
+    "5e-324",
+    "-0.0",
+    "-0",
+    "0",
+    "-1",
+    str(2**63),
+    str(2**64),
+    str(10**12),
+    "1e3",
+    "1.5",
+    "0x1F",
+    "1_000",
+    "1,000",
+    "1 000",
+    "١٢",
+    "１２",
+    "½",
+    "yes",
+    "no",
+    "true",
+    "True",
+    "on",
+    "~",
+    "null",
+    "None",
+    ".nan",
+    ".inf",
+    "2023-13-01",
+    "2023-01-01",
+    "",
+    " ",
+    '"',
+    "'",
+    "a\nb",
+    "a\rb",
+    "x" * 301,
+    "y" * 5000,
+    "\x00",
+    "\ufeff",
+    "é中文",
+    "Chengguan",
+    "Nan",
+    "No",
+    "county_people",
+    "township_centre",
+    "village_clinic",
+    "city_tertiary",
+    "=1+1",
 ]
-cell_value = st.one_of(st.sampled_from(NASTY_CELLS), st.text(max_size=10), st.floats().map(repr), st.integers().map(str))
+cell_value = st.one_of(
+    st.sampled_from(NASTY_CELLS), st.text(max_size=10), st.floats().map(repr), st.integers().map(str)
+)
 header_value = st.one_of(
-    st.sampled_from(sorted({c for rows in TEMPLATE_CSV.values() for c in rows[0]} | {"notes", "population", "villages", "name_zh", "urban_share", "minutes_city", "capability_minor", "doctors_surgery", "serves", "length_of_stay"})),
+    st.sampled_from(
+        sorted(
+            {c for rows in TEMPLATE_CSV.values() for c in rows[0]}
+            | {
+                "notes",
+                "population",
+                "villages",
+                "name_zh",
+                "urban_share",
+                "minutes_city",
+                "capability_minor",
+                "doctors_surgery",
+                "serves",
+                "length_of_stay",
+            }
+        )
+    ),
     st.text(max_size=8),
     st.sampled_from(["", " name", "name ", "NAME", "\ufeffname", "x" * 400, "a\nb", "a,b"]),
 )
@@ -674,7 +948,14 @@ def county_set(draw) -> CountySpec:
                     county.append((k, draw(value_for(("county", k)))))
                 log.append(f"county.yaml {how} {k}")
             elif how == "add":
-                k = draw(st.one_of(st.sampled_from(list(CountyParams.model_fields) + ["townships", "villages", "extends", "county"]), st.text(max_size=8)))
+                k = draw(
+                    st.one_of(
+                        st.sampled_from(
+                            list(CountyParams.model_fields) + ["townships", "villages", "extends", "county"]
+                        ),
+                        st.text(max_size=8),
+                    )
+                )
                 county.append((k, draw(value_for(("county", k)))))
                 log.append(f"county.yaml add {k!r}")
             elif how == "bytes":
@@ -690,7 +971,27 @@ def county_set(draw) -> CountySpec:
         rows = tables[target]
         if not isinstance(rows, list):
             continue
-        how = draw(st.sampled_from(["cell", "cell", "cell", "header", "dup_header", "drop_column", "add_column", "ragged", "add_row", "drop_row", "empty", "header_only", "bytes", "text", "delete"]))
+        how = draw(
+            st.sampled_from(
+                [
+                    "cell",
+                    "cell",
+                    "cell",
+                    "header",
+                    "dup_header",
+                    "drop_column",
+                    "add_column",
+                    "ragged",
+                    "add_row",
+                    "drop_row",
+                    "empty",
+                    "header_only",
+                    "bytes",
+                    "text",
+                    "delete",
+                ]
+            )
+        )
         width = len(rows[0]) if rows else 0
         if how == "cell" and len(rows) > 1 and width:
             r = draw(st.integers(min_value=1, max_value=len(rows) - 1))
@@ -709,7 +1010,11 @@ def county_set(draw) -> CountySpec:
         elif how == "drop_column" and width:
             names = rows[0]
             required = [i for i, n in enumerate(names) if n in REQUIRED_COLUMNS[target]]
-            c = draw(st.sampled_from(required)) if required and draw(st.booleans()) else draw(st.integers(min_value=0, max_value=width - 1))
+            c = (
+                draw(st.sampled_from(required))
+                if required and draw(st.booleans())
+                else draw(st.integers(min_value=0, max_value=width - 1))
+            )
             log.append(f"{target} drop column {names[c]!r}")
             for row in rows:
                 if c < len(row):
@@ -723,10 +1028,18 @@ def county_set(draw) -> CountySpec:
         elif how == "ragged" and len(rows) > 1:
             r = draw(st.integers(min_value=1, max_value=len(rows) - 1))
             n = draw(st.integers(min_value=0, max_value=width + 3))
-            rows[r] = (rows[r] + [draw(cell_value) for _ in range(n)])[:n] if n < len(rows[r]) else rows[r] + [draw(cell_value) for _ in range(n - len(rows[r]))]
+            rows[r] = (
+                (rows[r] + [draw(cell_value) for _ in range(n)])[:n]
+                if n < len(rows[r])
+                else rows[r] + [draw(cell_value) for _ in range(n - len(rows[r]))]
+            )
             log.append(f"{target} row {r + 1} has {len(rows[r])} cells (header {width})")
         elif how == "add_row":
-            row = list(draw(st.sampled_from(rows[1:]))) if len(rows) > 1 and draw(st.booleans()) else draw(st.lists(cell_value, min_size=width, max_size=width))
+            row = (
+                list(draw(st.sampled_from(rows[1:])))
+                if len(rows) > 1 and draw(st.booleans())
+                else draw(st.lists(cell_value, min_size=width, max_size=width))
+            )
             rows.insert(draw(st.integers(min_value=1, max_value=len(rows))), row)
             log.append(f"{target} add row {row!r}"[:200])
         elif how == "drop_row" and len(rows) > 1:

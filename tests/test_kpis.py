@@ -7,10 +7,23 @@ import pytest
 
 from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, KPIS, describe, evaluate
 
-REQUIRED = ["grassroots_share", "visits_total", "visits_per_resident", "visits_by_level", "stay_home_share",
-            "self_referral_share", "upward_referrals", "downward_referrals", "downward_inpatient_share",
-            "mean_travel_minutes", "mean_wait_days", "oop_per_visit", "fund_spending", "satisfaction",
-            "county_hospital_occupancy"]
+REQUIRED = [
+    "grassroots_share",
+    "visits_total",
+    "visits_per_resident",
+    "visits_by_level",
+    "stay_home_share",
+    "self_referral_share",
+    "upward_referrals",
+    "downward_referrals",
+    "downward_inpatient_share",
+    "mean_travel_minutes",
+    "mean_wait_days",
+    "oop_per_visit",
+    "fund_spending",
+    "satisfaction",
+    "county_hospital_occupancy",
+]
 
 
 def test_required_kpis_exist_with_unit_and_definition():
@@ -44,7 +57,9 @@ def test_daily_and_township_tables_carry_the_same_kpis(small_run):
     assert "county_hospital_occupancy" not in small_run.township.columns  # a facility KPI: county-wide only
     # the county's share is the visit-weighted mean of the townships' shares
     t = small_run.township
-    assert (t["grassroots_share"] * t["visits"]).sum() / t["visits"].sum() == pytest.approx(small_run.kpis["grassroots_share"])
+    assert (t["grassroots_share"] * t["visits"]).sum() / t["visits"].sum() == pytest.approx(
+        small_run.kpis["grassroots_share"]
+    )
 
 
 def test_counts_are_full_county_equivalents_per_year(small_run):

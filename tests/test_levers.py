@@ -1,20 +1,21 @@
 """Every lever moves its KPIs the way its mechanism says (same seed: common random numbers),
-switching a lever off restores the baseline exactly, and nonsensical combinations are rejected."""
+switching a lever off restores the baseline exactly, and nonsensical combinations are rejected.
+"""
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import health_sim
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, with_overrides
+from health_sim.core.errors import ParamsError
 
 BASE = {"run.scale": 0.03, "run.days": 240, "run.burn_in_days": 60}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _run(items: tuple) -> health_sim.RunResult:
     params = with_overrides(load_params("params/baseline.yaml"), {**BASE, **dict(items)})
     return health_sim.run(params, seed=5)
@@ -170,7 +171,10 @@ def test_two_way_referral_closes_the_loop():
 
 def test_medical_community_drug_list_keeps_chronic_patients_at_the_grassroots():
     d0, d1 = run().daily, run(**lever("medical_community")).daily
-    assert d1["visits_village"].sum() + d1["visits_township"].sum() > d0["visits_village"].sum() + d0["visits_township"].sum()
+    assert (
+        d1["visits_village"].sum() + d1["visits_township"].sum()
+        > d0["visits_village"].sum() + d0["visits_township"].sum()
+    )
 
 
 def test_tcm_services_raise_the_tcm_share():
@@ -226,15 +230,35 @@ def test_every_lever_is_tested_here():
     assert set(ALL_ON) == set(type(load_params().policies).model_fields)
 
 
-@pytest.mark.parametrize("over, key", [
-    ({"policies.stationed.enabled": True, "policies.stationed.start": "2031-01-01"}, "policies.stationed.start"),
-    ({"policies.drg.enabled": True, "policies.drg.start": "2024-06-01", "run.days": 100}, "policies.drg.start"),
-    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 400}, "policies.stationed.doctors_per_year_county"),
-    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 200, "policies.stationed.period_days": 365,
-      "policies.circuit.enabled": True, "policies.circuit.teams": 20}, "policies.stationed.doctors_per_year_county"),
-    ({"policies.circuit.enabled": True, "policies.circuit.teams": 100, "policies.circuit.team_size": 5}, "policies.circuit.teams"),
-    ({"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_city": 5000}, "policies.stationed.doctors_per_year_city"),
-])
+@pytest.mark.parametrize(
+    "over, key",
+    [
+        ({"policies.stationed.enabled": True, "policies.stationed.start": "2031-01-01"}, "policies.stationed.start"),
+        ({"policies.drg.enabled": True, "policies.drg.start": "2024-06-01", "run.days": 100}, "policies.drg.start"),
+        (
+            {"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 400},
+            "policies.stationed.doctors_per_year_county",
+        ),
+        (
+            {
+                "policies.stationed.enabled": True,
+                "policies.stationed.doctors_per_year_county": 200,
+                "policies.stationed.period_days": 365,
+                "policies.circuit.enabled": True,
+                "policies.circuit.teams": 20,
+            },
+            "policies.stationed.doctors_per_year_county",
+        ),
+        (
+            {"policies.circuit.enabled": True, "policies.circuit.teams": 100, "policies.circuit.team_size": 5},
+            "policies.circuit.teams",
+        ),
+        (
+            {"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_city": 5000},
+            "policies.stationed.doctors_per_year_city",
+        ),
+    ],
+)
 def test_nonsensical_combinations_are_rejected(over, key):
     with pytest.raises(ParamsError) as e:
         load_params("params/baseline.yaml", over)
@@ -244,7 +268,9 @@ def test_nonsensical_combinations_are_rejected(over, key):
 
 def test_the_nonsense_check_names_the_scenario_file(tmp_path):
     f = tmp_path / "late.yaml"
-    f.write_text(f"extends: {(__import__('pathlib').Path('params/baseline.yaml').resolve())}\npolicies:\n  drg: {{enabled: true, start: 2030-01-01}}\n")
+    f.write_text(
+        f"extends: {(__import__('pathlib').Path('params/baseline.yaml').resolve())}\npolicies:\n  drg: {{enabled: true, start: 2030-01-01}}\n"
+    )
     with pytest.raises(ParamsError, match=r"late.yaml: policies.drg.start: 2030-01-01 is after the run ends"):
         load_params(f)
 

@@ -6,12 +6,19 @@ import pandas as pd
 import pytest
 
 import health_sim
-from health_sim.sim.model import HealthSystemModel
 from health_sim.core.names import AGE_BANDS
+from health_sim.sim.model import HealthSystemModel
 
 from .conftest import quick
 
-EPISODE_COLS = ["episodes", "episodes_minor", "episodes_chronic", "episodes_serious", "episodes_emergency", "episodes_admission"]
+EPISODE_COLS = [
+    "episodes",
+    "episodes_minor",
+    "episodes_chronic",
+    "episodes_serious",
+    "episodes_emergency",
+    "episodes_admission",
+]
 
 
 def test_model_is_a_mesa_model_stepping_days(baseline_params):
@@ -43,7 +50,10 @@ def test_rng_may_be_a_generator_or_seed_sequence(baseline_params):
     m1 = HealthSystemModel(p, rng=np.random.default_rng(5))
     m2 = HealthSystemModel(p, rng=np.random.default_rng(5))
     assert m1.seed == m2.seed
-    assert HealthSystemModel(p, rng=np.random.SeedSequence(5)).seed == HealthSystemModel(p, rng=np.random.SeedSequence(5)).seed
+    assert (
+        HealthSystemModel(p, rng=np.random.SeedSequence(5)).seed
+        == HealthSystemModel(p, rng=np.random.SeedSequence(5)).seed
+    )
     assert HealthSystemModel(p).seed == p.run.seed
     with pytest.raises(TypeError):
         HealthSystemModel(p, rng="five")
@@ -53,9 +63,13 @@ def test_common_random_numbers_illness_does_not_depend_on_policy(baseline_params
     """Two runs with one seed differ only through the policy: residents fall ill on the same days
     whatever the reimbursement, except the few whose chronic control (hence risk) the policy
     changed through their follow-ups, whose onsets move by the least (tests/test_onset.py);
-    choices do change."""
+    choices do change.
+    """
     base = quick(baseline_params)
-    policy = quick(baseline_params, **{"insurance.outpatient.township.reimbursement": 0.95, "insurance.outpatient.county.reimbursement": 0.2})
+    policy = quick(
+        baseline_params,
+        **{"insurance.outpatient.township.reimbursement": 0.95, "insurance.outpatient.county.reimbursement": 0.2},
+    )
     a, b = health_sim.run(base, seed=4), health_sim.run(policy, seed=4)
     diff = (a.daily[EPISODE_COLS] - b.daily[EPISODE_COLS]).abs()
     assert diff["episodes"].sum() <= 0.005 * a.daily["episodes"].sum()  # about 120 episodes a day
@@ -67,14 +81,17 @@ def test_common_random_numbers_illness_does_not_depend_on_policy(baseline_params
 def test_common_random_numbers_a_policy_that_touches_nobody_changes_nothing(baseline_params):
     """A lever that is switched off, however it is set, leaves every output as it was."""
     base = quick(baseline_params)
-    inert = quick(baseline_params, **{"policies.stationed.doctors_per_year_county": 30, "policies.drg.length_of_stay_factor": 0.5})
+    inert = quick(
+        baseline_params, **{"policies.stationed.doctors_per_year_county": 30, "policies.drg.length_of_stay_factor": 0.5}
+    )
     a, b = health_sim.run(base, seed=4), health_sim.run(inert, seed=4)
     pd.testing.assert_frame_equal(a.daily, b.daily, check_exact=True)
 
 
 def test_episode_rates_match_the_parameters(small_params):
     """Episodes per resident-year by kind equal the age-specific rates, raised for residents
-    with an uncontrolled chronic condition (a statistical test)."""
+    with an uncontrolled chronic condition (a statistical test).
+    """
     m = HealthSystemModel(small_params)
     m.run_days()
     d = m.daily_frame()
@@ -125,14 +142,18 @@ def _pair(params, **over):
 
 
 def test_cheaper_grassroots_raises_grassroots_share(baseline_params):
-    a, b = _pair(baseline_params, **{"insurance.outpatient.village.reimbursement": 0.95, "insurance.outpatient.township.reimbursement": 0.95})
+    a, b = _pair(
+        baseline_params,
+        **{"insurance.outpatient.village.reimbursement": 0.95, "insurance.outpatient.township.reimbursement": 0.95},
+    )
     assert b["grassroots_share"] > a["grassroots_share"] + 0.005
     assert b["oop_per_visit"] < a["oop_per_visit"]
 
 
 def test_dearer_city_sends_fewer_to_the_city(baseline_params):
     """A city visit at 2,000 yuan instead of 354: a sixth fewer city visits (0.81-0.87 of them
-    on single seeds of this small run, so three seeds are pooled)."""
+    on single seeds of this small run, so three seeds are pooled).
+    """
     over = {"facilities.city_tertiary.price_visit": 2000.0}
     a = sum(health_sim.run(quick(baseline_params), seed=s).kpis["visits_by_level"]["city"] for s in (7, 8, 9))
     b = sum(health_sim.run(quick(baseline_params, **over), seed=s).kpis["visits_by_level"]["city"] for s in (7, 8, 9))
@@ -140,7 +161,10 @@ def test_dearer_city_sends_fewer_to_the_city(baseline_params):
 
 
 def test_more_capable_township_centres_draw_severe_episodes(baseline_params):
-    cap = {f"facilities.township_centre.capability.{k}": v for k, v in {"serious": 0.8, "emergency": 0.7, "admission": 0.8}.items()}
+    cap = {
+        f"facilities.township_centre.capability.{k}": v
+        for k, v in {"serious": 0.8, "emergency": 0.7, "admission": 0.8}.items()
+    }
     a, b = _pair(baseline_params, **cap)
     assert b["grassroots_share"] > a["grassroots_share"]
     assert b["visits_by_level"]["township"] > a["visits_by_level"]["township"]
@@ -148,10 +172,20 @@ def test_more_capable_township_centres_draw_severe_episodes(baseline_params):
 
 def test_formal_referral_and_downward_referral_probabilities(baseline_params):
     beds = {"facilities.township_centre.beds": 200.0}  # no transfers for want of a bed
-    a, b = _pair(baseline_params, **beds, **{"referral.formal_upward.township": 0.0, "referral.formal_upward.village": 0.0, "referral.downward.county": 0.3})
+    a, b = _pair(
+        baseline_params,
+        **beds,
+        **{
+            "referral.formal_upward.township": 0.0,
+            "referral.formal_upward.village": 0.0,
+            "referral.downward.county": 0.3,
+        },
+    )
     assert b["upward_referrals"] == 0 and a["upward_referrals"] > 0
     assert b["downward_referrals"] > 3 * a["downward_referrals"]
-    long = health_sim.run(quick(baseline_params, **beds, **{"referral.downward.county": 0.3, "run.days": 240, "run.scale": 0.03}), seed=7).kpis
+    long = health_sim.run(
+        quick(baseline_params, **beds, **{"referral.downward.county": 0.3, "run.days": 240, "run.scale": 0.03}), seed=7
+    ).kpis
     assert long["downward_inpatient_share"] == pytest.approx(0.3, abs=0.05)
 
 

@@ -10,7 +10,8 @@ from health_sim.world.onset import NEVER, WINDOW, Onsets
 
 def simulate(p_of_day, n, days, seed=3):
     """Run a calendar for ``days`` days; ``p_of_day(d)`` gives the probabilities in force on day d.
-    Returns the (day, resident) onsets and the largest list of residents looked at on a day."""
+    Returns the (day, resident) onsets and the largest list of residents looked at on a day.
+    """
     p = p_of_day(0)
     cal = Onsets(seed, p)
     onsets, looked_at = [], 0

@@ -1,6 +1,7 @@
 """Optimisation: one-line errors in optimisation files, a small real optimisation (the low-end
 first trial, feasibility, the Pareto front, the cheapest mix and its scenario file, the CLI),
-resuming with more trials, refusing another optimisation's folder, and reproducibility."""
+resuming with more trials, refusing another optimisation's folder, and reproducibility.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.experiments.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params
+from health_sim.core.errors import ParamsError
+from health_sim.experiments.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.sweep import run_one
 
 from .conftest import health_sim_exe
@@ -28,7 +29,13 @@ GAP = "policies.reimbursement.outpatient_grassroots_increase"
 DOCTORS = "policies.stationed.doctors_per_year_county"
 LEVERS = f"""  {GAP}: {{low: 0.0, high: 0.3}}
   {DOCTORS}: {{low: 0, high: 20, integer: true}}"""
-RUN = {"run.scale": 0.01, "run.days": 30, "run.burn_in_days": 30, "policies.reimbursement.enabled": True, "policies.stationed.enabled": True}
+RUN = {
+    "run.scale": 0.01,
+    "run.days": 30,
+    "run.burn_in_days": 30,
+    "policies.reimbursement.enabled": True,
+    "policies.stationed.enabled": True,
+}
 
 # The threshold, measured on the baseline at run.scale 0.01, run.days 30, burn-in 30, seed 7
 # (the two replicate seeds replicate_seeds(7, 2)), grassroots share of the run (all in 2023):
@@ -44,7 +51,16 @@ THRESHOLD = 0.6765
 TARGET = f"[{{name: gs, kpi: grassroots_share, threshold: {THRESHOLD}, source: test}}]"
 
 
-def spec(tmp_path: Path, levers: str = LEVERS, targets: str = TARGET, probability: float = 0.5, reps: int = 2, trials: int = 8, name: str = "o", extra: str = "") -> Path:
+def spec(
+    tmp_path: Path,
+    levers: str = LEVERS,
+    targets: str = TARGET,
+    probability: float = 0.5,
+    reps: int = 2,
+    trials: int = 8,
+    name: str = "o",
+    extra: str = "",
+) -> Path:
     f = tmp_path / f"{name}.yaml"
     run = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in RUN.items())
     f.write_text(f"""{extra}name: {name}
@@ -66,8 +82,11 @@ def nondominated(rows: pd.DataFrame) -> set[int]:
     """Trials of ``rows`` that no other row beats on both doctor_days and extra_fund_yuan."""
     out = set()
     for _, r in rows.iterrows():
-        beaten = ((rows["doctor_days"] <= r["doctor_days"]) & (rows["extra_fund_yuan"] <= r["extra_fund_yuan"])
-                  & ((rows["doctor_days"] < r["doctor_days"]) | (rows["extra_fund_yuan"] < r["extra_fund_yuan"])))
+        beaten = (
+            (rows["doctor_days"] <= r["doctor_days"])
+            & (rows["extra_fund_yuan"] <= r["extra_fund_yuan"])
+            & ((rows["doctor_days"] < r["doctor_days"]) | (rows["extra_fund_yuan"] < r["extra_fund_yuan"]))
+        )
         if not beaten.any():
             out.add(int(r["trial"]))
     return out
@@ -76,21 +95,40 @@ def nondominated(rows: pd.DataFrame) -> set[int]:
 # --- validation ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("levers, targets, probability, fragment", [
-    (f"  {GAP.replace('increase', 'increse')}: {{low: 0.0, high: 0.3}}", TARGET, 0.5,
-     f"levers.{GAP.replace('increase', 'increse')}: unknown key (did you mean 'outpatient_grassroots_increase'?)"),
-    (f"  {GAP}: {{low: 0.0, high: 1.4}}", TARGET, 0.5, f"levers.{GAP}: 1.4 is above 1"),
-    (f"  {DOCTORS}: {{low: 0, high: 5000, integer: true}}", TARGET, 0.5, f"levers.{DOCTORS}: 5000 a year"),
-    (LEVERS, "[grassroots_share_66]", 0.5, "targets: unknown target 'grassroots_share_66'"),
-    (LEVERS, TARGET, 1.5, "probability: 1.5 is above 1"),
-    (f"  {GAP}: {{}}", TARGET, 0.5, f"levers.{GAP}: give either values or low and high"),
-    (f"  {GAP}: {{low: 0.1}}", TARGET, 0.5, f"levers.{GAP}: give either values or low and high"),
-    (f"  {GAP}: {{values: [0.1, 0.2]}}", TARGET, 0.5, f"{GAP}: give low and high"),
-    (f"  {GAP}: {{low: 0.3, high: 0.1}}", TARGET, 0.5, "low 0.3 must be below high 0.1"),
-    ("  {}", TARGET, 0.5, "levers: at least one lever"),
-    (LEVERS, "[]", 0.5, "targets: at least one target"),
-], ids=["misspelt-key", "outside-schema", "context-check", "unknown-target", "probability-above-1", "no-range", "no-high",
-        "values-not-range", "low-above-high", "no-levers", "no-targets"])
+@pytest.mark.parametrize(
+    "levers, targets, probability, fragment",
+    [
+        (
+            f"  {GAP.replace('increase', 'increse')}: {{low: 0.0, high: 0.3}}",
+            TARGET,
+            0.5,
+            f"levers.{GAP.replace('increase', 'increse')}: unknown key (did you mean 'outpatient_grassroots_increase'?)",
+        ),
+        (f"  {GAP}: {{low: 0.0, high: 1.4}}", TARGET, 0.5, f"levers.{GAP}: 1.4 is above 1"),
+        (f"  {DOCTORS}: {{low: 0, high: 5000, integer: true}}", TARGET, 0.5, f"levers.{DOCTORS}: 5000 a year"),
+        (LEVERS, "[grassroots_share_66]", 0.5, "targets: unknown target 'grassroots_share_66'"),
+        (LEVERS, TARGET, 1.5, "probability: 1.5 is above 1"),
+        (f"  {GAP}: {{}}", TARGET, 0.5, f"levers.{GAP}: give either values or low and high"),
+        (f"  {GAP}: {{low: 0.1}}", TARGET, 0.5, f"levers.{GAP}: give either values or low and high"),
+        (f"  {GAP}: {{values: [0.1, 0.2]}}", TARGET, 0.5, f"{GAP}: give low and high"),
+        (f"  {GAP}: {{low: 0.3, high: 0.1}}", TARGET, 0.5, "low 0.3 must be below high 0.1"),
+        ("  {}", TARGET, 0.5, "levers: at least one lever"),
+        (LEVERS, "[]", 0.5, "targets: at least one target"),
+    ],
+    ids=[
+        "misspelt-key",
+        "outside-schema",
+        "context-check",
+        "unknown-target",
+        "probability-above-1",
+        "no-range",
+        "no-high",
+        "values-not-range",
+        "low-above-high",
+        "no-levers",
+        "no-targets",
+    ],
+)
 def test_bad_optimisation_files_give_one_line(tmp_path, levers, targets, probability, fragment):
     f = spec(tmp_path, levers=levers, targets=targets, probability=probability)
     with pytest.raises(ParamsError) as e:
@@ -108,8 +146,15 @@ def test_unknown_target_suggests_the_nearest_name(tmp_path):
 
 def test_the_repository_optimisation_file_is_valid():
     s, base, targets = load_optimize(ROOT / "params" / "optimize" / "cheapest_mix.yaml")
-    assert base.exists() and len(s.levers) == 5 and [t.name for t in targets] == ["grassroots_share_75_by_2025", "chronic_followup_80"] and s.max_oop_increase == 0.10
-    small, _, _ = load_optimize(ROOT / "params" / "optimize" / "cheapest_mix.yaml", {"replicates": 2, "trials": 3, "run": {"run.scale": 0.01}})
+    assert (
+        base.exists()
+        and len(s.levers) == 5
+        and [t.name for t in targets] == ["grassroots_share_75_by_2025", "chronic_followup_80"]
+        and s.max_oop_increase == 0.10
+    )
+    small, _, _ = load_optimize(
+        ROOT / "params" / "optimize" / "cheapest_mix.yaml", {"replicates": 2, "trials": 3, "run": {"run.scale": 0.01}}
+    )
     assert (small.replicates, small.trials, small.run["run.scale"]) == (2, 3, 0.01)
     assert small.run["policies.stationed.enabled"] is True  # `run` is merged, not replaced
 
@@ -131,12 +176,27 @@ def test_summarise_candidate_and_cheapest():
     from health_sim.experiments.optimize import OptimizeSpec
     from health_sim.experiments.targets import Target
 
-    targets = [Target(name="a", kpi="grassroots_share", threshold=0.5, source="t"), Target(name="b", kpi="satisfaction", threshold=0.5, source="t")]
-    rows = pd.DataFrame({
-        "met:a": [1.0, 1.0, 1.0, 0.0], "met:b": [1.0, 1.0, 0.0, 1.0],
-        "final:doctor_days_sunk": [100.0, 200.0, 300.0, 400.0], "final:fund_spending": [1e6, 2e6, 3e6, 4e6], "final:oop_per_visit": [50.0, 50.0, 70.0, 70.0],
-    })
-    s = OptimizeSpec(name="x", base="b", levers={GAP: {"low": 0, "high": 0.3}}, targets=["a"], probability=0.75, cost={"yuan_per_doctor_day": 10.0})
+    targets = [
+        Target(name="a", kpi="grassroots_share", threshold=0.5, source="t"),
+        Target(name="b", kpi="satisfaction", threshold=0.5, source="t"),
+    ]
+    rows = pd.DataFrame(
+        {
+            "met:a": [1.0, 1.0, 1.0, 0.0],
+            "met:b": [1.0, 1.0, 0.0, 1.0],
+            "final:doctor_days_sunk": [100.0, 200.0, 300.0, 400.0],
+            "final:fund_spending": [1e6, 2e6, 3e6, 4e6],
+            "final:oop_per_visit": [50.0, 50.0, 70.0, 70.0],
+        }
+    )
+    s = OptimizeSpec(
+        name="x",
+        base="b",
+        levers={GAP: {"low": 0, "high": 0.3}},
+        targets=["a"],
+        probability=0.75,
+        cost={"yuan_per_doctor_day": 10.0},
+    )
     out = summarise_candidate(rows, targets, reference_fund=2e6, spec=s)
     assert (out["p:a"], out["p:b"], out["p:all"]) == (0.75, 0.75, 0.5)
     assert out["doctor_days"] == 250.0 and out["extra_fund_yuan"] == 0.5e6 and out["oop_per_visit"] == 60.0
@@ -145,7 +205,9 @@ def test_summarise_candidate_and_cheapest():
     assert out["feasible"] is False
     assert summarise_candidate(rows, targets, 2e6, s.model_copy(update={"probability": 0.5}))["feasible"] is True
 
-    table = pd.DataFrame({"trial": [0, 1, 2, 3], "feasible": [False, True, True, False], "cost_yuan": [1.0, 50.0, 20.0, 5.0]})
+    table = pd.DataFrame(
+        {"trial": [0, 1, 2, 3], "feasible": [False, True, True, False], "cost_yuan": [1.0, 50.0, 20.0, 5.0]}
+    )
     assert int(cheapest(table)["trial"]) == 2  # the infeasible cheaper ones do not count
     assert cheapest(table.assign(feasible=False)) is None
     assert cheapest(table.iloc[:0]) is None
@@ -189,9 +251,13 @@ def test_small_optimisation(optimised):
     best = cheapest(table)
     feasible = table[table["feasible"]]
     assert best["feasible"] and best["cost_yuan"] == feasible["cost_yuan"].min()
-    assert (table.loc[~table["feasible"], "cost_yuan"] < best["cost_yuan"]).any(), "an infeasible candidate should be cheaper (else the check above is weak)"
+    assert (table.loc[~table["feasible"], "cost_yuan"] < best["cost_yuan"]).any(), (
+        "an infeasible candidate should be cheaper (else the check above is weak)"
+    )
     # the files
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "trials.parquet").sort_values("trial").reset_index(drop=True), table)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "trials.parquet").sort_values("trial").reset_index(drop=True), table
+    )
     pareto = pd.read_parquet(out / "pareto.parquet")
     assert set(pareto["trial"]) == front and pareto["doctor_days"].is_monotonic_increasing
     text = (out / "cheapest.yaml").read_text()
@@ -205,11 +271,17 @@ def test_small_optimisation(optimised):
 
 def test_cheapest_candidate_matches_its_runs_recomputed(optimised):
     """The table's probability and costs of the cheapest mix are those of its replicates run
-    again here with the optimisation's seeds, against the reference spending it recorded."""
+    again here with the optimisation's seeds, against the reference spending it recorded.
+    """
     _, table, out = optimised
     best = cheapest(table)
     levers = {GAP: float(best[GAP]), DOCTORS: int(best[DOCTORS])}
-    rows = pd.DataFrame([run_one(str(BASE), RUN, levers, s, ["grassroots_share", *(f"final:{k}" for k in COSTS)], []) for s in replicate_seeds(7, 2)])
+    rows = pd.DataFrame(
+        [
+            run_one(str(BASE), RUN, levers, s, ["grassroots_share", *(f"final:{k}" for k in COSTS)], [])
+            for s in replicate_seeds(7, 2)
+        ]
+    )
     reference = json.loads((out / "reference.json").read_text())
     assert best["p:gs"] == (rows["grassroots_share"] >= THRESHOLD).mean()
     assert best["doctor_days"] == pytest.approx(rows["final:doctor_days_sunk"].mean())
@@ -219,14 +291,22 @@ def test_cheapest_candidate_matches_its_runs_recomputed(optimised):
 def test_cli(optimised, tmp_path):
     f, table, out = optimised
     bad = spec(tmp_path, levers=f"  {GAP}: {{low: 0.0, high: 1.4}}", name="bad")
-    done = subprocess.run([health_sim_exe(), "optimize", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [health_sim_exe(), "optimize", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{bad}: levers.{GAP}: 1.4 is above 1"), done.stderr
     # a finished optimisation rerun with its number of trials runs nothing and reports the table
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    done = subprocess.run([health_sim_exe(), "optimize", str(f), "--out", str(copy), "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [health_sim_exe(), "optimize", str(f), "--out", str(copy), "--workers", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     n_feasible, n_front = int(table["feasible"].sum()), int(table["pareto"].sum())
     assert f"8 candidates, {n_feasible} feasible, {n_front} on the Pareto front" in done.stdout
@@ -243,7 +323,9 @@ def test_resume_keeps_earlier_trials_and_refuses_another_optimisation(optimised,
     more = more.sort_values("trial").reset_index(drop=True)
     assert list(more["trial"]) == list(range(10))
     old = table.sort_values("trial").reset_index(drop=True)
-    pd.testing.assert_frame_equal(more.iloc[:8].drop(columns=["pareto"]), old.drop(columns=["pareto"]))  # new trials may beat old ones
+    pd.testing.assert_frame_equal(
+        more.iloc[:8].drop(columns=["pareto"]), old.drop(columns=["pareto"])
+    )  # new trials may beat old ones
     assert (copy / "reference.json").read_text() == reference
     assert set(more.loc[more["pareto"], "trial"]) == nondominated(more[more["feasible"]])
     # another optimisation (another probability) into the same folder is refused, folder untouched
@@ -259,7 +341,9 @@ def test_fresh_optimisations_are_reproducible(optimised, tmp_path):
     """Same file, same seed, another folder (and another number of workers): the same table."""
     f, table, _ = optimised
     again, _ = optimize(f, out=tmp_path / "again", workers=1, progress=False)
-    pd.testing.assert_frame_equal(again.sort_values("trial").reset_index(drop=True), table.sort_values("trial").reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        again.sort_values("trial").reset_index(drop=True), table.sort_values("trial").reset_index(drop=True)
+    )
 
 
 def test_pareto_front_and_feasible_flag_agree_with_two_targets(tmp_path):
@@ -269,7 +353,8 @@ def test_pareto_front_and_feasible_flag_agree_with_two_targets(tmp_path):
     second's below for every gap in [0, 0.3] (0.671 and up; 0.6557 and down); so each of the targets "above" and "below" is met
     in 1 of 2 replicates and both together in none. Whether feasibility means each target in
     half the replicates (every candidate feasible) or all targets together (none feasible),
-    the Pareto front must be the feasible candidates no feasible one beats."""
+    the Pareto front must be the feasible candidates no feasible one beats.
+    """
     targets = """
   - {name: above, kpi: grassroots_share, op: ">=", threshold: 0.663, source: test}
   - {name: below, kpi: grassroots_share, op: "<", threshold: 0.663, source: test}"""
@@ -287,7 +372,8 @@ def test_pareto_front_and_feasible_flag_agree_with_two_targets(tmp_path):
 def test_a_target_the_runs_do_not_reach_is_a_one_line_error(tmp_path):
     """A target judged in a year after the runs end (e.g. cheapest_mix.yaml with a shorter
     run.days in `changes`) cannot be met or missed: a one-line error naming it, not a crash
-    inside the sampler."""
+    inside the sampler.
+    """
     late = "[{name: share_by_2030, kpi: grassroots_share, threshold: 0.1, year: 2030, source: test}]"
     f = spec(tmp_path, levers=f"  {GAP}: {{low: 0.0, high: 0.3}}", targets=late, reps=1, trials=1, name="late")
     with pytest.raises((ParamsError, ValueError)) as e:
@@ -302,10 +388,16 @@ def test_an_out_of_pocket_limit_makes_cost_shifting_infeasible():
     from health_sim.experiments.targets import Target
 
     targets = [Target(name="a", kpi="grassroots_share", threshold=0.5, source="t")]
-    rows = pd.DataFrame({
-        "met:a": [1.0, 1.0], "final:doctor_days_sunk": [0.0, 0.0], "final:fund_spending": [1e6, 1e6],
-        "final:oop_per_visit": [55.0, 55.0], "final:oop_per_admission": [6600.0, 6600.0], "final:grassroots_share": [0.7, 0.7],
-    })
+    rows = pd.DataFrame(
+        {
+            "met:a": [1.0, 1.0],
+            "final:doctor_days_sunk": [0.0, 0.0],
+            "final:fund_spending": [1e6, 1e6],
+            "final:oop_per_visit": [55.0, 55.0],
+            "final:oop_per_admission": [6600.0, 6600.0],
+            "final:grassroots_share": [0.7, 0.7],
+        }
+    )
     ref = {"oop_per_visit": 50.0, "oop_per_admission": 6000.0}
     s = OptimizeSpec(name="x", base="b", levers={GAP: {"low": 0, "high": 0.3}}, targets=["a"], probability=0.9)
     assert summarise_candidate(rows, targets, 2e6, s, ref)["feasible"]  # no limit

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, params_hash, to_yaml, with_overrides
 from health_sim.config.schema import Params
+from health_sim.core.errors import ParamsError
 
 from .conftest import health_sim_exe
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "params" / "baseline.yaml"
-
 
 
 def write(path: Path, text: str) -> Path:
@@ -165,7 +164,9 @@ def test_bad_key_in_extended_file_names_that_file(tmp_path):
 
 def test_bad_value_in_extended_file_names_that_file(tmp_path):
     base = write(tmp_path / "base.yaml", "insurance:\n  outpatient:\n    township: {reimbursement: 1.3}\n")
-    child = write(tmp_path / "child.yaml", "extends: base.yaml\ninsurance:\n  outpatient:\n    township: {deductible: 2}\n")
+    child = write(
+        tmp_path / "child.yaml", "extends: base.yaml\ninsurance:\n  outpatient:\n    township: {deductible: 2}\n"
+    )
     msg = error_of(child)
     assert Path(source_of(msg)).resolve() == base.resolve(), msg
     assert msg.endswith(": insurance.outpatient.township.reimbursement: 1.3 is above 1"), msg
@@ -208,7 +209,11 @@ def test_malformed_extended_file_names_that_file(tmp_path):
     [
         ("run.dayz=3", "--set run.dayz: ", ["'days'"]),
         ("run.days=abc", "--set run.days: ", ["abc"]),
-        ("insurance.outpatient.township.reimbursement=1.3", "--set insurance.outpatient.township.reimbursement: ", ["1.3 is above 1"]),
+        (
+            "insurance.outpatient.township.reimbursement=1.3",
+            "--set insurance.outpatient.township.reimbursement: ",
+            ["1.3 is above 1"],
+        ),
         ("county.population=-5", "--set county.population: ", ["-5"]),
         ("county.townships.3.population=-7", "--set county.townships.3.population: ", ["-7 is negative"]),
         ("county.townships.99.population=1", "--set county.townships.99.population: ", ["99"]),
@@ -226,7 +231,12 @@ def test_set_errors_name_set_and_key(tmp_path, item, prefix, fragments):
 
 @pytest.mark.parametrize(
     "key, flag, value, fragment",
-    [("run.scale", "--scale", 0, "0"), ("run.scale", "--scale", 1.5, "1.5"), ("run.days", "--days", -1, "-1"), ("run.seed", "--seed", -3, "-3")],
+    [
+        ("run.scale", "--scale", 0, "0"),
+        ("run.scale", "--scale", 1.5, "1.5"),
+        ("run.days", "--days", -1, "-1"),
+        ("run.seed", "--seed", -3, "-3"),
+    ],
 )
 def test_flag_errors_name_the_flag(tmp_path, key, flag, value, fragment):
     p = write(tmp_path / "scen.yaml", "run: {seed: 4}\n")
@@ -262,12 +272,19 @@ def test_extends_baseline_overrides_exactly_one_key(tmp_path):
     )
     got, base = load_params(scen), load_params(BASELINE)
     assert got != base
-    assert diff(got, base) == {"insurance.outpatient.township.reimbursement": (0.8, base.insurance.outpatient.township.reimbursement)}
+    assert diff(got, base) == {
+        "insurance.outpatient.township.reimbursement": (0.8, base.insurance.outpatient.township.reimbursement)
+    }
 
 
 def test_extends_nested_merge_keeps_siblings_and_follows_a_chain(tmp_path, monkeypatch):
-    write(tmp_path / "base.yaml", "run: {days: 30, seed: 5}\ninsurance:\n  outpatient:\n    township: {deductible: 3.0}\n")
-    write(tmp_path / "mid" / "mid.yaml", "extends: ../base.yaml\nrun: {seed: 9}\ninsurance:\n  outpatient:\n    township: {reimbursement: 0.8}\n")
+    write(
+        tmp_path / "base.yaml", "run: {days: 30, seed: 5}\ninsurance:\n  outpatient:\n    township: {deductible: 3.0}\n"
+    )
+    write(
+        tmp_path / "mid" / "mid.yaml",
+        "extends: ../base.yaml\nrun: {seed: 9}\ninsurance:\n  outpatient:\n    township: {reimbursement: 0.8}\n",
+    )
     leaf = write(tmp_path / "mid" / "deep" / "leaf.yaml", "extends: ../mid.yaml\nrun: {burn_in_days: 7}\n")
     # Paths in extends are relative to the extending file, not to the working directory.
     monkeypatch.chdir(tmp_path / "mid" / "deep")

@@ -106,7 +106,9 @@ def test_reference_agrees_with_engine(replicates, name):
     mr, me, tol = _band(name, ref, eng, _floors(_params(0)))
     assert np.isfinite(mr) and np.isfinite(me)
     print(f"{name}: reference {mr:.6g}, engine {me:.6g}, diff {mr - me:+.3g}, tolerance {tol:.3g}")
-    assert abs(mr - me) <= tol, f"{name}: reference {mr:.6g}, engine {me:.6g}, |diff| {abs(mr - me):.3g} > tolerance {tol:.3g}"
+    assert abs(mr - me) <= tol, (
+        f"{name}: reference {mr:.6g}, engine {me:.6g}, |diff| {abs(mr - me):.3g} > tolerance {tol:.3g}"
+    )
 
 
 def test_tolerance_is_tight(replicates):

@@ -31,14 +31,23 @@ def test_targets_file_holds_the_documents_targets():
     assert all(x.source for x in t.values())
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("targets:\n  - {name: a, kpi: grasroots_share, threshold: 0.6, source: x}\n", "targets.0.kpi: unknown KPI 'grasroots_share' (did you mean 'grassroots_share'?)"),
-    ("targets:\n  - {name: a, kpi: grassroots_share, op: '=>', threshold: 0.6, source: x}\n", "targets.0.op"),
-    ("targets:\n  - {name: a, kpi: grassroots_share, source: x}\n", "targets.0.threshold: missing"),
-    ("targets:\n  - {name: a, kpi: visits_by_level, threshold: 1, source: x}\n", "visits_by_level.PART"),
-    ("targets:\n  - {name: a, kpi: grassroots_share, threshold: 0.6, source: x, colour: red}\n", "targets.0.colour: unknown key"),
-    ("targets: [\n", "malformed YAML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (
+            "targets:\n  - {name: a, kpi: grasroots_share, threshold: 0.6, source: x}\n",
+            "targets.0.kpi: unknown KPI 'grasroots_share' (did you mean 'grassroots_share'?)",
+        ),
+        ("targets:\n  - {name: a, kpi: grassroots_share, op: '=>', threshold: 0.6, source: x}\n", "targets.0.op"),
+        ("targets:\n  - {name: a, kpi: grassroots_share, source: x}\n", "targets.0.threshold: missing"),
+        ("targets:\n  - {name: a, kpi: visits_by_level, threshold: 1, source: x}\n", "visits_by_level.PART"),
+        (
+            "targets:\n  - {name: a, kpi: grassroots_share, threshold: 0.6, source: x, colour: red}\n",
+            "targets.0.colour: unknown key",
+        ),
+        ("targets: [\n", "malformed YAML"),
+    ],
+)
 def test_bad_targets_give_one_line(tmp_path, text, fragment):
     f = tmp_path / "targets.yaml"
     f.write_text(text)
@@ -48,12 +57,19 @@ def test_bad_targets_give_one_line(tmp_path, text, fragment):
 
 
 def test_score_mean_interval_met_and_share():
-    annual = pd.DataFrame({"replicate": [0, 1, 2, 3, 0, 1, 2, 3], "year": [2023] * 4 + [2024] * 4,
-                           "grassroots_share": [0.60, 0.62, 0.64, 0.66, 0.64, 0.66, 0.68, 0.70]})
-    targets = [Target(name="g", kpi="grassroots_share", threshold=0.65, source="s"),
-               Target(name="g23", kpi="grassroots_share", threshold=0.65, year=2023, source="s"),
-               Target(name="g30", kpi="grassroots_share", threshold=0.65, year=2030, source="s"),
-               Target(name="low", kpi="grassroots_share", op="<=", threshold=0.61, year=2023, source="s")]
+    annual = pd.DataFrame(
+        {
+            "replicate": [0, 1, 2, 3, 0, 1, 2, 3],
+            "year": [2023] * 4 + [2024] * 4,
+            "grassroots_share": [0.60, 0.62, 0.64, 0.66, 0.64, 0.66, 0.68, 0.70],
+        }
+    )
+    targets = [
+        Target(name="g", kpi="grassroots_share", threshold=0.65, source="s"),
+        Target(name="g23", kpi="grassroots_share", threshold=0.65, year=2023, source="s"),
+        Target(name="g30", kpi="grassroots_share", threshold=0.65, year=2030, source="s"),
+        Target(name="low", kpi="grassroots_share", op="<=", threshold=0.61, year=2023, source="s"),
+    ]
     s = score(annual, targets).set_index("target")
     assert s.loc["g", "year"] == 2024 and s.loc["g", "mean"] == pytest.approx(0.67)
     assert s.loc["g", "met"] and s.loc["g", "share_met"] == 0.75
@@ -66,21 +82,58 @@ def test_score_mean_interval_met_and_share():
 def test_papermill_runs_the_template_from_the_repo_root(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "papermill", "notebooks/scenario.ipynb", str(tmp_path / "out.ipynb"), "-p", "scenario", "params/scenarios/drg.yaml",
-         "-p", "scale", "0.01", "-p", "replicates", "2", "-p", "days", "400", "-p", "out_dir", str(out), "--no-progress-bar"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            "notebooks/scenario.ipynb",
+            str(tmp_path / "out.ipynb"),
+            "-p",
+            "scenario",
+            "params/scenarios/drg.yaml",
+            "-p",
+            "scale",
+            "0.01",
+            "-p",
+            "replicates",
+            "2",
+            "-p",
+            "days",
+            "400",
+            "-p",
+            "out_dir",
+            str(out),
+            "--no-progress-bar",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     k = pd.read_parquet(out / "kpis.parquet")
     assert list(k["replicate"]) == [0, 1] and k["seed"].nunique() == 2
-    assert {"kpis.parquet", "daily.parquet", "township.parquet", "annual.parquet", "figures"} <= {p.name for p in out.iterdir()}
-    assert {p.name for p in (out / "figures").iterdir()} >= {"grassroots_share.png", "visits_by_level.png", "townships.png", "costs.png"}
+    assert {"kpis.parquet", "daily.parquet", "township.parquet", "annual.parquet", "figures"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert {p.name for p in (out / "figures").iterdir()} >= {
+        "grassroots_share.png",
+        "visits_by_level.png",
+        "townships.png",
+        "costs.png",
+    }
     d = pd.read_parquet(out / "daily.parquet")
     assert len(d) == 2 * 400 and set(d["replicate"]) == {0, 1}
 
 
 def test_help_notebook_lists_the_typed_parameters():
-    proc = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", "notebooks/scenario.ipynb"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", "notebooks/scenario.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     for name in ("scenario: str", "scale: float", "seed: int", "replicates: int", "days: int", "out_dir: str"):
         assert name in proc.stdout
 
@@ -96,7 +149,9 @@ def mini_repo(tmp_path):
     sc = tmp_path / "params" / "scenarios"
     sc.mkdir()
     (sc / "fine.yaml").write_text("# fine\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\n")
-    (sc / "broken.yaml").write_text("# broken\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\ninsurance: {outpatient: {township: {reimbursement: 1.5}}}\n")
+    (sc / "broken.yaml").write_text(
+        "# broken\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\ninsurance: {outpatient: {township: {reimbursement: 1.5}}}\n"
+    )
     return tmp_path
 
 
@@ -111,8 +166,12 @@ def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "failed: broken" in proc.stderr and "1 of 2 scenarios ran" in proc.stderr
     fine, broken = mini_repo / "outputs" / "scenarios" / "fine", mini_repo / "outputs" / "scenarios" / "broken"
-    assert {"scenario.ipynb", "scenario.html", "kpis.parquet", "annual.parquet", "figures"} <= {p.name for p in fine.iterdir()}
-    assert (broken / "scenario.ipynb").exists() and "reimbursement: 1.5 is above 1" in (broken / "error.txt").read_text()
+    assert {"scenario.ipynb", "scenario.html", "kpis.parquet", "annual.parquet", "figures"} <= {
+        p.name for p in fine.iterdir()
+    }
+    assert (broken / "scenario.ipynb").exists() and "reimbursement: 1.5 is above 1" in (
+        broken / "error.txt"
+    ).read_text()
     card = pd.read_csv(mini_repo / "outputs" / "scorecard.csv")
     assert set(card["scenario"]) == {"fine", "broken"}
     assert card.loc[card.scenario == "broken", "status"].str.startswith("failed").all()
@@ -124,17 +183,35 @@ def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     # a scenario folder holding a file the suite did not write is refused before anything runs
     (fine / "stray.txt").write_text("old")
     before = sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir())
-    proc = subprocess.run(cmd + ["--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env())
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "holds files health-sim did not write (stray.txt)" in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        cmd + ["--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.count("\n") == 1
+        and "holds files health-sim did not write (stray.txt)" in proc.stderr
+    ), proc.stderr
     assert sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir()) == before
     # with --force it is replaced whole, and no temporary folders are left
-    proc = subprocess.run(cmd + ["--only", "fine", "--force"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env())
+    proc = subprocess.run(
+        cmd + ["--only", "fine", "--force"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not (fine / "stray.txt").exists() and (fine / "kpis.parquet").exists()
     assert not [p for p in (mini_repo / "outputs" / "scenarios").iterdir() if p.name.startswith(".")]
 
 
 def test_suite_rejects_unknown_scenarios(mini_repo):
-    proc = subprocess.run([health_sim_exe(), "scenarios", "--only", "fien"], cwd=mini_repo, capture_output=True, text=True, timeout=300, env=_repo_env())
-    assert proc.returncode == 2 and proc.stderr.strip() == "--only fien: no such scenario in params/scenarios (did you mean 'fine'?)"
+    proc = subprocess.run(
+        [health_sim_exe(), "scenarios", "--only", "fien"],
+        cwd=mini_repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_repo_env(),
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == "--only fien: no such scenario in params/scenarios (did you mean 'fine'?)"
+    )
     assert not (mini_repo / "outputs" / "scenarios").exists()

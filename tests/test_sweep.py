@@ -1,5 +1,6 @@
 """Sweeps: validation, designs, seeds independent of the worker count, failures recorded,
-and a sweep killed with SIGKILL that resumes to the table of an uninterrupted one."""
+and a sweep killed with SIGKILL that resumes to the table of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "params" / "baseline.yaml"
 
 
-def spec(tmp_path: Path, factors: str, design: str = "{method: grid}", reps: int = 2, name: str = "t", days: int = 30, extra: str = "") -> Path:
+def spec(
+    tmp_path: Path,
+    factors: str,
+    design: str = "{method: grid}",
+    reps: int = 2,
+    name: str = "t",
+    days: int = 30,
+    extra: str = "",
+) -> Path:
     f = tmp_path / f"{name}.yaml"
     f.write_text(f"""{extra}name: {name}
 base: {BASE}
@@ -51,12 +60,21 @@ def test_the_repository_sweeps_are_valid():
         assert base.exists() and len(design_points(s)) >= 4
 
 
-@pytest.mark.parametrize("factors, fragment", [
-    ("  policies.reimbursement.outpatient_grassroots_increse: {values: [0.1]}", "factors.policies.reimbursement.outpatient_grassroots_increse: unknown key (did you mean 'outpatient_grassroots_increase'?)"),
-    ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 1.4}", "1.4 is above 1"),
-    ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.3, high: 0.1}", "low 0.3 must be below high 0.1"),
-    ("  policies.reimbursement.outpatient_grassroots_increase: {}", "give either values or low and high"),
-])
+@pytest.mark.parametrize(
+    "factors, fragment",
+    [
+        (
+            "  policies.reimbursement.outpatient_grassroots_increse: {values: [0.1]}",
+            "factors.policies.reimbursement.outpatient_grassroots_increse: unknown key (did you mean 'outpatient_grassroots_increase'?)",
+        ),
+        ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 1.4}", "1.4 is above 1"),
+        (
+            "  policies.reimbursement.outpatient_grassroots_increase: {low: 0.3, high: 0.1}",
+            "low 0.3 must be below high 0.1",
+        ),
+        ("  policies.reimbursement.outpatient_grassroots_increase: {}", "give either values or low and high"),
+    ],
+)
 def test_bad_sweep_files_give_one_line(tmp_path, factors, fragment):
     f = spec(tmp_path, factors)
     with pytest.raises(ParamsError) as e:
@@ -69,7 +87,11 @@ def test_unknown_target_gives_one_line(tmp_path):
     with pytest.raises(ParamsError) as e:
         load_sweep(f)
     msg = str(e.value)
-    assert msg.startswith(f"{f}: targets: unknown target 'grassroots_share_66'") and "did you mean 'grassroots_share_65'" in msg and "\n" not in msg
+    assert (
+        msg.startswith(f"{f}: targets: unknown target 'grassroots_share_66'")
+        and "did you mean 'grassroots_share_65'" in msg
+        and "\n" not in msg
+    )
 
 
 def test_each_run_records_whether_it_meets_each_target(tmp_path):
@@ -123,7 +145,12 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     f = spec(tmp_path, GRID, reps=3, name="k", days=60)
     ref, _ = run_sweep(f, out=tmp_path / "ref", workers=2, progress=False)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(list((out / "runs").glob("p*.parquet"))) < 3:
         time.sleep(0.1)
@@ -131,7 +158,12 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     proc.wait()
     partial = len(list((out / "runs").glob("p*.parquet")))
     assert 3 <= partial < 12, "the sweep was not interrupted midway"
-    done = subprocess.run([health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [health_sim_exe(), "sweep", str(f), "--out", str(out), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "12 runs, 0 failed" in done.stdout
     pd.testing.assert_frame_equal(stable(pd.read_parquet(out / "results.parquet")), stable(ref))
@@ -154,16 +186,45 @@ def test_dask_scheduler_and_two_worker_processes_give_the_local_table(tmp_path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     bindir = Path(sys.executable).parent
-    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    procs = [
+        subprocess.Popen(
+            [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
     try:
         time.sleep(2)
         for _ in range(2):
-            procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout="60s") as c:
             c.wait_for_workers(2, timeout=120)
-        done = subprocess.run([health_sim_exe(), "sweep", str(f), "--out", str(tmp_path / "dask"), "--executor", "dask", "--scheduler", address], capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                health_sim_exe(),
+                "sweep",
+                str(f),
+                "--out",
+                str(tmp_path / "dask"),
+                "--executor",
+                "dask",
+                "--scheduler",
+                address,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         pd.testing.assert_frame_equal(stable(pd.read_parquet(tmp_path / "dask" / "results.parquet")), stable(local))
     finally:
@@ -184,7 +245,9 @@ def test_dask_local_cluster(tmp_path):
 
 
 def test_via_notebook_gives_the_api_table_and_keeps_the_notebooks(tmp_path):
-    f = spec(tmp_path, "  policies.reimbursement.outpatient_grassroots_increase: {values: [0.0, 0.3]}", name="n", reps=1)
+    f = spec(
+        tmp_path, "  policies.reimbursement.outpatient_grassroots_increase: {values: [0.0, 0.3]}", name="n", reps=1
+    )
     api, _ = run_sweep(f, out=tmp_path / "api", workers=2, progress=False)
     nb, out = run_sweep(f, out=tmp_path / "nb", workers=2, progress=False, via="notebook")
     pd.testing.assert_frame_equal(stable(nb), stable(api))
@@ -194,7 +257,11 @@ def test_via_notebook_gives_the_api_table_and_keeps_the_notebooks(tmp_path):
     import nbformat
 
     for name in kept:
-        counts = [c.execution_count for c in nbformat.read(out / "notebooks" / name, as_version=4).cells if c.cell_type == "code"]
+        counts = [
+            c.execution_count
+            for c in nbformat.read(out / "notebooks" / name, as_version=4).cells
+            if c.cell_type == "code"
+        ]
         assert counts == list(range(1, len(counts) + 1)), counts
 
 
@@ -217,7 +284,8 @@ def test_warm_kernels_are_fresh_and_shut_down(tmp_path):
 def test_sensitivity_indices_rank_an_influential_lever_above_an_inert_one(tmp_path):
     """Sobol and Morris on a real sweep: the outpatient reimbursement gap moves the grassroots
     share; the admission price at village clinics (which do not admit) barely does (it only
-    enters the cost residents expect for severe episodes there)."""
+    enters the cost residents expect for severe episodes there).
+    """
     from health_sim.experiments.analysis import morris_indices, sobol_indices
 
     factors = """  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.4}
@@ -247,7 +315,9 @@ def test_record_reads_final_kpis_from_the_last_calendar_year():
     from health_sim.experiments.sweep import record
 
     annual = pd.DataFrame({"year": [2023, 2024], "grassroots_share": [0.6, 0.7], "fund_spending": [1.0, 2.0]})
-    row = record({"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share", "final:fund_spending"], [])
+    row = record(
+        {"grassroots_share": 0.65}, annual, ["grassroots_share", "final:grassroots_share", "final:fund_spending"], []
+    )
     assert row == {"grassroots_share": 0.65, "final:grassroots_share": 0.7, "final:fund_spending": 2.0}
 
 
@@ -294,8 +364,13 @@ def test_more_workers_than_the_memory_holds_are_refused_before_anything_is_writt
         encoding="utf-8",
     )
     one = hp.memory_needed(hp.load_params(ROOT / "params" / "scenarios" / "baseline_2023.yaml", {"run.scale": 0.5}))
-    monkeypatch.setattr(hp, "available_memory", lambda: int(one * 3))  # room for two runs at the largest scale, not three
+    monkeypatch.setattr(
+        hp, "available_memory", lambda: int(one * 3)
+    )  # room for two runs at the largest scale, not three
     run_sweep(f, out=tmp_path / "two", workers=2, progress=False)
-    with pytest.raises(ParamsError, match=r"s\.yaml: run: 3 workers x about .* GB a run is more than the .* GB of memory available; use fewer --workers"):
+    with pytest.raises(
+        ParamsError,
+        match=r"s\.yaml: run: 3 workers x about .* GB a run is more than the .* GB of memory available; use fewer --workers",
+    ):
         run_sweep(f, out=tmp_path / "three", workers=3, progress=False)
     assert not (tmp_path / "three").exists()

@@ -1,6 +1,7 @@
 """Validation against published evidence: the verdict rule, the evidence file, the comparison
 table, the townships' travel times, cheap paired experiments end to end, and the KPIs they
-read (grassroots_first, grassroots_visits)."""
+read (grassroots_first, grassroots_visits).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +11,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.world.county import build_county
-from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.config.params import load_params
 from health_sim.core.paths import resolve
-from health_sim.experiments.validation import BASE, EVIDENCE, Setting, compare, contract_experiments, distance_experiments, load_evidence, national_trend, price_experiments, severity_experiments, township_minutes, verdict
+from health_sim.experiments.scenario_runs import run_replicates
+from health_sim.experiments.validation import (
+    BASE,
+    EVIDENCE,
+    Setting,
+    compare,
+    contract_experiments,
+    distance_experiments,
+    load_evidence,
+    national_trend,
+    price_experiments,
+    severity_experiments,
+    township_minutes,
+    verdict,
+)
+from health_sim.world.county import build_county
 
 TINY = Setting(scale=0.01, replicates=1, days=30, overrides=(("run.burn_in_days", 10),))
 TWO = Setting(scale=0.01, replicates=2, days=30, overrides=(("run.burn_in_days", 10),))
@@ -37,31 +51,34 @@ def test_verdict_levels_intervals_through_zero_and_missing_values():
     assert verdict(0.5, None, None, float("nan"), float("nan"), float("nan")) == "not computed"
 
 
-@pytest.mark.parametrize("args, expected", [
-    # a published interval: agreement is overlap of the two intervals
-    ((0.5, 0.4, 0.6, 0.65, 0.58, 0.7), "agrees"),
-    ((0.5, 0.4, 0.6, 0.35, 0.3, 0.4), "agrees"),  # touching counts
-    ((0.5, 0.4, 0.6, 0.65, 0.61, 0.7), "same direction, model larger"),
-    ((0.5, 0.4, 0.6, 0.35, 0.3, 0.39), "same direction, model smaller"),
-    ((0.5, 0.4, 0.6, -0.2, -0.3, -0.1), "opposite direction"),
-    # a share with no interval: within 0.1
-    ((0.3, None, None, 0.39, 0.39, 0.39, True), "agrees"),
-    ((0.3, None, None, 0.21, 0.21, 0.21, True), "agrees"),
-    ((0.3, None, None, 0.41, 0.41, 0.41, True), "same direction, model larger"),
-    ((0.3, None, None, 0.19, 0.19, 0.19, True), "same direction, model smaller"),
-    ((0.3, None, None, 0.45, 0.38, 0.5, True), "agrees"),  # the model's interval reaches 0.4
-    # anything else with no interval: within a factor 1.5
-    ((2.0, None, None, 2.9, 2.9, 2.9), "agrees"),
-    ((2.0, None, None, 1.4, 1.4, 1.4), "agrees"),
-    ((2.0, None, None, 3.1, 3.1, 3.1), "same direction, model larger"),
-    ((2.0, None, None, 1.3, 1.3, 1.3), "same direction, model smaller"),
-    ((0.3, None, None, 0.41, 0.41, 0.41), "agrees"),  # not a share: the factor, not +-0.1
-    ((-0.2, None, None, -0.29, -0.29, -0.29), "agrees"),  # negative effects: factor on the magnitude
-    ((-0.2, None, None, -0.35, -0.35, -0.35), "same direction, model larger"),
-    ((-0.2, None, None, -0.1, -0.1, -0.1), "same direction, model smaller"),
-    ((-0.2, None, None, 0.1, 0.05, 0.15), "opposite direction"),
-    ((0.2, None, None, -0.1, -0.15, -0.05), "opposite direction"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        # a published interval: agreement is overlap of the two intervals
+        ((0.5, 0.4, 0.6, 0.65, 0.58, 0.7), "agrees"),
+        ((0.5, 0.4, 0.6, 0.35, 0.3, 0.4), "agrees"),  # touching counts
+        ((0.5, 0.4, 0.6, 0.65, 0.61, 0.7), "same direction, model larger"),
+        ((0.5, 0.4, 0.6, 0.35, 0.3, 0.39), "same direction, model smaller"),
+        ((0.5, 0.4, 0.6, -0.2, -0.3, -0.1), "opposite direction"),
+        # a share with no interval: within 0.1
+        ((0.3, None, None, 0.39, 0.39, 0.39, True), "agrees"),
+        ((0.3, None, None, 0.21, 0.21, 0.21, True), "agrees"),
+        ((0.3, None, None, 0.41, 0.41, 0.41, True), "same direction, model larger"),
+        ((0.3, None, None, 0.19, 0.19, 0.19, True), "same direction, model smaller"),
+        ((0.3, None, None, 0.45, 0.38, 0.5, True), "agrees"),  # the model's interval reaches 0.4
+        # anything else with no interval: within a factor 1.5
+        ((2.0, None, None, 2.9, 2.9, 2.9), "agrees"),
+        ((2.0, None, None, 1.4, 1.4, 1.4), "agrees"),
+        ((2.0, None, None, 3.1, 3.1, 3.1), "same direction, model larger"),
+        ((2.0, None, None, 1.3, 1.3, 1.3), "same direction, model smaller"),
+        ((0.3, None, None, 0.41, 0.41, 0.41), "agrees"),  # not a share: the factor, not +-0.1
+        ((-0.2, None, None, -0.29, -0.29, -0.29), "agrees"),  # negative effects: factor on the magnitude
+        ((-0.2, None, None, -0.35, -0.35, -0.35), "same direction, model larger"),
+        ((-0.2, None, None, -0.1, -0.1, -0.1), "same direction, model smaller"),
+        ((-0.2, None, None, 0.1, 0.05, 0.15), "opposite direction"),
+        ((0.2, None, None, -0.1, -0.15, -0.05), "opposite direction"),
+    ],
+)
 def test_verdict(args, expected):
     value, low, high, model, lo, hi, *share = args
     assert verdict(value, low, high, model, lo, hi, share=bool(share and share[0])) == expected
@@ -77,7 +94,9 @@ def test_evidence_and_national_trend():
     assert list(t.columns) == ["year", "share", "series"]
     assert t["year"].is_monotonic_increasing and t["year"].is_unique
     assert t["share"].between(0, 1, inclusive="neither").all()
-    assert set(t.loc[t["series"] == "NHC statistical bulletin", "year"]) == {int(y) for y in ev["national_grassroots_share"]["values"]}
+    assert set(t.loc[t["series"] == "NHC statistical bulletin", "year"]) == {
+        int(y) for y in ev["national_grassroots_share"]["values"]
+    }
     # the bulletin series falls from 2014 to 2021 (the trend the model is compared with)
     bulletin = t[t["series"] == "NHC statistical bulletin"].set_index("year")["share"]
     assert bulletin.loc[2014] > bulletin.loc[2021]
@@ -89,7 +108,21 @@ def test_compare_without_results_lists_every_item_as_not_computed():
     ids = [e["id"] for e in ev["effects"] + ev["other_checks"]]
     assert list(table["id"]) == ids and table["id"].is_unique
     assert (table["verdict"] == "not computed").all() and table["model"].isna().all()
-    assert list(table.columns) == ["id", "lever", "published", "low", "high", "model", "model_lo", "model_hi", "verdict", "comparability", "unit", "how", "source"]
+    assert list(table.columns) == [
+        "id",
+        "lever",
+        "published",
+        "low",
+        "high",
+        "model",
+        "model_lo",
+        "model_hi",
+        "verdict",
+        "comparability",
+        "unit",
+        "how",
+        "source",
+    ]
     assert (table.loc[table["id"].isin([e["id"] for e in ev["other_checks"]]), "lever"] == "aggregate").all()
 
 
@@ -97,19 +130,41 @@ def test_compare_computes_verdicts_for_the_given_results():
     ev = load_evidence()
     items = {e["id"]: e for e in ev["effects"] + ev["other_checks"]}
     results = {
-        "severity_primary_first_minor_rural": {"model": 0.5, "model_lo": 0.45, "model_hi": 0.55, "how": "test a"},  # a share, no interval
-        "willingness_first_visit_phc_meta": {"model": 0.9, "model_lo": 0.85, "model_hi": 0.95, "how": "test b"},  # a share with a CI
-        "price_elasticity_first_outpatient_visit_rural": {"model": -0.05, "model_lo": -0.06, "model_hi": -0.04, "how": "test c"},
+        "severity_primary_first_minor_rural": {
+            "model": 0.5,
+            "model_lo": 0.45,
+            "model_hi": 0.55,
+            "how": "test a",
+        },  # a share, no interval
+        "willingness_first_visit_phc_meta": {
+            "model": 0.9,
+            "model_lo": 0.85,
+            "model_hi": 0.95,
+            "how": "test b",
+        },  # a share with a CI
+        "price_elasticity_first_outpatient_visit_rural": {
+            "model": -0.05,
+            "model_lo": -0.06,
+            "model_hi": -0.04,
+            "how": "test c",
+        },
     }
     table = compare(ev, results).set_index("id")
     for i, r in results.items():
         e = items[i]
         row = table.loc[i]
-        assert (row["model"], row["model_lo"], row["model_hi"], row["how"]) == (r["model"], r["model_lo"], r["model_hi"], r["how"])
+        assert (row["model"], row["model_lo"], row["model_hi"], row["how"]) == (
+            r["model"],
+            r["model_lo"],
+            r["model_hi"],
+            r["how"],
+        )
         unit = str(e.get("unit", ""))
         share = unit.startswith("share")
         level = share or unit.startswith("CNY") or e.get("lever") is None
-        assert row["verdict"] == verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share, level=level)
+        assert row["verdict"] == verdict(
+            e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share, level=level
+        )
         assert row["verdict"] != "not computed"
     assert table.loc["willingness_first_visit_phc_meta", "verdict"] == "model higher"  # a level: 0.85 > the CI's 0.65
     assert table.loc["severity_primary_first_minor_rural", "verdict"] == "model lower"  # 0.55 < 0.97 - 0.1
@@ -176,7 +231,9 @@ def test_distance_experiment_township_visits_per_resident_are_per_resident():
 
 @pytest.fixture(scope="module")
 def tiny_kpis() -> pd.DataFrame:
-    return run_replicates(resolve(BASE), replicates=2, seed=3, scale=0.01, days=30, overrides={"run.burn_in_days": 10}).kpis
+    return run_replicates(
+        resolve(BASE), replicates=2, seed=3, scale=0.01, days=30, overrides={"run.burn_in_days": 10}
+    ).kpis
 
 
 PARTS = ("all", "minor", "chronic", "severe", "contracted", "not_contracted")
@@ -192,10 +249,14 @@ def test_grassroots_first_severe_below_minor_and_all_in_between(tiny_kpis):
     k = tiny_kpis
     assert (k["grassroots_first.severe"] < k["grassroots_first.minor"]).all()
     kinds = k[["grassroots_first.minor", "grassroots_first.chronic", "grassroots_first.severe"]]
-    assert (k["grassroots_first.all"] >= kinds.min(axis=1) - 1e-12).all() and (k["grassroots_first.all"] <= kinds.max(axis=1) + 1e-12).all()
+    assert (k["grassroots_first.all"] >= kinds.min(axis=1) - 1e-12).all() and (
+        k["grassroots_first.all"] <= kinds.max(axis=1) + 1e-12
+    ).all()
     # 'all' is also a mix of contracted and other residents
     both = k[["grassroots_first.contracted", "grassroots_first.not_contracted"]]
-    assert (k["grassroots_first.all"] >= both.min(axis=1) - 1e-12).all() and (k["grassroots_first.all"] <= both.max(axis=1) + 1e-12).all()
+    assert (k["grassroots_first.all"] >= both.min(axis=1) - 1e-12).all() and (
+        k["grassroots_first.all"] <= both.max(axis=1) + 1e-12
+    ).all()
 
 
 def test_grassroots_visits_are_the_grassroots_share_of_all_visits(tiny_kpis):
@@ -207,7 +268,8 @@ def test_grassroots_visits_are_the_grassroots_share_of_all_visits(tiny_kpis):
 
 def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
     """The model's causal effect of contracting (the contract experiment) has the sign of the
-    published associations: everyone contracted against no one, same residents and seeds."""
+    published associations: everyone contracted against no one, same residents and seeds.
+    """
     r = contract_experiments(TWO)
     assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0
     assert r["contract_first_choice_chc_shenzhen"]["model"] > 0

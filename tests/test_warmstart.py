@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import health_sim
+from health_sim.config.params import with_overrides
 from health_sim.experiments import warmstart
 from health_sim.sim.model import HealthSystemModel
-from health_sim.config.params import with_overrides
 
 from .conftest import quick
 
@@ -47,7 +47,9 @@ def test_every_scenario_continues_from_the_baselines_burn_in_exactly(path, snaps
 def test_the_key_separates_what_the_burn_in_depends_on(baseline_params):
     p = quick(baseline_params)
     key = warmstart.burn_in_key(p, 1)
-    assert key == warmstart.burn_in_key(with_overrides(p, {"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 60}), 1)
+    assert key == warmstart.burn_in_key(
+        with_overrides(p, {"policies.stationed.enabled": True, "policies.stationed.doctors_per_year_county": 60}), 1
+    )
     assert key != warmstart.burn_in_key(p, 2)
     assert key != warmstart.burn_in_key(with_overrides(p, {"choice.minor.trust": 2.5}), 1)
     assert key != warmstart.burn_in_key(with_overrides(p, {"run.days": 61}), 1)
@@ -72,7 +74,9 @@ def test_a_lever_starting_on_the_first_day_is_shared_too(baseline_params):
     warmstart.clear()
     p = quick(baseline_params)
     warmstart.warm_model(p, seed=5)
-    lever = with_overrides(p, {"policies.reimbursement.enabled": True, "policies.reimbursement.outpatient_grassroots_increase": 0.3})
+    lever = with_overrides(
+        p, {"policies.reimbursement.enabled": True, "policies.reimbursement.outpatient_grassroots_increase": 0.3}
+    )
     warm = _finish(warmstart.warm_model(lever, seed=5))
     assert warmstart.stats["hits"] == 1
     cold = _finish(HealthSystemModel(lever, rng=5))
@@ -83,10 +87,15 @@ def test_a_lever_starting_on_the_first_day_is_shared_too(baseline_params):
 
 def test_a_burn_in_cached_by_a_run_with_every_lever_serves_the_others_exactly(baseline_params):
     """In a sweep the cached burn-in usually comes from a run with levers enabled (their daily
-    updates ran, at zero strength): it must serve the baseline and other settings exactly."""
+    updates ran, at zero strength): it must serve the baseline and other settings exactly.
+    """
     warmstart.clear()
     warmstart.warm_model(quick(health_sim.load_params("params/scenarios/all_levers.yaml"), **WINDOW), seed=11)
-    for path in ("params/scenarios/baseline_2023.yaml", "params/scenarios/thousand_doctors.yaml", "params/scenarios/family_doctor.yaml"):
+    for path in (
+        "params/scenarios/baseline_2023.yaml",
+        "params/scenarios/thousand_doctors.yaml",
+        "params/scenarios/family_doctor.yaml",
+    ):
         params = quick(health_sim.load_params(path), **WINDOW)
         warm = _finish(warmstart.warm_model(params, seed=11))
         cold = _finish(HealthSystemModel(params, rng=11))

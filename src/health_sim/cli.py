@@ -9,11 +9,10 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
-
 
 DEBUG_ENV = "HEALTH_SIM_DEBUG"
 """Set to 1 to see the Python traceback of an internal error instead of its one line."""
@@ -34,7 +33,8 @@ _pending: list[str] = []
 def _warnings_once():
     """A ``warnings.showwarning`` that holds each parameter warning back (once each: a sweep
     reads its base scenario several times) until the command's checks have passed: bad
-    input is then one line, and a run that starts is preceded by its warnings."""
+    input is then one line, and a run that starts is preceded by its warnings.
+    """
     from health_sim.core.errors import ParamsWarning
 
     seen: set[str] = set()
@@ -73,8 +73,8 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
-        from health_sim.experiments.outdir import OutputFailed
         from health_sim.core.errors import ParamsError, ParamsWarning
+        from health_sim.experiments.outdir import OutputFailed
         from health_sim.experiments.workers import Interrupted, when_work_starts
 
         warnings.showwarning = _warnings_once()
@@ -153,29 +153,58 @@ def _fail(msg: str, code: int = 2) -> None:
     _line(msg, code)
 
 
-Force = Annotated[bool, typer.Option("--force", help="Replace (or add to) an output place that holds files health-sim did not write.")]
-Dashboard = Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="With --executor dask and no --scheduler: serve the Dask dashboard at this address, e.g. 127.0.0.1:8787 [default: none].")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace (or add to) an output place that holds files health-sim did not write.")
+]
+Dashboard = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="With --executor dask and no --scheduler: serve the Dask dashboard at this address, e.g. 127.0.0.1:8787 [default: none].",
+    ),
+]
 
 
 @app.command()
 def run(
-    params_file: Annotated[Path, typer.Argument(metavar="PARAMS.yaml", help="Parameter file (may `extends:` another).")],
-    scale: Annotated[Optional[float], typer.Option(help="Share of residents simulated (0-1]; overrides run.scale.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; overrides run.seed.")] = None,
-    days: Annotated[Optional[int], typer.Option(help="Days to simulate; overrides run.days.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/<params file name>]; one holding other files is refused unless --force.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a parameter by its dotted key; repeatable.")] = None,
-    county: Annotated[Optional[Path], typer.Option(metavar="FOLDER", help="A county set (params/counties/*) replacing the file's county.")] = None,
+    params_file: Annotated[
+        Path, typer.Argument(metavar="PARAMS.yaml", help="Parameter file (may `extends:` another).")
+    ],
+    scale: Annotated[
+        float | None, typer.Option(help="Share of residents simulated (0-1]; overrides run.scale.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; overrides run.seed.")] = None,
+    days: Annotated[int | None, typer.Option(help="Days to simulate; overrides run.days.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder [default: outputs/<params file name>]; one holding other files is refused unless --force."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a parameter by its dotted key; repeatable."),
+    ] = None,
+    county: Annotated[
+        Path | None,
+        typer.Option(metavar="FOLDER", help="A county set (params/counties/*) replacing the file's county."),
+    ] = None,
     force: Force = False,
 ) -> None:
     """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
-    params.resolved.yaml and manifest.json into the output directory."""
-    from health_sim.experiments.outdir import discard, stage
+    params.resolved.yaml and manifest.json into the output directory.
+    """
     from health_sim.config.params import load_params
     from health_sim.core.paths import outputs_root
+    from health_sim.experiments.outdir import discard, stage
     from health_sim.experiments.runner import run as run_model
 
-    params = load_params(params_file, set_ or [], flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)}, county=county)
+    params = load_params(
+        params_file,
+        set_ or [],
+        flags={"run.scale": ("--scale", scale), "run.seed": ("--seed", seed), "run.days": ("--days", days)},
+        county=county,
+    )
     out = out or outputs_root() / params_file.stem
     staged = stage(out, "run", force=force)  # checked and writable before the simulation, not after it
     _flush_warnings()
@@ -194,7 +223,9 @@ def run(
     if undefined:
         first = next(iter(undefined.items()))
         more = f"; also {', '.join(list(undefined)[1:])}" if len(undefined) > 1 else ""
-        _warn(f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, reasons in manifest.json): {first[0]}: {first[1]}{more}")
+        _warn(
+            f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, reasons in manifest.json): {first[0]}: {first[1]}{more}"
+        )
     if sys.stdout.isatty():
         k = result.kpis
         typer.echo(
@@ -208,18 +239,34 @@ def scenarios(
     scale: Annotated[float, typer.Option(help="Share of residents simulated in every scenario.")] = 0.05,
     reps: Annotated[int, typer.Option(help="Replicates per scenario (common random numbers).")] = 3,
     jobs: Annotated[int, typer.Option(help="Scenarios run at a time.")] = 2,
-    only: Annotated[Optional[list[str]], typer.Option(help="Run only this scenario (file name without .yaml); repeatable.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only this scenario (file name without .yaml); repeatable.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Base seed of the replicates.")] = 20230101,
     days: Annotated[int, typer.Option(help="Days to simulate; 0 keeps each scenario's own length.")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there [default: outputs].")] = None,
-    ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists].")] = None,
-    no_ensemble: Annotated[bool, typer.Option("--no-ensemble", help="Run every replicate with the scenarios' own parameter values (chance alone).")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Output root: scenarios/<name>/ and scorecard.* go there [default: outputs].")
+    ] = None,
+    ensemble: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="CALIBRATED.yaml",
+            help="Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists].",
+        ),
+    ] = None,
+    no_ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--no-ensemble", help="Run every replicate with the scenarios' own parameter values (chance alone)."
+        ),
+    ] = False,
     force: Force = False,
 ) -> None:
     """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
-    time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html."""
-    from health_sim.experiments.ensemble import default_ensemble, load_ensemble
+    time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html.
+    """
     from health_sim.core.paths import outputs_root
+    from health_sim.experiments.ensemble import default_ensemble, load_ensemble
     from health_sim.experiments.suite import run_suite
 
     for flag, value, lo, hi in (("--scale", scale, 0.0, 1.0), ("--reps", reps, 1, 1000), ("--jobs", jobs, 1, 64)):
@@ -238,14 +285,28 @@ def scenarios(
             _warn(w)
     out = out if out is not None else outputs_root()
     try:
-        card, outcomes = run_suite(scale=scale, reps=reps, jobs=jobs, only=only, seed=seed, days=days, out_root=out, progress=None, ensemble=chosen, force=force)
+        card, outcomes = run_suite(
+            scale=scale,
+            reps=reps,
+            jobs=jobs,
+            only=only,
+            seed=seed,
+            days=days,
+            out_root=out,
+            progress=None,
+            ensemble=chosen,
+            force=force,
+        )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     failed = [o for o in outcomes if not o.ok]
     ok = card[card["status"] == "ok"]
     met = int(ok["met"].fillna(False).astype(bool).sum()) if len(ok) else 0
     drawn = f"; parameters drawn from {chosen}" if chosen else "; parameters: the scenarios' own"
-    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met{drawn}; scorecard: {out / 'scorecard.md'}", err=bool(failed))
+    typer.echo(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met{drawn}; scorecard: {out / 'scorecard.md'}",
+        err=bool(failed),
+    )
     for o in failed:
         typer.echo(f"failed: {o.name}: {o.error}", err=True)
     if failed:
@@ -254,7 +315,8 @@ def scenarios(
 
 def _check_counts(workers: int | None, trials: int | None = None) -> None:
     """--workers and --trials in range (--executor, --scheduler and --dashboard are checked
-    by the pool itself, :class:`health_sim.experiments.workers.Pool`)."""
+    by the pool itself, :class:`health_sim.experiments.workers.Pool`).
+    """
     if workers is not None and not 1 <= workers <= 512:
         _fail(f"--workers: {workers} is outside [1, 512]")
     if trials is not None and not 1 <= trials <= 1_000_000:
@@ -270,18 +332,37 @@ def _check_file_flag(flag: str, path: Path | None) -> None:
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Sweep file (params/sweeps/*.yaml).")],
-    workers: Annotated[Optional[int], typer.Option(help="Runs at a time (local pool or Dask LocalCluster) [default: the cores].")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Runs at a time (local pool or Dask LocalCluster) [default: the cores].")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: outputs/sweeps/<name>].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 or tls://host:8786 [default: start a LocalCluster on 127.0.0.1].")] = None,
-    via: Annotated[str, typer.Option(help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept).")] = "api",
-    ensemble: Annotated[Optional[Path], typer.Option(metavar="CALIBRATED.yaml", help="Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides the file's `ensemble`.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 or tls://host:8786 [default: start a LocalCluster on 127.0.0.1]."
+        ),
+    ] = None,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept)."
+        ),
+    ] = "api",
+    ensemble: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="CALIBRATED.yaml",
+            help="Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides the file's `ensemble`.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Start a sweep of more than 5,000 runs without asking.")] = False,
     force: Force = False,
     dashboard: Dashboard = None,
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
-    Rerunning resumes: finished runs are skipped, failed ones retried."""
+    Rerunning resumes: finished runs are skipped, failed ones retried.
+    """
     from health_sim.experiments.sweep import CONFIRM_RUNS, run_sweep
 
     _check_counts(workers)
@@ -295,7 +376,19 @@ def sweep(
             typer.confirm(f"{size}. Start?", abort=True, err=True)
 
     changes = {"ensemble": str(ensemble.resolve())} if ensemble else None
-    table, folder = run_sweep(spec, out=out, workers=workers, progress=None, executor=executor, scheduler=scheduler, via=via, changes=changes, force=force, dashboard=dashboard, confirm=confirm)
+    table, folder = run_sweep(
+        spec,
+        out=out,
+        workers=workers,
+        progress=None,
+        executor=executor,
+        scheduler=scheduler,
+        via=via,
+        changes=changes,
+        force=force,
+        dashboard=dashboard,
+        confirm=confirm,
+    )
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     typer.echo(f"{len(table)} runs, {failed} failed; results: {folder / 'results.parquet'}", err=bool(failed))
     if failed:
@@ -305,45 +398,75 @@ def sweep(
 @app.command()
 def optimize(
     spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Optimisation file (params/optimize/*.yaml).")],
-    trials: Annotated[Optional[int], typer.Option(help="Candidates in all, counting those of an interrupted run [default: the file's].")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: outputs/optimize/<name>].")] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="Candidates in all, counting those of an interrupted run [default: the file's]."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Runs at a time [default: the cores].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: outputs/optimize/<name>].")] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1]."),
+    ] = None,
     force: Force = False,
     dashboard: Dashboard = None,
 ) -> None:
     """Find the cheapest lever mix meeting the targets in enough replicates (Optuna), and the
-    Pareto front of doctor-days against extra fund spending. Rerunning resumes."""
+    Pareto front of doctor-days against extra fund spending. Rerunning resumes.
+    """
     from health_sim.experiments.optimize import cheapest
     from health_sim.experiments.optimize import optimize as run_optimize
 
     _check_counts(workers, trials)
     try:
-        table, folder = run_optimize(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, force=force, dashboard=dashboard)
+        table, folder = run_optimize(
+            spec,
+            out=out,
+            workers=workers,
+            trials=trials,
+            progress=None,
+            executor=executor,
+            scheduler=scheduler,
+            force=force,
+            dashboard=dashboard,
+        )
     except RuntimeError as e:
         _fail(str(e).splitlines()[0], code=1)
     best = cheapest(table)
     feasible = int(table["feasible"].sum()) if len(table) else 0
-    typer.echo(f"{len(table)} candidates, {feasible} feasible, {int(table['pareto'].sum()) if len(table) else 0} on the Pareto front; results: {folder}")
+    typer.echo(
+        f"{len(table)} candidates, {feasible} feasible, {int(table['pareto'].sum()) if len(table) else 0} on the Pareto front; results: {folder}"
+    )
     if best is None:
         typer.echo("no candidate met every target often enough: widen the lever ranges or add trials", err=True)
         raise typer.Exit(1)
-    typer.echo(f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, {best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}")
+    typer.echo(
+        f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, {best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}"
+    )
 
 
-county_app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, help="County sets: a county from a folder of YAML and CSV files.")
+county_app = typer.Typer(
+    cls=_OneLineErrors, no_args_is_help=True, help="County sets: a county from a folder of YAML and CSV files."
+)
 app.add_typer(county_app, name="county")
 
 
 @county_app.command("check")
-def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A county set (county.yaml, townships.csv [, villages.csv, facilities.csv]).")]) -> None:
+def county_check(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FOLDER", help="A county set (county.yaml, townships.csv [, villages.csv, facilities.csv])."
+        ),
+    ],
+) -> None:
     """Validate a county set and summarise it; a problem is one line naming the file, row and column."""
     import numpy as np
 
-    from health_sim.world.county import build_county
-    from health_sim.core.errors import ParamsError
     from health_sim.config.params import load_params
+    from health_sim.core.errors import ParamsError
+    from health_sim.world.county import build_county
 
     try:
         p = load_params(county=folder)
@@ -352,18 +475,23 @@ def county_check(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="
     c = build_county(p, p.run.seed)
     listed = "listed" if p.county.villages else "laid out at random"
     minutes = np.median(c.travel_minutes, axis=0)
-    typer.echo(f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {minutes[1]:.0f}, to the county {minutes[2]:.0f}")
+    typer.echo(
+        f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {minutes[1]:.0f}, to the county {minutes[2]:.0f}"
+    )
 
 
 @county_app.command("new")
 def county_new(
     folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Folder to write (must not hold a county set yet).")],
-    from_: Annotated[Optional[Path], typer.Option("--from", metavar="FOLDER", help="County set to copy [default: the baseline county, Yangshan].")] = None,
+    from_: Annotated[
+        Path | None,
+        typer.Option("--from", metavar="FOLDER", help="County set to copy [default: the baseline county, Yangshan]."),
+    ] = None,
 ) -> None:
     """Start a county set from an existing one, to edit into your own county."""
     from health_sim.config.county_files import FILES, write_county_set
-    from health_sim.core.errors import ParamsError
     from health_sim.config.params import load_params
+    from health_sim.core.errors import ParamsError
 
     held = [f for f in FILES if (folder / f).exists()]
     if held:
@@ -383,37 +511,78 @@ def county_new(
 @app.command()
 def calibrate(
     spec: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="Calibration file (params/calibrate/*.yaml).")],
-    trials: Annotated[Optional[int], typer.Option(help="Trials in all, counting those of an interrupted run [default: the file's].")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Runs at a time [default: the cores].")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Working folder (study, candidate re-runs) [default: outputs/calibrate/<name>].")] = None,
-    write: Annotated[Optional[Path], typer.Option(help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing file health-sim did not write is refused unless --force.")] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Trials in all, counting those of an interrupted run [default: the file's].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Runs at a time [default: the cores].")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Working folder (study, candidate re-runs) [default: outputs/calibrate/<name>]."),
+    ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing file health-sim did not write is refused unless --force."
+        ),
+    ] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1].")] = None,
-    pool: Annotated[Optional[list[Path]], typer.Option(metavar="FOLDER", help="Working folder of an earlier search (other priors) whose candidates join the ensemble choice; repeatable.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --executor dask: an existing scheduler [default: start a LocalCluster on 127.0.0.1]."),
+    ] = None,
+    pool: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="FOLDER",
+            help="Working folder of an earlier search (other priors) whose candidates join the ensemble choice; repeatable.",
+        ),
+    ] = None,
     force: Force = False,
     dashboard: Dashboard = None,
 ) -> None:
     """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
-    about equally well as an ensemble; write the calibrated file. Rerunning resumes."""
+    about equally well as an ensemble; write the calibrated file. Rerunning resumes.
+    """
     from health_sim.experiments.calibrate import calibrate as run_calibration
 
     _check_counts(workers, trials)
-    ens, path = run_calibration(spec, out=out, workers=workers, trials=trials, progress=None, executor=executor, scheduler=scheduler, write=write, pool=pool or [], force=force, dashboard=dashboard)
+    ens, path = run_calibration(
+        spec,
+        out=out,
+        workers=workers,
+        trials=trials,
+        progress=None,
+        executor=executor,
+        scheduler=scheduler,
+        write=write,
+        pool=pool or [],
+        force=force,
+        dashboard=dashboard,
+    )
     members = ens[ens["member"]]
     within = int(ens["within"].sum())
-    note = "" if within else " (none within tolerance: the ensemble is the best few; widen the priors or the tolerances)"
-    typer.echo(f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, {len(members)} in the ensemble{note}; wrote {path}")
+    note = (
+        "" if within else " (none within tolerance: the ensemble is the best few; widen the priors or the tolerances)"
+    )
+    typer.echo(
+        f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, {len(members)} in the ensemble{note}; wrote {path}"
+    )
 
 
 @app.command("params")
 def params_cmd(
-    out: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output; an existing file health-sim did not write is refused unless --force.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write here instead of standard output; an existing file health-sim did not write is refused unless --force."
+        ),
+    ] = None,
     force: Force = False,
 ) -> None:
     """Print every parameter with its default, unit and source (the content of params/baseline.yaml)."""
-    from health_sim.experiments.outdir import OutputFailed, check_file_place
     from health_sim.config.params import render_commented
     from health_sim.core.paths import atomic_write_text
+    from health_sim.experiments.outdir import OutputFailed, check_file_place
 
     text = render_commented(header=BASELINE_HEADER)
     if out is None:
@@ -423,7 +592,9 @@ def params_cmd(
     try:
         atomic_write_text(out, text)
     except OSError as e:
-        raise OutputFailed(f"--out {out}: writing failed ({e.strerror or e}); the previous file, if any, is intact") from None
+        raise OutputFailed(
+            f"--out {out}: writing failed ({e.strerror or e}); the previous file, if any, is intact"
+        ) from None
 
 
 @app.command()

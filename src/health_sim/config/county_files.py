@@ -29,12 +29,11 @@ from typing import Any
 
 import yaml
 
-from health_sim.core.errors import ParamsError, short
-from health_sim.config.files import read_yaml
+from health_sim.config.files import file_kind, read_text, read_yaml
 from health_sim.config.messages import describe
-from health_sim.config.files import file_kind, read_text
-from health_sim.core.names import FACILITY_TYPES, KINDS, SPECIALTIES
 from health_sim.config.schema import TRAVEL_TARGETS, CountyParams, FacilityType, Township, Village, county_problems
+from health_sim.core.errors import ParamsError, short
+from health_sim.core.names import FACILITY_TYPES, KINDS, SPECIALTIES
 
 FILES = ("county.yaml", "townships.csv", "villages.csv", "facilities.csv")
 _LIST_KEYS = ("townships", "villages")
@@ -65,7 +64,8 @@ COLUMNS["facilities.csv"] = ["type"] + COLUMNS["facilities.csv"]
 
 def _read_csv(path: Path) -> list[tuple[int, dict]]:
     """(line number, row) of every non-empty row; empty cells are left out; unknown or
-    repeated columns are errors. The file must be a regular UTF-8 text file of at most 20 MB."""
+    repeated columns are errors. The file must be a regular UTF-8 text file of at most 20 MB.
+    """
     try:
         text = read_text(path, "county table")
     except ParamsError as e:
@@ -111,7 +111,8 @@ def _fold(cells: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
 
 def column_of(parts: list[str] | tuple) -> str:
     """The CSV column of a key inside a row: ``("travel_minutes", "city")`` -> ``minutes_city``,
-    ``("doctors", "surgery")`` -> ``doctors_surgery``; plain fields are their own column."""
+    ``("doctors", "surgery")`` -> ``doctors_surgery``; plain fields are their own column.
+    """
     parts = [str(p) for p in parts]
     for _, nested in _NESTED.values():
         if len(parts) == 2 and parts[0] in nested:
@@ -145,7 +146,8 @@ def _unfold(row: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
 
 def _section_rows(path: Path) -> list[tuple[int, dict, Any]]:
     """(line, row data, the row validated as its section) of a table; facility rows are
-    validated with the whole parameters, so they carry None."""
+    validated with the whole parameters, so they carry None.
+    """
     model, nested = _NESTED[path.name]
     out = []
     for line, cells in _read_csv(path):
@@ -165,7 +167,7 @@ def _section_rows(path: Path) -> list[tuple[int, dict, Any]]:
         data = _fold(cells, nested)
         try:
             validated = model.model_validate(data)
-        except Exception as e:  # noqa: BLE001 - reported as one line
+        except Exception as e:
             raise _row_error(path, line, e) from None
         out.append((line, data, validated))
     return out
@@ -184,7 +186,11 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
     except ParamsError as e:
         raise CountyFileError(str(e)) from None
     if kind != "folder":
-        raise CountyFileError(f"{short(folder, 120)}: no such county folder" if kind == "missing" else f"{short(folder, 120)}: not a folder (a county set is a folder of {', '.join(FILES)})")
+        raise CountyFileError(
+            f"{short(folder, 120)}: no such county folder"
+            if kind == "missing"
+            else f"{short(folder, 120)}: not a folder (a county set is a folder of {', '.join(FILES)})"
+        )
     for name in FILES:
         f = folder / name
         if kinds[name] not in ("missing", "file"):
@@ -198,7 +204,9 @@ def read_county_set(folder: str | Path) -> tuple[dict, dict, dict]:
     origin: dict = {("county", k): str(folder / "county.yaml") for k in county}
     missing = [k for k in REQUIRED if k not in county]
     if missing:
-        raise CountyFileError(f"{folder / 'county.yaml'}: {missing[0]}: missing (a county set gives {', '.join(REQUIRED)})")
+        raise CountyFileError(
+            f"{folder / 'county.yaml'}: {missing[0]}: missing (a county set gives {', '.join(REQUIRED)})"
+        )
     for key in _LIST_KEYS:
         if key in county:
             raise CountyFileError(f"{folder / 'county.yaml'}: {key}: list them in {key}.csv, not here")
@@ -232,7 +240,8 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
     """Write a county (and every facility type) as a county set; returns the files written.
 
     ``health-sim county new DIR`` uses it to start a researcher's own county from the
-    current one. Files are written whole (temporary name, then renamed)."""
+    current one. Files are written whole (temporary name, then renamed).
+    """
     from health_sim.core.paths import atomic_write_text
 
     folder = Path(folder)
@@ -245,7 +254,9 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
     data = county.model_dump(mode="json")
     towns, villages = data.pop("townships"), data.pop("villages")
     head = "# The county's single values; townships.csv and villages.csv list the places. Units: see `health-sim params`.\n"
-    written = [atomic_write_text(folder / "county.yaml", head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))]
+    written = [
+        atomic_write_text(folder / "county.yaml", head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    ]
 
     def table(name: str, rows: list[dict]) -> None:
         from io import StringIO

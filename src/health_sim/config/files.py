@@ -1,5 +1,6 @@
 """Reading input files safely: regular files of bounded size, YAML without duplicate keys,
-impossible dates, alias bombs or runaway nesting. Every failure is one :class:`ParamsError` line."""
+impossible dates, alias bombs or runaway nesting. Every failure is one :class:`ParamsError` line.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import yaml
 
 from health_sim.core.errors import ParamsError, short
 
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: about 10x faster on params/baseline.yaml
+_BASE_LOADER = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml when present: about 10x faster on params/baseline.yaml
 
 
 MAX_FILE_BYTES = 20_000_000
@@ -38,7 +41,12 @@ class _Loader(_BASE_LOADER):
             key = self.construct_object(key_node, deep=True)
             try:
                 if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{short(key, 40)}' (first at line {seen[key] + 1})", key_node.start_mark)
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key '{short(key, 40)}' (first at line {seen[key] + 1})",
+                        key_node.start_mark,
+                    )
                 seen[key] = key_node.start_mark.line
             except TypeError:  # an unhashable key: the constructor reports it
                 pass
@@ -48,12 +56,15 @@ class _Loader(_BASE_LOADER):
         try:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as e:
-            raise yaml.constructor.ConstructorError(None, None, f"{short(node.value, 40)} is not a date ({e})", node.start_mark) from None
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{short(node.value, 40)} is not a date ({e})", node.start_mark
+            ) from None
 
 
 def _check_size(root) -> None:
     """Refuse documents that expand to more than MAX_NODES values, nest deeper than
-    MAX_DEPTH or refer to themselves (iteratively: no recursion on hostile input)."""
+    MAX_DEPTH or refer to themselves (iteratively: no recursion on hostile input).
+    """
     sizes: dict[int, int] = {}
     stack = [(root, 0, False)]
     open_nodes: set[int] = set()
@@ -97,8 +108,9 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _BASE_LOADER.construct_yaml_map
 
 
 def file_kind(path: Path) -> str:
-    """"file", "folder", "missing" or "other" (a FIFO, a device, a socket); a path that
-    cannot even be looked at (too long, no permission) is one ParamsError line."""
+    """ "file", "folder", "missing" or "other" (a FIFO, a device, a socket); a path that
+    cannot even be looked at (too long, no permission) is one ParamsError line.
+    """
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -112,7 +124,8 @@ def file_kind(path: Path) -> str:
 
 def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BYTES) -> str:
     """The text of a regular file of at most ``limit`` bytes; anything else (missing, a
-    folder, a FIFO or device, too large, not UTF-8) is one ParamsError line."""
+    folder, a FIFO or device, too large, not UTF-8) is one ParamsError line.
+    """
     path = Path(path)
     kind = file_kind(path)
     if kind == "missing":
@@ -137,7 +150,8 @@ def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BY
 def _check_depth(text: str, where: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH from the parser's event stream, which is read
     without recursion: composing a document of 100,000 nested lists would overflow the
-    stack of the compiled loader and crash the process."""
+    stack of the compiled loader and crash the process.
+    """
     parser = _BASE_LOADER(text)
     depth = 0
     try:
@@ -145,7 +159,9 @@ def _check_depth(text: str, where: str) -> None:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise ParamsError(f"{where}: nested deeper than {MAX_DEPTH} levels (line {event.start_mark.line + 1})")
+                    raise ParamsError(
+                        f"{where}: nested deeper than {MAX_DEPTH} levels (line {event.start_mark.line + 1})"
+                    )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.YAMLError:
@@ -185,4 +201,3 @@ def read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
     return data
-

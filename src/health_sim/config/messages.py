@@ -73,7 +73,12 @@ def describe(err: dict) -> tuple[tuple, str]:
         bound = fmt_value(ctx.get("ge", ctx.get("gt")))
         if bound == "0" and isinstance(val, (int, float)) and val < 0:
             return loc, f"{fmt_value(val)} is negative"
-        return loc, f"{fmt_value(val)} is below {bound}" if typ == "greater_than_equal" else f"{fmt_value(val)} must be above {bound}"
+        return (
+            loc,
+            f"{fmt_value(val)} is below {bound}"
+            if typ == "greater_than_equal"
+            else f"{fmt_value(val)} must be above {bound}",
+        )
     if typ == "value_error":
         return loc, str(ctx.get("error", err["msg"]))
     msg = err["msg"]
@@ -96,7 +101,8 @@ def validate_data(model: type[BaseModel], data: dict, where: str):
 
 def sorted_errors(e: ValidationError) -> list[dict]:
     """A ValidationError's errors, unknown keys first: a misspelt key is also reported as the
-    real key 'missing', and the misspelling (with its did-you-mean) is the useful line."""
+    real key 'missing', and the misspelling (with its did-you-mean) is the useful line.
+    """
     errors = e.errors()
     return sorted(errors, key=lambda err: err["type"] != "extra_forbidden")
 
@@ -107,4 +113,3 @@ def first_error(e: ValidationError) -> str:
     loc, msg = describe(errors[0])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{short('.'.join(str(p) for p in loc), 120) or '(top level)'}: {msg}{more}"
-

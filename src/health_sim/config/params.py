@@ -68,7 +68,8 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
 
 def parse_set(item: str) -> tuple[list[str], Any]:
     """Parse one ``dotted.key=value`` override; the value is read as YAML (numbers, lists...),
-    or kept as text when it is not valid YAML."""
+    or kept as text when it is not valid YAML.
+    """
     if "=" not in item:
         raise ParamsError(f"--set {short(item)}: expected dotted.key=value")
     key, _, raw = item.partition("=")
@@ -84,7 +85,8 @@ def parse_set(item: str) -> tuple[list[str], Any]:
 
 def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) -> None:
     """Set dotted key ``parts`` of ``data`` to ``value``; a key through a value that is not a
-    section or list, or an index outside a list, is one ParamsError line."""
+    section or list, or an index outside a list, is one ParamsError line.
+    """
     where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
     node: Any = data
     for i, p in enumerate(parts[:-1]):
@@ -97,7 +99,9 @@ def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) 
         else:
             raise ParamsError(f"{where}: {short('.'.join(parts[:i]))} is {short(node)}, not a section with keys")
         if not isinstance(node, (dict, list)):
-            raise ParamsError(f"{where}: {short('.'.join(parts[: i + 1]))} is a value ({short(node)}), not a section with keys")
+            raise ParamsError(
+                f"{where}: {short('.'.join(parts[: i + 1]))} is a value ({short(node)}), not a section with keys"
+            )
     last = parts[-1]
     if isinstance(node, list):
         node[_index(node, last, where)] = value
@@ -108,7 +112,8 @@ def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) 
 
 def _index(node: list, part: str, where: str) -> int:
     """A list index written plainly (0, 1, 12: not -0, +1, 01 or 1_0, which would be
-    recorded under another name than the element they set)."""
+    recorded under another name than the element they set).
+    """
     if not (part.isascii() and part.isdigit() and len(part) <= 9 and (part == "0" or not part.startswith("0"))):
         raise ParamsError(f"{where}: {short(part)} is not an index of this list (0 to {len(node) - 1})")
     i = int(part)
@@ -186,11 +191,21 @@ def resource_problems(p: Params) -> list[tuple[tuple, str]]:
     """Runs too large for this machine, found before anything is built: (location, message)."""
     residents = p.county.population * p.run.scale
     if residents < MIN_RESIDENTS:
-        return [(("run", "scale"), f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run needs at least {MIN_RESIDENTS}")]
+        return [
+            (
+                ("run", "scale"),
+                f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run needs at least {MIN_RESIDENTS}",
+            )
+        ]
     need = memory_needed(p)
     free = available_memory()
     if free is not None and need > 0.8 * free:
-        return [(("county", "population"), f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)")]
+        return [
+            (
+                ("county", "population"),
+                f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)",
+            )
+        ]
     return []
 
 
@@ -205,7 +220,11 @@ def validate(data: dict, origin: dict | None = None, source: str = "<params>") -
         src = _source_of(loc, origin, source)
         key = short(".".join(str(p) for p in loc), 120) or "(top level)"
         raise ParamsError(_format(src, key, msg, len(errors) - 1)) from None
-    problems = [(loc, f"{fmt_value(v)} is beyond {MAX_MAGNITUDE:.0e}, the largest number a parameter may have") for loc, v in _numbers(params.model_dump()) if loc not in _UNBOUNDED and abs(v) > MAX_MAGNITUDE]
+    problems = [
+        (loc, f"{fmt_value(v)} is beyond {MAX_MAGNITUDE:.0e}, the largest number a parameter may have")
+        for loc, v in _numbers(params.model_dump())
+        if loc not in _UNBOUNDED and abs(v) > MAX_MAGNITUDE
+    ]
     problems += context_problems(params) + resource_problems(params)
     if problems:
         loc, msg = problems[0]
@@ -217,16 +236,23 @@ def lever_warnings(params: Params, sources: list[tuple[str, set[tuple]]]) -> lis
     """Levers given parameters but not switched on: for each lever that is off, the last
     source (file, ``--set``, sweep factors ...) that set one of its parameters, when no
     source from then on set its ``enabled``. ``sources``: (name, dotted keys it set), in
-    the order they were applied."""
+    the order they were applied.
+    """
     out = []
     for name, lever in params.policies.levers():
         if lever.enabled:
             continue
-        gave = [i for i, (_, keys) in enumerate(sources) if any(k[:2] == ("policies", name) and len(k) > 2 and k[2] != "enabled" for k in keys)]
+        gave = [
+            i
+            for i, (_, keys) in enumerate(sources)
+            if any(k[:2] == ("policies", name) and len(k) > 2 and k[2] != "enabled" for k in keys)
+        ]
         switched = [i for i, (_, keys) in enumerate(sources) if ("policies", name, "enabled") in keys]
         if gave and (not switched or switched[-1] < gave[-1]):
             src = sources[gave[-1]][0]
-            out.append(f"{src}: policies.{name}: parameters given but the lever is not switched on, so they have no effect (add policies.{name}.enabled: true, or enabled: false to keep it off)")
+            out.append(
+                f"{src}: policies.{name}: parameters given but the lever is not switched on, so they have no effect (add policies.{name}.enabled: true, or enabled: false to keep it off)"
+            )
     return out
 
 
@@ -268,7 +294,13 @@ def _use_county_set(data: dict, folder: Path, origin: dict) -> dict:
     return data
 
 
-def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *, flags: dict[str, tuple[str, Any]] | None = None, county: str | Path | None = None) -> Params:
+def load_params(
+    path: str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    *,
+    flags: dict[str, tuple[str, Any]] | None = None,
+    county: str | Path | None = None,
+) -> Params:
     """Load a parameter file (following ``extends``) over the schema defaults.
 
     ``overrides`` are ``dotted.key=value`` strings (as ``--set`` takes) or a mapping
@@ -315,7 +347,9 @@ def _set_override(data: dict, parts: list[str], value: Any, origin: dict, src: s
     fields = fields_at(tuple(parts))
     if fields and not isinstance(value, dict):
         where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
-        raise ParamsError(f"{where}: {fmt_value(value)} is not a section; set one of its keys ({', '.join(fields[:4])}{', ...' if len(fields) > 4 else ''})")
+        raise ParamsError(
+            f"{where}: {fmt_value(value)} is not a section; set one of its keys ({', '.join(fields[:4])}{', ...' if len(fields) > 4 else ''})"
+        )
     if fields:
         for k, v in value.items():
             _set_override(data, [*parts, str(k)], v, origin, src)

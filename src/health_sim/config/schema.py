@@ -19,15 +19,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from health_sim.policies.registry import PolicyParams
-from health_sim.core.names import AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
 from health_sim.core.fields import NonNeg, P, Rate, Section, _check_keys, _per_kind
+from health_sim.core.names import AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
+from health_sim.policies.registry import PolicyParams
 
 # --- run --------------------------------------------------------------------------
 
 
 class RunParams(Section):
-    days: int = P(365, "Simulated days (one model step is one day).", unit="days", source="default: one year", ge=1, le=3650)
+    days: int = P(
+        365, "Simulated days (one model step is one day).", unit="days", source="default: one year", ge=1, le=3650
+    )
     scale: float = P(
         1.0,
         "Share of the county's residents simulated. Facilities stay the same; their capacity "
@@ -37,8 +39,22 @@ class RunParams(Section):
         gt=0.0,
         le=1.0,
     )
-    seed: int = P(20230101, "Seed of every random draw (population, illness, choices).", unit="integer", source="arbitrary", ge=0, le=2**63 - 1)
-    start_date: dt.date = P(dt.date(2023, 1, 1), "Calendar date of day 1 (1950-2200).", unit="date", source="Yangshan 2023 figures", ge=dt.date(1950, 1, 1), le=dt.date(2200, 12, 31))
+    seed: int = P(
+        20230101,
+        "Seed of every random draw (population, illness, choices).",
+        unit="integer",
+        source="arbitrary",
+        ge=0,
+        le=2**63 - 1,
+    )
+    start_date: dt.date = P(
+        dt.date(2023, 1, 1),
+        "Calendar date of day 1 (1950-2200).",
+        unit="date",
+        source="Yangshan 2023 figures",
+        ge=dt.date(1950, 1, 1),
+        le=dt.date(2200, 12, 31),
+    )
     burn_in_days: int = P(
         365,
         "Days simulated before day 1 and not recorded, so that habits, trust and queues start the run in their steady state.",
@@ -55,8 +71,19 @@ class RunParams(Section):
 class Township(Section):
     name: str = P(..., "Township name (pinyin).")
     name_zh: str = P("", "Township name (Chinese).")
-    population: int | None = P(None, "Resident weight: residents are spread over townships in proportion to it. May be left out when `county.villages` lists the villages: then the sum of its villages.", unit="residents", ge=0)
-    villages: int | None = P(None, "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.", unit="villages", ge=1, le=2000)
+    population: int | None = P(
+        None,
+        "Resident weight: residents are spread over townships in proportion to it. May be left out when `county.villages` lists the villages: then the sum of its villages.",
+        unit="residents",
+        ge=0,
+    )
+    villages: int | None = P(
+        None,
+        "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.",
+        unit="villages",
+        ge=1,
+        le=2000,
+    )
     x_km: float = P(..., "Township seat position, east of the county seat.", unit="km")
     y_km: float = P(..., "Township seat position, north of the county seat.", unit="km")
     radius_km: float = P(8.0, "Villages lie within this distance of the township seat.", unit="km", gt=0.0)
@@ -95,10 +122,16 @@ class Village(Section):
     township: str = P(..., "Township the village belongs to (a name in `county.townships`).")
     name: str = P("", "Village name.")
     population: int = P(..., "Residents of the village (its share of its township).", unit="residents", ge=0)
-    x_km: float | None = P(None, "Position east of the county seat; may be left out when travel_minutes gives all four times.", unit="km")
+    x_km: float | None = P(
+        None, "Position east of the county seat; may be left out when travel_minutes gives all four times.", unit="km"
+    )
     y_km: float | None = P(None, "Position north of the county seat.", unit="km")
     urban: bool = P(False, "The village is the town itself (urban residents: more employee-scheme members).")
-    travel_minutes: dict[str, NonNeg] = P(dict, "One-way travel minutes to village_clinic, township_centre, county, city; any left out are computed from the position and the road parameters.", unit="minutes")
+    travel_minutes: dict[str, NonNeg] = P(
+        dict,
+        "One-way travel minutes to village_clinic, township_centre, county, city; any left out are computed from the position and the road parameters.",
+        unit="minutes",
+    )
 
     @field_validator("travel_minutes")
     @classmethod
@@ -106,18 +139,21 @@ class Village(Section):
         return _check_keys(v, TRAVEL_TARGETS, "travel target", need_all=False)
 
     @model_validator(mode="after")
-    def _placed(self) -> "Village":
+    def _placed(self) -> Village:
         if (self.x_km is None) != (self.y_km is None):
             raise ValueError("give both x_km and y_km, or neither")
         if self.x_km is None and len(self.travel_minutes) < len(TRAVEL_TARGETS):
-            raise ValueError(f"village '{self.name}': give x_km and y_km, or all four travel minutes ({', '.join(TRAVEL_TARGETS)})")
+            raise ValueError(
+                f"village '{self.name}': give x_km and y_km, or all four travel minutes ({', '.join(TRAVEL_TARGETS)})"
+            )
         return self
 
 
 def county_problems(townships: list, villages: list) -> list[tuple[str, int, str, str]]:
     """What is wrong between the townships and the villages: (``"township"`` or
     ``"village"``, index in its list, key, message). Used by the schema and, with row
-    numbers, by the county file-set reader."""
+    numbers, by the county file-set reader.
+    """
     names = [t.name for t in townships]
     out = []
     for i, name in enumerate(names):
@@ -133,30 +169,86 @@ def county_problems(townships: list, villages: list) -> list[tuple[str, int, str
         if villages and t.name not in listed:
             out.append(("township", i, "name", f"'{t.name}' has no village (every township needs at least one)"))
         elif not villages and t.villages is None:
-            out.append(("township", i, "villages", f"missing for '{t.name}' (give the number of villages, or list them)"))
+            out.append(
+                ("township", i, "villages", f"missing for '{t.name}' (give the number of villages, or list them)")
+            )
         elif not villages and t.population is None:
             out.append(("township", i, "population", f"missing for '{t.name}'"))
         elif villages and t.population is not None:
             total = sum(x.population for x in villages if x.township == t.name)
             if abs(total - t.population) > max(0.01 * t.population, 1):
-                out.append(("township", i, "population", f"{t.population} for '{t.name}', but its villages sum to {total}"))
+                out.append(
+                    ("township", i, "population", f"{t.population} for '{t.name}', but its villages sum to {total}")
+                )
     return out
 
 
 class CountyParams(Section):
     name: str = P("Yangshan", "County name.", source="Yangshan county, Qingyuan, Guangdong")
-    population: int = P(367175, "Resident population at scale 1 (at most 100 million).", unit="residents", source="2020 census", ge=1, le=100_000_000)
-    townships: list[Township] = P(_yangshan_townships, "Townships, each with a township health centre (1 to 500).", source="Yangshan county government", min_length=1, max_length=500)
-    villages: list[Village] = P(list, "Villages one by one (population, position or travel times; at most 100,000). When empty, each township's `villages` are laid out at random around its seat.", source="Yangshan: laid out at random (assumption)", max_length=100_000)
+    population: int = P(
+        367175,
+        "Resident population at scale 1 (at most 100 million).",
+        unit="residents",
+        source="2020 census",
+        ge=1,
+        le=100_000_000,
+    )
+    townships: list[Township] = P(
+        _yangshan_townships,
+        "Townships, each with a township health centre (1 to 500).",
+        source="Yangshan county government",
+        min_length=1,
+        max_length=500,
+    )
+    villages: list[Village] = P(
+        list,
+        "Villages one by one (population, position or travel times; at most 100,000). When empty, each township's `villages` are laid out at random around its seat.",
+        source="Yangshan: laid out at random (assumption)",
+        max_length=100_000,
+    )
     county_seat: str = P("Yangcheng", "Township holding the county hospitals.", source="Yangshan county government")
-    city_x_km: float = P(55.0, "Position of the city tertiary hospital (Qingyuan), east of the county seat.", unit="km", source="assumption (map)")
-    city_y_km: float = P(-75.0, "Position of the city tertiary hospital, north of the county seat.", unit="km", source="assumption (map)")
-    road_km_per_hour: float = P(38.0, "Average road speed between villages and facilities.", unit="km/h", source="assumption (mountain roads)", gt=0.0)
-    road_winding: float = P(1.4, "Road distance / straight-line distance.", unit="ratio", source="assumption (mountain county)", ge=1.0)
-    access_minutes: float = P(5.0, "Minutes added to every road trip (to and from the road, registration desk).", unit="minutes", source="assumption", ge=0.0)
-    expressway_winding: float = P(1.2, "Expressway distance / straight-line distance from the county seat to the city.", unit="ratio", source="assumption", ge=1.0)
-    expressway_km_per_hour: float = P(70.0, "Speed from the county seat to the city hospital (expressway).", unit="km/h", source="assumption", gt=0.0)
-    village_clinic_minutes: tuple[float, float] = P((3.0, 15.0), "Range of travel minutes to the own village clinic.", unit="minutes", source="NHSS 2018: 89.9% of households within 15 minutes of a facility")
+    city_x_km: float = P(
+        55.0,
+        "Position of the city tertiary hospital (Qingyuan), east of the county seat.",
+        unit="km",
+        source="assumption (map)",
+    )
+    city_y_km: float = P(
+        -75.0, "Position of the city tertiary hospital, north of the county seat.", unit="km", source="assumption (map)"
+    )
+    road_km_per_hour: float = P(
+        38.0,
+        "Average road speed between villages and facilities.",
+        unit="km/h",
+        source="assumption (mountain roads)",
+        gt=0.0,
+    )
+    road_winding: float = P(
+        1.4, "Road distance / straight-line distance.", unit="ratio", source="assumption (mountain county)", ge=1.0
+    )
+    access_minutes: float = P(
+        5.0,
+        "Minutes added to every road trip (to and from the road, registration desk).",
+        unit="minutes",
+        source="assumption",
+        ge=0.0,
+    )
+    expressway_winding: float = P(
+        1.2,
+        "Expressway distance / straight-line distance from the county seat to the city.",
+        unit="ratio",
+        source="assumption",
+        ge=1.0,
+    )
+    expressway_km_per_hour: float = P(
+        70.0, "Speed from the county seat to the city hospital (expressway).", unit="km/h", source="assumption", gt=0.0
+    )
+    village_clinic_minutes: tuple[float, float] = P(
+        (3.0, 15.0),
+        "Range of travel minutes to the own village clinic.",
+        unit="minutes",
+        source="NHSS 2018: 89.9% of households within 15 minutes of a facility",
+    )
 
     @field_validator("townships")
     @classmethod
@@ -168,7 +260,7 @@ class CountyParams(Section):
         return v
 
     @model_validator(mode="after")
-    def _villages_and_townships(self) -> "CountyParams":
+    def _villages_and_townships(self) -> CountyParams:
         for what, i, key, msg in county_problems(self.townships, self.villages):
             raise ValueError(f"{what}s.{i}.{key}: {msg}")
         return self
@@ -201,7 +293,12 @@ def _band(values: tuple[float, ...]) -> Any:
 class ChronicCondition(Section):
     prevalence: dict[str, Rate] = P(..., "Prevalence by age band.", unit="share of residents")
     diagnosed: Rate = P(..., "Share of prevalent cases already diagnosed (aware) at the start.", unit="share")
-    late_diagnosis: Rate = P(0.05, "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.", unit="probability per episode", source="assumption, set by hand so that awareness stays near its starting value against turnover in the baseline")
+    late_diagnosis: Rate = P(
+        0.05,
+        "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.",
+        unit="probability per episode",
+        source="assumption, set by hand so that awareness stays near its starting value against turnover in the baseline",
+    )
 
     @field_validator("prevalence")
     @classmethod
@@ -216,20 +313,61 @@ def _conditions() -> dict:
         # Li Y et al. 2020, BMJ: 12.8% of adults, awareness 43.3%.
         "diabetes": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.05, 0.14, 0.20))), "diagnosed": 0.433},
         # Wang C et al. 2018, Lancet (China Pulmonary Health): 13.7% of 40+; few ever tested (12%).
-        "copd": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22))), "diagnosed": 0.25, "late_diagnosis": 0.02},
+        "copd": {
+            "prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22))),
+            "diagnosed": 0.25,
+            "late_diagnosis": 0.02,
+        },
     }
 
 
 class PopulationParams(Section):
-    age_shares: dict[str, Rate] = P(_band((0.21, 0.36, 0.27, 0.16)), "Share of residents in each age band.", unit="share", source="assumption from the 2020 census of Qingyuan (rural Guangdong, many elderly left behind)")
+    age_shares: dict[str, Rate] = P(
+        _band((0.21, 0.36, 0.27, 0.16)),
+        "Share of residents in each age band.",
+        unit="share",
+        source="assumption from the 2020 census of Qingyuan (rural Guangdong, many elderly left behind)",
+    )
     female_share: Rate = P(0.48, "Share of residents who are female.", unit="share", source="2020 census (Qingyuan)")
-    employee_scheme_share_urban: Rate = P(0.30, "Share of urban residents aged 18-64 in the employee scheme (the rest: urban-rural resident scheme).", unit="share", source="assumption")
-    employee_scheme_share_rural: Rate = P(0.05, "Share of rural residents aged 18-64 in the employee scheme.", unit="share", source="assumption")
-    conditions: dict[str, ChronicCondition] = P(_conditions, "Chronic conditions: prevalence by age band and the diagnosed share.", source="see each condition")
-    contract_rate: Rate = P(0.28, "Share of residents signed with a family doctor.", unit="share", source="DOMAIN: sign-up ~28% in a three-province survey")
-    contract_priority_odds: float = P(2.5, "Odds ratio of being signed for residents aged 65+ or with a diagnosed chronic condition.", unit="odds ratio", source="assumption (policy signs the elderly and chronic first)", ge=1.0)
-    reputation: dict[str, Rate] = P(lambda: {"village": 0.50, "township": 0.55, "county": 0.75, "city": 0.90}, "Reputation of each level: the trust residents start with and are pulled back to by what they hear (0 none, 1 full).", unit="score in [0, 1]", source="assumption; DOMAIN: 65.7% of those refusing a family doctor doubt the doctor's skill")
-    trust_sd: float = P(0.12, "Standard deviation of initial trust between residents.", unit="score", source="assumption", ge=0.0, le=0.5)
+    employee_scheme_share_urban: Rate = P(
+        0.30,
+        "Share of urban residents aged 18-64 in the employee scheme (the rest: urban-rural resident scheme).",
+        unit="share",
+        source="assumption",
+    )
+    employee_scheme_share_rural: Rate = P(
+        0.05, "Share of rural residents aged 18-64 in the employee scheme.", unit="share", source="assumption"
+    )
+    conditions: dict[str, ChronicCondition] = P(
+        _conditions, "Chronic conditions: prevalence by age band and the diagnosed share.", source="see each condition"
+    )
+    contract_rate: Rate = P(
+        0.28,
+        "Share of residents signed with a family doctor.",
+        unit="share",
+        source="DOMAIN: sign-up ~28% in a three-province survey",
+    )
+    contract_priority_odds: float = P(
+        2.5,
+        "Odds ratio of being signed for residents aged 65+ or with a diagnosed chronic condition.",
+        unit="odds ratio",
+        source="assumption (policy signs the elderly and chronic first)",
+        ge=1.0,
+    )
+    reputation: dict[str, Rate] = P(
+        lambda: {"village": 0.50, "township": 0.55, "county": 0.75, "city": 0.90},
+        "Reputation of each level: the trust residents start with and are pulled back to by what they hear (0 none, 1 full).",
+        unit="score in [0, 1]",
+        source="assumption; DOMAIN: 65.7% of those refusing a family doctor doubt the doctor's skill",
+    )
+    trust_sd: float = P(
+        0.12,
+        "Standard deviation of initial trust between residents.",
+        unit="score",
+        source="assumption",
+        ge=0.0,
+        le=0.5,
+    )
 
     @field_validator("age_shares")
     @classmethod
@@ -253,11 +391,38 @@ class PopulationParams(Section):
 class ChronicParams(Section):
     """Chronic-disease management: follow-up, control, and what poor control costs."""
 
-    followups_for_control: int = P(4, "Follow-up visits in the past year that count as managed.", unit="visits per year", source="DOMAIN: >= 4 face-to-face follow-ups a year for hypertension and type-2 diabetes", ge=1)
-    control_if_managed: Rate = P(0.6, "Probability that a diagnosed condition is controlled when managed.", unit="probability", source="assumption")
-    control_if_not_managed: Rate = P(0.3, "Probability that a diagnosed condition is controlled without regular follow-up.", unit="probability", source="assumption")
-    turnover_per_year: float = P(0.05, "Rate at which a diagnosed condition gives way to an undiagnosed one (deaths, migration and new cases in the same resident slot), keeping awareness steady.", unit="per year", source="assumption")
-    uncontrolled_risk_factor: float = P(1.5, "Multiplier of serious, emergency and admission episode rates for residents with an uncontrolled (or undiagnosed) chronic condition.", unit="factor", source="assumption", ge=1.0)
+    followups_for_control: int = P(
+        4,
+        "Follow-up visits in the past year that count as managed.",
+        unit="visits per year",
+        source="DOMAIN: >= 4 face-to-face follow-ups a year for hypertension and type-2 diabetes",
+        ge=1,
+    )
+    control_if_managed: Rate = P(
+        0.6,
+        "Probability that a diagnosed condition is controlled when managed.",
+        unit="probability",
+        source="assumption",
+    )
+    control_if_not_managed: Rate = P(
+        0.3,
+        "Probability that a diagnosed condition is controlled without regular follow-up.",
+        unit="probability",
+        source="assumption",
+    )
+    turnover_per_year: float = P(
+        0.05,
+        "Rate at which a diagnosed condition gives way to an undiagnosed one (deaths, migration and new cases in the same resident slot), keeping awareness steady.",
+        unit="per year",
+        source="assumption",
+    )
+    uncontrolled_risk_factor: float = P(
+        1.5,
+        "Multiplier of serious, emergency and admission episode rates for residents with an uncontrolled (or undiagnosed) chronic condition.",
+        unit="factor",
+        source="assumption",
+        ge=1.0,
+    )
 
 
 # --- episodes ---------------------------------------------------------------------
@@ -277,18 +442,57 @@ def _spec_mix() -> dict:
     return {
         "minor": {**z, "internal_general": 0.72, "surgery": 0.08, "obstetrics_gynaecology": 0.04, "tcm": 0.16},
         "chronic": {**z, "internal_general": 0.88, "tcm": 0.12},
-        "serious": {**z, "internal_general": 0.40, "surgery": 0.25, "emergency_cardiology": 0.17, "obstetrics_gynaecology": 0.10, "tcm": 0.08},
+        "serious": {
+            **z,
+            "internal_general": 0.40,
+            "surgery": 0.25,
+            "emergency_cardiology": 0.17,
+            "obstetrics_gynaecology": 0.10,
+            "tcm": 0.08,
+        },
         "emergency": {**z, "internal_general": 0.15, "surgery": 0.35, "emergency_cardiology": 0.50},
-        "admission": {**z, "internal_general": 0.40, "surgery": 0.27, "emergency_cardiology": 0.13, "obstetrics_gynaecology": 0.15, "tcm": 0.05},
+        "admission": {
+            **z,
+            "internal_general": 0.40,
+            "surgery": 0.27,
+            "emergency_cardiology": 0.13,
+            "obstetrics_gynaecology": 0.15,
+            "tcm": 0.05,
+        },
     }
 
 
 class EpisodeParams(Section):
-    rates: dict[str, dict[str, NonNeg]] = P(_rates, "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.", unit="episodes per resident-year", source="assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the stay-home utilities are calibrated")
-    chronic_followups_per_condition: NonNeg = P(7.0, "Follow-up episodes per diagnosed chronic condition a year (medication, checks).", unit="episodes per condition-year", source="DOMAIN: protocol >= 4 face-to-face follow-ups a year; refills add more (assumption)")
-    specialty_mix: dict[str, dict[str, Rate]] = P(_spec_mix, "Specialty an episode needs, by kind (adults; children's internal_general is paediatrics; men's obstetrics_gynaecology is internal_general).", unit="share", source="assumption")
-    admit_probability: dict[str, Rate] = P(_per_kind({"minor": 0.0, "chronic": 0.0, "serious": 0.08, "emergency": 0.45, "admission": 1.0}), "Probability that a resolved episode is admitted as an inpatient.", unit="probability", source="assumption")
-    extra_visits: dict[str, NonNeg] = P(_per_kind({"minor": 0.55, "chronic": 0.0, "serious": 1.0, "emergency": 0.3, "admission": 0.0}), "Mean return visits to the same facility for an episode resolved there as an outpatient.", unit="visits per episode", source="assumption (infusions and re-checks are common)")
+    rates: dict[str, dict[str, NonNeg]] = P(
+        _rates,
+        "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.",
+        unit="episodes per resident-year",
+        source="assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the stay-home utilities are calibrated",
+    )
+    chronic_followups_per_condition: NonNeg = P(
+        7.0,
+        "Follow-up episodes per diagnosed chronic condition a year (medication, checks).",
+        unit="episodes per condition-year",
+        source="DOMAIN: protocol >= 4 face-to-face follow-ups a year; refills add more (assumption)",
+    )
+    specialty_mix: dict[str, dict[str, Rate]] = P(
+        _spec_mix,
+        "Specialty an episode needs, by kind (adults; children's internal_general is paediatrics; men's obstetrics_gynaecology is internal_general).",
+        unit="share",
+        source="assumption",
+    )
+    admit_probability: dict[str, Rate] = P(
+        _per_kind({"minor": 0.0, "chronic": 0.0, "serious": 0.08, "emergency": 0.45, "admission": 1.0}),
+        "Probability that a resolved episode is admitted as an inpatient.",
+        unit="probability",
+        source="assumption",
+    )
+    extra_visits: dict[str, NonNeg] = P(
+        _per_kind({"minor": 0.55, "chronic": 0.0, "serious": 1.0, "emergency": 0.3, "admission": 0.0}),
+        "Mean return visits to the same facility for an episode resolved there as an outpatient.",
+        unit="visits per episode",
+        source="assumption (infusions and re-checks are common)",
+    )
 
     @field_validator("rates")
     @classmethod
@@ -318,16 +522,34 @@ class EpisodeParams(Section):
 
 
 class FacilityType(Section):
-    doctors: dict[str, Annotated[float, Field(ge=0.0, le=5000.0)]] = P(..., "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for township centres (at most 5,000).", unit="doctors")
-    visits_per_doctor_day: float = P(..., "Outpatient visits a doctor can see in a day.", unit="visits per doctor-day", gt=0.0)
-    beds: float = P(..., "Inpatient beds per facility (per 10,000 residents for township centres; at most 100,000).", unit="beds", ge=0.0, le=100_000.0)
+    doctors: dict[str, Annotated[float, Field(ge=0.0, le=5000.0)]] = P(
+        ...,
+        "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for township centres (at most 5,000).",
+        unit="doctors",
+    )
+    visits_per_doctor_day: float = P(
+        ..., "Outpatient visits a doctor can see in a day.", unit="visits per doctor-day", gt=0.0
+    )
+    beds: float = P(
+        ...,
+        "Inpatient beds per facility (per 10,000 residents for township centres; at most 100,000).",
+        unit="beds",
+        ge=0.0,
+        le=100_000.0,
+    )
     price_visit: NonNeg = P(..., "Price of an outpatient visit.", unit="yuan per visit")
     price_admission: NonNeg = P(..., "Price of an admission.", unit="yuan per admission")
     length_of_stay: float = P(..., "Mean length of an inpatient stay.", unit="days", gt=0.0)
     base_wait_days: NonNeg = P(..., "Wait at an uncrowded facility (registration, queue).", unit="days")
-    capability: dict[str, Rate] = P(..., "Share of episodes of each kind it can resolve (severity threshold).", unit="share of episodes")
-    missing_specialty_factor: Rate = P(..., "Capability multiplier for a specialty none of its doctors has.", unit="factor")
-    serves: Literal["all", "women_children"] = P("all", "Who may use it: everyone, or only children (<15) and women 15-49.")
+    capability: dict[str, Rate] = P(
+        ..., "Share of episodes of each kind it can resolve (severity threshold).", unit="share of episodes"
+    )
+    missing_specialty_factor: Rate = P(
+        ..., "Capability multiplier for a specialty none of its doctors has.", unit="factor"
+    )
+    serves: Literal["all", "women_children"] = P(
+        "all", "Who may use it: everyone, or only children (<15) and women 15-49."
+    )
 
     @field_validator("doctors")
     @classmethod
@@ -347,28 +569,133 @@ def _cap(*v: float) -> dict:
 def _facility_defaults() -> dict:
     return {
         # Village clinic: one or two village doctors, basic drugs (DOMAIN). Price: assumption.
-        "village_clinic": dict(doctors={"internal_general": 1.6}, visits_per_doctor_day=24.0, beds=0.0, price_visit=30.0, price_admission=0.0, length_of_stay=1.0, base_wait_days=0.02, capability=_cap(0.82, 0.80, 0.08, 0.05, 0.0), missing_specialty_factor=0.6),
+        "village_clinic": dict(
+            doctors={"internal_general": 1.6},
+            visits_per_doctor_day=24.0,
+            beds=0.0,
+            price_visit=30.0,
+            price_admission=0.0,
+            length_of_stay=1.0,
+            base_wait_days=0.02,
+            capability=_cap(0.82, 0.80, 0.08, 0.05, 0.0),
+            missing_specialty_factor=0.6,
+        ),
         # Township centre: GPs, a few beds, TCM hall. Price per visit/admission: 49.2/1,141 yuan (2012), inflated (assumption).
         # Beds per 10,000: about 11 (assumption from township occupancy ~59%).
-        "township_centre": dict(doctors={"internal_general": 3.4, "surgery": 0.4, "paediatrics": 0.2, "obstetrics_gynaecology": 0.3, "tcm": 0.9}, visits_per_doctor_day=16.0, beds=10.0, price_visit=60.0, price_admission=1600.0, length_of_stay=6.0, base_wait_days=0.04, capability=_cap(0.95, 0.93, 0.42, 0.30, 0.40), missing_specialty_factor=0.55),
+        "township_centre": dict(
+            doctors={
+                "internal_general": 3.4,
+                "surgery": 0.4,
+                "paediatrics": 0.2,
+                "obstetrics_gynaecology": 0.3,
+                "tcm": 0.9,
+            },
+            visits_per_doctor_day=16.0,
+            beds=10.0,
+            price_visit=60.0,
+            price_admission=1600.0,
+            length_of_stay=6.0,
+            base_wait_days=0.04,
+            capability=_cap(0.95, 0.93, 0.42, 0.30, 0.40),
+            missing_specialty_factor=0.55,
+        ),
         # County people's hospital (medical-community lead). Secondary-hospital prices 219 / 6,762 yuan (national 2023).
-        "county_people": dict(doctors={"internal_general": 95, "surgery": 70, "paediatrics": 22, "emergency_cardiology": 30, "obstetrics_gynaecology": 25, "tcm": 8}, visits_per_doctor_day=6.0, beds=620.0, price_visit=219.0, price_admission=6762.0, length_of_stay=8.0, base_wait_days=0.12, capability=_cap(0.99, 0.98, 0.86, 0.85, 0.85), missing_specialty_factor=0.7),
-        "county_tcm": dict(doctors={"internal_general": 25, "surgery": 12, "tcm": 45}, visits_per_doctor_day=6.0, beds=220.0, price_visit=180.0, price_admission=5200.0, length_of_stay=9.0, base_wait_days=0.10, capability=_cap(0.98, 0.97, 0.75, 0.55, 0.75), missing_specialty_factor=0.6),
-        "county_mch": dict(doctors={"paediatrics": 28, "obstetrics_gynaecology": 30, "internal_general": 6}, visits_per_doctor_day=6.0, beds=110.0, price_visit=170.0, price_admission=4200.0, length_of_stay=5.0, base_wait_days=0.10, capability=_cap(0.98, 0.95, 0.80, 0.70, 0.80), missing_specialty_factor=0.5, serves="women_children"),
+        "county_people": dict(
+            doctors={
+                "internal_general": 95,
+                "surgery": 70,
+                "paediatrics": 22,
+                "emergency_cardiology": 30,
+                "obstetrics_gynaecology": 25,
+                "tcm": 8,
+            },
+            visits_per_doctor_day=6.0,
+            beds=620.0,
+            price_visit=219.0,
+            price_admission=6762.0,
+            length_of_stay=8.0,
+            base_wait_days=0.12,
+            capability=_cap(0.99, 0.98, 0.86, 0.85, 0.85),
+            missing_specialty_factor=0.7,
+        ),
+        "county_tcm": dict(
+            doctors={"internal_general": 25, "surgery": 12, "tcm": 45},
+            visits_per_doctor_day=6.0,
+            beds=220.0,
+            price_visit=180.0,
+            price_admission=5200.0,
+            length_of_stay=9.0,
+            base_wait_days=0.10,
+            capability=_cap(0.98, 0.97, 0.75, 0.55, 0.75),
+            missing_specialty_factor=0.6,
+        ),
+        "county_mch": dict(
+            doctors={"paediatrics": 28, "obstetrics_gynaecology": 30, "internal_general": 6},
+            visits_per_doctor_day=6.0,
+            beds=110.0,
+            price_visit=170.0,
+            price_admission=4200.0,
+            length_of_stay=5.0,
+            base_wait_days=0.10,
+            capability=_cap(0.98, 0.95, 0.80, 0.70, 0.80),
+            missing_specialty_factor=0.5,
+            serves="women_children",
+        ),
         # City tertiary hospital (Qingyuan): public tertiary 354 / 13,931 yuan (national 2023); its capacity
         # is large against the county's demand.
-        "city_tertiary": dict(doctors={"internal_general": 300, "surgery": 250, "paediatrics": 80, "emergency_cardiology": 120, "obstetrics_gynaecology": 90, "tcm": 30}, visits_per_doctor_day=8.0, beds=3000.0, price_visit=354.0, price_admission=13931.0, length_of_stay=10.0, base_wait_days=0.25, capability=_cap(1.0, 1.0, 1.0, 1.0, 1.0), missing_specialty_factor=0.9),
+        "city_tertiary": dict(
+            doctors={
+                "internal_general": 300,
+                "surgery": 250,
+                "paediatrics": 80,
+                "emergency_cardiology": 120,
+                "obstetrics_gynaecology": 90,
+                "tcm": 30,
+            },
+            visits_per_doctor_day=8.0,
+            beds=3000.0,
+            price_visit=354.0,
+            price_admission=13931.0,
+            length_of_stay=10.0,
+            base_wait_days=0.25,
+            capability=_cap(1.0, 1.0, 1.0, 1.0, 1.0),
+            missing_specialty_factor=0.9,
+        ),
     }
 
 
 class FacilityParams(Section):
-    village_clinic: FacilityType = P(..., "Village clinics, one per administrative village.", source="DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity and capability: assumption")
-    township_centre: FacilityType = P(..., "Township health centres, one per township (doctors and beds per 10,000 residents).", source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds and capability: assumption (few township admissions in the baseline, so occupancy is low)")
-    county_people: FacilityType = P(..., "County people's hospital, lead of the county medical community.", source="prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, capability: assumption (occupancy near the public-hospital 86%)")
+    village_clinic: FacilityType = P(
+        ...,
+        "Village clinics, one per administrative village.",
+        source="DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity and capability: assumption",
+    )
+    township_centre: FacilityType = P(
+        ...,
+        "Township health centres, one per township (doctors and beds per 10,000 residents).",
+        source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds and capability: assumption (few township admissions in the baseline, so occupancy is low)",
+    )
+    county_people: FacilityType = P(
+        ...,
+        "County people's hospital, lead of the county medical community.",
+        source="prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, capability: assumption (occupancy near the public-hospital 86%)",
+    )
     county_tcm: FacilityType = P(..., "County TCM hospital.", source="assumption")
-    county_mch: FacilityType = P(..., "County maternal and child health hospital (children and women 15-49 only).", source="assumption")
-    city_tertiary: FacilityType = P(..., "City tertiary hospital (Qingyuan), outside the county.", source="prices: public tertiary 354 yuan a visit, 13,931 an admission (national 2023, DOMAIN); capacity large against the county's demand")
-    wait_memory_days: float = P(7.0, "Memory of crowding: a facility's demand is the exponential average of its daily visits over this many days; sustained demand above capacity builds a queue.", unit="days", source="assumption", ge=1.0)
+    county_mch: FacilityType = P(
+        ..., "County maternal and child health hospital (children and women 15-49 only).", source="assumption"
+    )
+    city_tertiary: FacilityType = P(
+        ...,
+        "City tertiary hospital (Qingyuan), outside the county.",
+        source="prices: public tertiary 354 yuan a visit, 13,931 an admission (national 2023, DOMAIN); capacity large against the county's demand",
+    )
+    wait_memory_days: float = P(
+        7.0,
+        "Memory of crowding: a facility's demand is the exponential average of its daily visits over this many days; sustained demand above capacity builds a queue.",
+        unit="days",
+        source="assumption",
+        ge=1.0,
+    )
 
 
 def _facility_params() -> FacilityParams:
@@ -381,15 +708,28 @@ def _facility_params() -> FacilityParams:
 class ChoiceWeights(Section):
     """Preference weights of the multinomial logit; utilities relative to staying home."""
 
-    asc: dict[str, float] = P(..., "Alternative-specific constant of each level.", unit="utility", source="calibrated to Yangshan 2023 grassroots share 67.1%")
-    quality: float = P(..., "Weight on the facility's capability to resolve the episode (0-1).", unit="utility per unit capability")
+    asc: dict[str, float] = P(
+        ...,
+        "Alternative-specific constant of each level.",
+        unit="utility",
+        source="calibrated to Yangshan 2023 grassroots share 67.1%",
+    )
+    quality: float = P(
+        ..., "Weight on the facility's capability to resolve the episode (0-1).", unit="utility per unit capability"
+    )
     trust: float = P(..., "Weight on the resident's trust in the level (0-1).", unit="utility per unit trust")
-    cost_per_100_yuan: float = P(..., "Weight on expected out-of-pocket cost after reimbursement.", unit="utility per 100 yuan", le=0.0)
+    cost_per_100_yuan: float = P(
+        ..., "Weight on expected out-of-pocket cost after reimbursement.", unit="utility per 100 yuan", le=0.0
+    )
     travel_per_hour: float = P(..., "Weight on one-way travel time.", unit="utility per hour", le=0.0)
     wait_per_day: float = P(..., "Weight on expected waiting.", unit="utility per day", le=0.0)
-    contract: float = P(..., "Bonus for the grassroots (village, township) if signed with a family doctor.", unit="utility")
+    contract: float = P(
+        ..., "Bonus for the grassroots (village, township) if signed with a family doctor.", unit="utility"
+    )
     habit: float = P(..., "Bonus for the level used last time.", unit="utility")
-    employee_hospital: float = P(..., "Bonus for county and city hospitals for employee-scheme members.", unit="utility")
+    employee_hospital: float = P(
+        ..., "Bonus for county and city hospitals for employee-scheme members.", unit="utility"
+    )
 
     @field_validator("asc")
     @classmethod
@@ -438,7 +778,12 @@ class ChoiceParams(Section):
             "asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
         ),
     )
-    stay_home_utility: dict[str, float] = P(_per_kind({"minor": 5.74, "chronic": 4.14, "serious": -1.5, "emergency": -6.0, "admission": -4.0}), "Utility of staying home (self-treating) by episode kind.", unit="utility", source="calibrated: about 6.6 visits per resident-year")
+    stay_home_utility: dict[str, float] = P(
+        _per_kind({"minor": 5.74, "chronic": 4.14, "serious": -1.5, "emergency": -6.0, "admission": -4.0}),
+        "Utility of staying home (self-treating) by episode kind.",
+        unit="utility",
+        source="calibrated: about 6.6 visits per resident-year",
+    )
 
     @field_validator("stay_home_utility")
     @classmethod
@@ -450,10 +795,30 @@ class ChoiceParams(Section):
 
 
 class ReferralParams(Section):
-    formal_upward: dict[str, Rate] = P(lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0}, "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).", unit="probability", source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots")
-    downward: dict[str, Rate] = P(lambda: {"village": 0.0, "township": 0.0, "county": 0.04, "city": 0.008}, "Probability that an inpatient is referred down to the own township centre for recovery.", unit="probability", source="Yangshan 2023: 4.0% of public-hospital inpatients sent down; national tertiary 0.6-0.9%")
-    closed_loop_tracking: Rate = P(0.3, "Share of formally referred patients whose return is tracked (sent back to their grassroots facility).", unit="share", source="assumption (target 95%, DOMAIN)")
-    acute_share_of_stay: Rate = P(0.6, "Share of a downward-referred inpatient's stay spent at the referring hospital.", unit="share", source="assumption")
+    formal_upward: dict[str, Rate] = P(
+        lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0},
+        "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).",
+        unit="probability",
+        source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots",
+    )
+    downward: dict[str, Rate] = P(
+        lambda: {"village": 0.0, "township": 0.0, "county": 0.04, "city": 0.008},
+        "Probability that an inpatient is referred down to the own township centre for recovery.",
+        unit="probability",
+        source="Yangshan 2023: 4.0% of public-hospital inpatients sent down; national tertiary 0.6-0.9%",
+    )
+    closed_loop_tracking: Rate = P(
+        0.3,
+        "Share of formally referred patients whose return is tracked (sent back to their grassroots facility).",
+        unit="share",
+        source="assumption (target 95%, DOMAIN)",
+    )
+    acute_share_of_stay: Rate = P(
+        0.6,
+        "Share of a downward-referred inpatient's stay spent at the referring hospital.",
+        unit="share",
+        source="assumption",
+    )
 
     @field_validator("formal_upward", "downward")
     @classmethod
@@ -462,19 +827,53 @@ class ReferralParams(Section):
 
 
 class SatisfactionParams(Section):
-    intercept: float = P(3.16, "Log-odds of satisfaction for a resolved visit with no wait and no cost.", unit="log-odds", source="calibrated by scripts/calibrate_baseline.py to satisfaction 0.90 (assumption: below the 93% target for end-2023)")
-    unresolved: float = P(-2.0, "Change in log-odds when the facility could not resolve the episode.", unit="log-odds", source="assumption")
-    wait_per_day: float = P(-2.0, "Change in log-odds per day of waiting.", unit="log-odds per day", source="assumption", le=0.0)
-    cost_per_100_yuan: float = P(-0.05, "Change in log-odds per 100 yuan paid out of pocket.", unit="log-odds per 100 yuan", source="assumption", le=0.0)
-    learning_rate: Rate = P(0.2, "Weight of a visit's experience (satisfied or not) in the resident's trust in that level.", unit="share per visit", source="assumption")
-    reputation_pull: float = P(2.0, "Rate at which trust relaxes back towards the level's reputation (word of mouth).", unit="per year", source="assumption", ge=0.0)
+    intercept: float = P(
+        3.16,
+        "Log-odds of satisfaction for a resolved visit with no wait and no cost.",
+        unit="log-odds",
+        source="calibrated by scripts/calibrate_baseline.py to satisfaction 0.90 (assumption: below the 93% target for end-2023)",
+    )
+    unresolved: float = P(
+        -2.0,
+        "Change in log-odds when the facility could not resolve the episode.",
+        unit="log-odds",
+        source="assumption",
+    )
+    wait_per_day: float = P(
+        -2.0, "Change in log-odds per day of waiting.", unit="log-odds per day", source="assumption", le=0.0
+    )
+    cost_per_100_yuan: float = P(
+        -0.05,
+        "Change in log-odds per 100 yuan paid out of pocket.",
+        unit="log-odds per 100 yuan",
+        source="assumption",
+        le=0.0,
+    )
+    learning_rate: Rate = P(
+        0.2,
+        "Weight of a visit's experience (satisfied or not) in the resident's trust in that level.",
+        unit="share per visit",
+        source="assumption",
+    )
+    reputation_pull: float = P(
+        2.0,
+        "Rate at which trust relaxes back towards the level's reputation (word of mouth).",
+        unit="per year",
+        source="assumption",
+        ge=0.0,
+    )
 
 
 # --- insurance --------------------------------------------------------------------
 
 
 class Benefit(Section):
-    in_scope: Rate = P(0.85, "Share of the bill within the policy scope (drugs and services the fund covers).", unit="share", source="assumption")
+    in_scope: Rate = P(
+        0.85,
+        "Share of the bill within the policy scope (drugs and services the fund covers).",
+        unit="share",
+        source="assumption",
+    )
     reimbursement: Rate = P(..., "Share of the price above the deductible paid by the resident scheme.", unit="share")
     deductible: NonNeg = P(..., "Deductible per visit or admission under the resident scheme.", unit="yuan")
     employee_reimbursement: Rate = P(..., "Same, employee scheme.", unit="share")
@@ -494,22 +893,57 @@ class BenefitsByLevel(Section):
 
 
 class InsuranceParams(Section):
-    contribution_per_resident_year: float = P(1020.0, "Fund income per resident-scheme member a year (individual premium plus government subsidy).", unit="yuan per member-year", source="national 2023 resident scheme: 380 individual + 640 subsidy", ge=0.0)
-    contribution_per_employee_year: float = P(4000.0, "Fund income per employee-scheme member a year (pooled part).", unit="yuan per member-year", source="assumption", ge=0.0)
+    contribution_per_resident_year: float = P(
+        1020.0,
+        "Fund income per resident-scheme member a year (individual premium plus government subsidy).",
+        unit="yuan per member-year",
+        source="national 2023 resident scheme: 380 individual + 640 subsidy",
+        ge=0.0,
+    )
+    contribution_per_employee_year: float = P(
+        4000.0,
+        "Fund income per employee-scheme member a year (pooled part).",
+        unit="yuan per member-year",
+        source="assumption",
+        ge=0.0,
+    )
     outpatient: BenefitsByLevel = P(
-        lambda: BenefitsByLevel(**_benefits({"village": (0.70, 0.0, 0.80, 0.0), "township": (0.60, 0.0, 0.75, 0.0), "county": (0.45, 0.0, 0.65, 0.0), "city": (0.25, 0.0, 0.50, 0.0)})()),
+        lambda: BenefitsByLevel(
+            **_benefits(
+                {
+                    "village": (0.70, 0.0, 0.80, 0.0),
+                    "township": (0.60, 0.0, 0.75, 0.0),
+                    "county": (0.45, 0.0, 0.65, 0.0),
+                    "city": (0.25, 0.0, 0.50, 0.0),
+                }
+            )()
+        ),
         "Outpatient benefits by level (general outpatient pooling).",
         source="assumption: rates higher at lower levels (DOMAIN)",
     )
     inpatient: BenefitsByLevel = P(
-        lambda: BenefitsByLevel(**_benefits({"village": (0.0, 0.0, 0.0, 0.0), "township": (0.90, 200.0, 0.92, 200.0), "county": (0.75, 500.0, 0.85, 500.0), "city": (0.55, 1000.0, 0.75, 1000.0)})()),
+        lambda: BenefitsByLevel(
+            **_benefits(
+                {
+                    "village": (0.0, 0.0, 0.0, 0.0),
+                    "township": (0.90, 200.0, 0.92, 200.0),
+                    "county": (0.75, 500.0, 0.85, 500.0),
+                    "city": (0.55, 1000.0, 0.75, 1000.0),
+                }
+            )()
+        ),
         "Inpatient benefits by level.",
         source="DOMAIN: resident scheme ~70% within policy scope, employee ~80%; higher rates, lower deductibles at lower levels",
     )
 
 
 class TCMParams(Section):
-    uptake_grassroots: Rate = P(0.48, "Share of minor and chronic visits at village clinics and township centres that receive TCM services.", unit="share of visits", source="calibrated: Yangshan 2023 TCM visits 47.1% of all visits")
+    uptake_grassroots: Rate = P(
+        0.48,
+        "Share of minor and chronic visits at village clinics and township centres that receive TCM services.",
+        unit="share of visits",
+        source="calibrated: Yangshan 2023 TCM visits 47.1% of all visits",
+    )
 
 
 # --- everything -------------------------------------------------------------------
@@ -520,7 +954,9 @@ class Params(Section):
 
     run: RunParams = P(RunParams, "Length, scale and seed of the run.")
     county: CountyParams = P(CountyParams, "The county: townships, villages, roads.")
-    population: PopulationParams = P(PopulationParams, "Residents: ages, chronic conditions, insurance, contracts, trust.")
+    population: PopulationParams = P(
+        PopulationParams, "Residents: ages, chronic conditions, insurance, contracts, trust."
+    )
     episodes: EpisodeParams = P(EpisodeParams, "Illness episodes: rates, specialty, admission, return visits.")
     facilities: FacilityParams = P(_facility_params, "Facility types: staff, capacity, beds, prices, capability.")
     choice: ChoiceParams = P(ChoiceParams, "Where residents seek care: multinomial-logit weights.")

@@ -12,7 +12,8 @@ MAX_MESSAGE = 300
 
 class ParamsError(ValueError):
     """A parameter file or override is invalid. ``str(err)`` is one line for the user (at
-    most MAX_MESSAGE characters); in a notebook it shows as that line, not a traceback."""
+    most MAX_MESSAGE characters); in a notebook it shows as that line, not a traceback.
+    """
 
     def __init__(self, message: object = ""):
         text = " ".join(str(message).splitlines())  # every kind of line break
@@ -24,13 +25,17 @@ class ParamsError(ValueError):
 
 class ParamsWarning(UserWarning):
     """A choice that runs but probably does not do what was meant (a lever given
-    parameters but not switched on)."""
+    parameters but not switched on).
+    """
 
 
 def short(v: Any, limit: int = 80) -> str:
     """``v`` as text of at most ``limit`` characters, however large it is (an alias bomb
-    stays cheap: nested containers are cut before they are rendered)."""
-    r = reprlib.Repr(maxlevel=3, maxdict=4, maxlist=4, maxtuple=4, maxset=4, maxstring=limit, maxother=limit, maxlong=limit)
+    stays cheap: nested containers are cut before they are rendered).
+    """
+    r = reprlib.Repr(
+        maxlevel=3, maxdict=4, maxlist=4, maxtuple=4, maxset=4, maxstring=limit, maxother=limit, maxlong=limit
+    )
     if isinstance(v, os.PathLike):
         v = os.fspath(v)
     text = v if isinstance(v, str) else r.repr(v)
@@ -38,4 +43,3 @@ def short(v: Any, limit: int = 80) -> str:
         text = text[: limit - 3] + "..."
     text = " ".join(text.splitlines())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-

@@ -1,5 +1,6 @@
 """Building blocks of the parameter schema: sections that reject unknown keys, and fields
-that carry a description, a unit and the source of their default."""
+that carry a description, a unit and the source of their default.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import difflib
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
 
 def P(default: Any = ..., description: str = "", *, unit: str = "", source: str = "", **kw: Any) -> Any:
     """A parameter field: default, one-line description, unit and source of the default."""
@@ -22,7 +24,8 @@ NonNeg = Annotated[float, Field(ge=0.0)]
 
 class Section(BaseModel):
     """Base of every parameter section: unknown keys are errors; assignments are validated;
-    NaN and infinite numbers are errors."""
+    NaN and infinite numbers are errors.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True, allow_inf_nan=False)
 
@@ -43,5 +46,3 @@ def _check_keys(v: dict, allowed: tuple[str, ...], what: str, need_all: bool = T
         if missing:
             raise ValueError(f"missing {what} '{missing[0]}'")
     return v
-
-

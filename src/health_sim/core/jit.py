@@ -29,7 +29,9 @@ def _cache_dir() -> Path:
         for path in sorted((_PACKAGE / layer).rglob("*.py")):
             digest.update(path.relative_to(_PACKAGE).as_posix().encode())
             digest.update(path.read_bytes())
-    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "health_sim")
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "health_sim"
+    )
     return Path(base) / f"numba-{numba.__version__}-{digest.hexdigest()[:16]}"
 
 
@@ -37,4 +39,3 @@ numba.config.CACHE_DIR = str(_cache_dir())  # read when a function is decorated 
 
 jit = numba.njit(cache=True)
 """Decorator of every compiled function of the engine (no Python objects, cached)."""
-

@@ -52,7 +52,8 @@ class Condition(IntEnum):
 
 class Column(IntEnum):
     """Facility columns of a care choice (staying home is apart): the resident's own village
-    clinic and township centre, the three county hospitals, the city tertiary hospital."""
+    clinic and township centre, the three county hospitals, the city tertiary hospital.
+    """
 
     VILLAGE = 0
     TOWNSHIP = 1

@@ -95,7 +95,8 @@ def uniform(k, i):
     """The uniform in [0, 1) of id ``i`` (a resident, or a resident's alternative: ``resident * k + j``) under key ``k``.
 
     ``k`` is cast to uint64: a key that crossed into Python comes back as a plain int, which
-    Numba would otherwise type as int64 (and mix with the id in floating point)."""
+    Numba would otherwise type as int64 (and mix with the id in floating point).
+    """
     x = _mix((np.uint64(i) * _M2) ^ np.uint64(k))
     return np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
 

@@ -23,7 +23,9 @@ def _point_means(table: pd.DataFrame, spec: SweepSpec, kpi: str) -> np.ndarray:
     n = len(design_points(spec))
     missing = sorted(set(range(n)) - set(means.index))
     if missing:
-        raise ValueError(f"{len(missing)} of {n} points have no successful run (first: point {missing[0]}); rerun the sweep to retry them")
+        raise ValueError(
+            f"{len(missing)} of {n} points have no successful run (first: point {missing[0]}); rerun the sweep to retry them"
+        )
     return means.sort_index().to_numpy(dtype=float)
 
 
@@ -35,7 +37,10 @@ def sobol_indices(table: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: fl
         raise ValueError(f"Sobol indices need a sobol design, not {spec.design.method}")
     y = _point_means(table, spec, kpi)
     si = sobol.analyze(salib_problem(spec), y, calc_second_order=False, conf_level=conf_level, seed=spec.seed)
-    return pd.DataFrame({"S1": si["S1"], "S1_conf": si["S1_conf"], "ST": si["ST"], "ST_conf": si["ST_conf"]}, index=pd.Index(list(spec.factors), name="factor"))
+    return pd.DataFrame(
+        {"S1": si["S1"], "S1_conf": si["S1_conf"], "ST": si["ST"], "ST_conf": si["ST_conf"]},
+        index=pd.Index(list(spec.factors), name="factor"),
+    )
 
 
 def morris_indices(table: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: float = 0.95) -> pd.DataFrame:
@@ -47,8 +52,13 @@ def morris_indices(table: pd.DataFrame, spec: SweepSpec, kpi: str, conf_level: f
     pts = design_points(spec)
     x = pts[list(spec.factors)].to_numpy(dtype=float)
     y = _point_means(table, spec, kpi)
-    si = morris.analyze(salib_problem(spec), x, y, conf_level=conf_level, num_levels=spec.design.morris_levels, seed=spec.seed)
-    return pd.DataFrame({"mu_star": si["mu_star"], "mu_star_conf": si["mu_star_conf"], "mu": si["mu"], "sigma": si["sigma"]}, index=pd.Index(list(spec.factors), name="factor"))
+    si = morris.analyze(
+        salib_problem(spec), x, y, conf_level=conf_level, num_levels=spec.design.morris_levels, seed=spec.seed
+    )
+    return pd.DataFrame(
+        {"mu_star": si["mu_star"], "mu_star_conf": si["mu_star_conf"], "mu": si["mu"], "sigma": si["sigma"]},
+        index=pd.Index(list(spec.factors), name="factor"),
+    )
 
 
 @dataclass
@@ -78,7 +88,8 @@ class Discovery:
 
 def _prim_inputs(x: pd.DataFrame) -> pd.DataFrame:
     """Factors as PRIM takes them: numbers as floats, dates as days since 1970-01-01, text
-    (e.g. a dispatch mode) as categories."""
+    (e.g. a dispatch mode) as categories.
+    """
     out = {}
     for c in x.columns:
         col = x[c]
@@ -95,7 +106,9 @@ def _prim_inputs(x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, mass_min: float = 0.05, peel_alpha: float = 0.05) -> Discovery:
+def discover(
+    table: pd.DataFrame, targets: list[str], min_density: float = 0.9, mass_min: float = 0.05, peel_alpha: float = 0.05
+) -> Discovery:
     """PRIM scenario discovery (the EMA Workbench's implementation) on a sweep's runs.
 
     ``targets``: target names (the sweep's ``met:<name>`` columns); a run is of interest
@@ -122,14 +135,20 @@ def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, 
     x = _prim_inputs(ok[factors].rename(columns=lambda c: c.removeprefix("factor:")).reset_index(drop=True))
     y = (ok[cols] == 1.0).all(axis=1).to_numpy()
     if y.all() or not y.any():
-        raise ValueError(f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the targets)")
+        raise ValueError(
+            f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the targets)"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecations inside the workbench, not ours to fix
         box = prim.Prim(x, y, mass_min=mass_min, peel_alpha=peel_alpha).find_box()
     traj = box.peeling_trajectory[["coverage", "density", "mass", "res_dim"]].copy()
     dense = traj.index[traj["density"] >= min_density]
     # most coverage among the dense enough boxes (on a tie, the denser); else the densest
-    pick = int(traj.loc[dense].sort_values(["coverage", "density"]).index[-1]) if len(dense) else int(traj["density"].idxmax())
+    pick = (
+        int(traj.loc[dense].sort_values(["coverage", "density"]).index[-1])
+        if len(dense)
+        else int(traj["density"].idxmax())
+    )
     traj["chosen"] = traj.index == pick
     box.select(pick)
     stats = traj.loc[pick]
@@ -144,9 +163,33 @@ def discover(table: pd.DataFrame, targets: list[str], min_density: float = 0.9, 
         restricted = any(lim.loc[i, f] != init.loc[i, f] for i in (0, 1))
         row = {"factor": f, "restricted": restricted, "qp": float(qp.astype(float).max()) if len(qp) else np.nan}
         if isinstance(x[f].dtype, pd.CategoricalDtype):  # a text factor: the values the box keeps
-            row |= {"low": np.nan, "high": np.nan, "sweep_low": np.nan, "sweep_high": np.nan, "values": ", ".join(sorted(map(str, lim.loc[0, f])))}
+            row |= {
+                "low": np.nan,
+                "high": np.nan,
+                "sweep_low": np.nan,
+                "sweep_high": np.nan,
+                "values": ", ".join(sorted(map(str, lim.loc[0, f]))),
+            }
         else:
-            row |= {"low": float(lim.loc[0, f]), "high": float(lim.loc[1, f]), "sweep_low": float(x[f].min()), "sweep_high": float(x[f].max()), "values": ""}
+            row |= {
+                "low": float(lim.loc[0, f]),
+                "high": float(lim.loc[1, f]),
+                "sweep_low": float(x[f].min()),
+                "sweep_high": float(x[f].max()),
+                "values": "",
+            }
         rows.append(row)
-    out = pd.DataFrame(rows).set_index("factor")[["low", "high", "sweep_low", "sweep_high", "values", "restricted", "qp"]]
-    return Discovery(list(targets), min_density, out, float(stats["density"]), float(stats["coverage"]), float(stats["mass"]), len(y), float(y.mean()), traj)
+    out = pd.DataFrame(rows).set_index("factor")[
+        ["low", "high", "sweep_low", "sweep_high", "values", "restricted", "qp"]
+    ]
+    return Discovery(
+        list(targets),
+        min_density,
+        out,
+        float(stats["density"]),
+        float(stats["coverage"]),
+        float(stats["mass"]),
+        len(y),
+        float(y.mean()),
+        traj,
+    )

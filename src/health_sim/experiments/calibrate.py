@@ -42,19 +42,23 @@ import pandas as pd
 import yaml
 from pydantic import field_validator, model_validator
 
-from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, params_hash, with_overrides
-from health_sim.core.paths import atomic_write, atomic_write_text, resolve
+from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
-from health_sim.experiments.workers import quiet_optuna_interrupts
+from health_sim.core.paths import atomic_write, atomic_write_text, resolve
+from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.sweep import Factor, check_factors, check_memory, claim, default_out, load_spec, run_one
+from health_sim.experiments.workers import quiet_optuna_interrupts
 
 
 class Observed(Section):
     kpi: str = P(..., "KPI name (health-sim kpis), or final:<kpi> for its value in the run's last calendar year.")
     value: float = P(..., "Observed value, in the KPI's unit.")
-    tolerance: float = P(..., "How far off counts as one unit of distance (observation and model error together), in the KPI's unit.", gt=0.0)
+    tolerance: float = P(
+        ...,
+        "How far off counts as one unit of distance (observation and model error together), in the KPI's unit.",
+        gt=0.0,
+    )
     source: str = P(..., "Where the value comes from.")
 
     @field_validator("kpi")
@@ -64,13 +68,17 @@ class Observed(Section):
 
         from health_sim.sim.kpis import KPIS
 
-        names = [f"{k.name}.{p}" for k in KPIS.values() for p in k.parts] + [k.name for k in KPIS.values() if not k.parts]
+        names = [f"{k.name}.{p}" for k in KPIS.values() for p in k.parts] + [
+            k.name for k in KPIS.values() if not k.parts
+        ]
         base = v.removeprefix("final:")
         if base not in names:
             if base in KPIS:
                 raise ValueError(f"'{v}' has parts: name one ({', '.join(f'{base}.{p}' for p in KPIS[base].parts)})")
             close = difflib.get_close_matches(base, names, n=1)
-            raise ValueError(f"'{v}' is not a KPI" + (f" (did you mean '{close[0]}'?)" if close else " (health-sim kpis lists them)"))
+            raise ValueError(
+                f"'{v}' is not a KPI" + (f" (did you mean '{close[0]}'?)" if close else " (health-sim kpis lists them)")
+            )
         return v
 
 
@@ -81,7 +89,7 @@ class Prior(Section):
     note: str = P("", "Why this range.")
 
     @model_validator(mode="after")
-    def _range(self) -> "Prior":
+    def _range(self) -> Prior:
         if not self.low < self.high:
             raise ValueError(f"low {self.low} must be below high {self.high}")
         if self.log and self.low <= 0:
@@ -92,7 +100,9 @@ class Prior(Section):
 class EnsembleSpec(Section):
     candidates: int = P(30, "Best trials of the search run again with fresh seeds.", ge=1, le=10_000)
     replicates: int = P(4, "Fresh replicates per candidate.", ge=1, le=1000)
-    max_distance: float = P(1.0, "Candidates at or below this distance (on the fresh replicates) join the ensemble.", gt=0.0)
+    max_distance: float = P(
+        1.0, "Candidates at or below this distance (on the fresh replicates) join the ensemble.", gt=0.0
+    )
     size: int = P(20, "Members at most (best first).", ge=1, le=10_000)
 
 
@@ -106,7 +116,12 @@ class CalibrationSpec(Section):
     replicates: int = P(2, "Runs per trial (common random numbers: the same seeds for every trial).", ge=1, le=1000)
     trials: int = P(200, "Trials of the search.", ge=1, le=100_000)
     seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0, le=2**32 - 1)
-    parallel_trials: int = P(1, "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the sampler's proposals then depend on which trial finishes first.", ge=1, le=256)
+    parallel_trials: int = P(
+        1,
+        "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the sampler's proposals then depend on which trial finishes first.",
+        ge=1,
+        le=256,
+    )
     ensemble: EnsembleSpec = P(EnsembleSpec, "How the ensemble is chosen.")
     out: str = P("", "Calibrated file written [default: params/calibrated/<name>.yaml].")
 
@@ -122,7 +137,13 @@ def load_calibration(path: str | Path, changes: dict | None = None) -> tuple[Cal
     """Read and validate a calibration file, its base and every parameter at both ends of its range."""
     path = Path(path)
     spec, base = load_spec(CalibrationSpec, path, changes)
-    check_factors(path, "parameters", load_params(base), spec.run, {k: Factor(low=p.low, high=p.high) for k, p in spec.parameters.items()})
+    check_factors(
+        path,
+        "parameters",
+        load_params(base),
+        spec.run,
+        {k: Factor(low=p.low, high=p.high) for k, p in spec.parameters.items()},
+    )
     return spec, base
 
 
@@ -135,11 +156,26 @@ def distance(simulated: dict[str, float], spec: CalibrationSpec) -> float:
 def _evaluate(pool, spec: CalibrationSpec, base: Path, seeds: list[int], values: dict) -> dict[str, float]:
     """Mean of each observed KPI over the replicates of one parameter set."""
     kpis = sorted({o.kpi for o in spec.observed.values()})
-    rows = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), dict(spec.run), values, s, kpis) for s in seeds]])
+    rows = pd.DataFrame(
+        [f.result() for f in [pool.submit(run_one, str(base), dict(spec.run), values, s, kpis) for s in seeds]]
+    )
     return {label: float(rows[o.kpi].mean()) for label, o in spec.observed.items()}
 
 
-def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, write: str | Path | None = None, pool: list[str | Path] = (), force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
+def calibrate(
+    spec_path: str | Path,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    trials: int | None = None,
+    progress: bool | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    changes: dict | None = None,
+    write: str | Path | None = None,
+    pool: list[str | Path] = (),
+    force: bool = False,
+    dashboard: str | None = None,
+) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a calibration; write the calibrated file and return (ensemble table, its path).
 
     ``out`` is the working folder (study, candidate re-runs); ``write`` the calibrated file
@@ -151,7 +187,8 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
 
     The working folder is claimed for this process (:func:`health_sim.experiments.sweep.claim`); the
     calibrated file, if it exists, must be one health_sim wrote (or ``force``). Ctrl-C
-    stops the workers and raises :class:`health_sim.experiments.workers.Interrupted`."""
+    stops the workers and raises :class:`health_sim.experiments.workers.Interrupted`.
+    """
     import warnings
 
     import optuna
@@ -166,28 +203,72 @@ def calibrate(spec_path: str | Path, out: str | Path | None = None, workers: int
         spec = spec.model_copy(update={"trials": int(trials)})
     for other in pool:  # a search that cannot be pooled fails now, not after this one
         _check_pooled(spec, Path(other))
-    folder = Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
-    target = Path(write) if write else resolve(spec.out) if spec.out else resolve("params") / "calibrated" / f"{spec.name}.yaml"
-    check_file_place(target, lambda text: text.startswith(_HEADER.split("{name}")[0]), force=force, flag="--write")  # before the search, not after an hour of it
+    folder = (
+        Path(out) if out else default_out(spec, load_calibration(spec_path)[0] if changes else spec, kind="calibrate")
+    )
+    target = (
+        Path(write)
+        if write
+        else resolve(spec.out)
+        if spec.out
+        else resolve("params") / "calibrated" / f"{spec.name}.yaml"
+    )
+    check_file_place(
+        target, lambda text: text.startswith(_HEADER.split("{name}")[0]), force=force, flag="--write"
+    )  # before the search, not after an hour of it
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
     check_memory(f"{spec_path}: run", with_overrides(load_params(base), dict(spec.run)), {}, pool_spec)
     # What the stored runs depend on: more trials, another output file or another choice of members is a resume.
-    with claim(folder, spec.model_copy(update={"trials": 0, "out": "", "parallel_trials": 1, "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates)}), base, [], kind="calibration", force=force):
+    with claim(
+        folder,
+        spec.model_copy(
+            update={
+                "trials": 0,
+                "out": "",
+                "parallel_trials": 1,
+                "ensemble": EnsembleSpec(replicates=spec.ensemble.replicates),
+            }
+        ),
+        base,
+        [],
+        kind="calibration",
+        force=force,
+    ):
         try:
             return _calibrate(spec, Path(spec_path), base, folder, target, pool_spec, progress, pool)
         except KeyboardInterrupt:
-            raise Interrupted(f"interrupted: {completed_trials(folder / 'study.db', spec.name)} of {spec.trials} trials are saved in {folder / 'study.db'}", folder) from None
+            raise Interrupted(
+                f"interrupted: {completed_trials(folder / 'study.db', spec.name)} of {spec.trials} trials are saved in {folder / 'study.db'}",
+                folder,
+            ) from None
 
 
-def _calibrate(spec: CalibrationSpec, spec_path: Path, base: Path, folder: Path, target: Path, pool_spec, progress: bool | None, pool: list) -> tuple[pd.DataFrame, Path]:
+def _calibrate(
+    spec: CalibrationSpec,
+    spec_path: Path,
+    base: Path,
+    folder: Path,
+    target: Path,
+    pool_spec,
+    progress: bool | None,
+    pool: list,
+) -> tuple[pd.DataFrame, Path]:
     import optuna
     from tqdm.auto import tqdm
 
     seeds = replicate_seeds(spec.seed, spec.replicates)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_optuna_interrupts()
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5)))
-    study = optuna.create_study(study_name=spec.name, storage=f"sqlite:///{folder / 'study.db'}", direction="minimize", sampler=sampler, load_if_exists=True)
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed, multivariate=True, n_startup_trials=min(20, max(1, spec.trials // 5))
+    )
+    study = optuna.create_study(
+        study_name=spec.name,
+        storage=f"sqlite:///{folder / 'study.db'}",
+        direction="minimize",
+        sampler=sampler,
+        load_if_exists=True,
+    )
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):  # left by an interruption
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     base_params = load_params(base)
@@ -195,8 +276,19 @@ def _calibrate(spec: CalibrationSpec, spec_path: Path, base: Path, folder: Path,
     if all(spec.parameters[k].low <= v <= spec.parameters[k].high for k, v in start.items()) and not study.trials:
         study.enqueue_trial(start)  # the base's own values are the first trial: how far off is the model as it stands?
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
-    bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=f"calibrate {spec.name}")
-    best = [min((t.value for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])), default=math.inf)]
+    bar = tqdm(
+        total=spec.trials,
+        initial=min(done, spec.trials),
+        disable=None if progress is None else not progress,
+        unit="trial",
+        desc=f"calibrate {spec.name}",
+    )
+    best = [
+        min(
+            (t.value for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])),
+            default=math.inf,
+        )
+    ]
     with pool_spec as workers_pool:
 
         def objective(trial) -> float:
@@ -215,16 +307,26 @@ def _calibrate(spec: CalibrationSpec, spec_path: Path, base: Path, folder: Path,
         bar.close()
         table = trials_table(study, spec)
         ensemble = _ensemble_stage(workers_pool, spec, base, table, folder, progress)
-    searches = [{"folder": folder.as_posix(), "trials": int(len(table)), "priors": {k: [p.low, p.high] for k, p in spec.parameters.items()}}]
+    searches = [
+        {
+            "folder": folder.as_posix(),
+            "trials": len(table),
+            "priors": {k: [p.low, p.high] for k, p in spec.parameters.items()},
+        }
+    ]
     for k, other in enumerate(pool, start=1):
         t, c, about = _pooled_search(spec, Path(other), offset=10_000 * k)
         table, ensemble = pd.concat([table, t], ignore_index=True), pd.concat([ensemble, c], ignore_index=True)
         searches.append(about)
     table = table.sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
     ensemble = _choose_members(ensemble, spec)  # from every search's re-run candidates
-    doc = calibrated_document(spec, spec_path, base, table, ensemble, int(len(table)))
+    doc = calibrated_document(spec, spec_path, base, table, ensemble, len(table))
     doc["provenance"]["searches"] = searches
-    atomic_write_text(target, _HEADER.format(name=spec.name, spec=spec_path.as_posix()) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+    atomic_write_text(
+        target,
+        _HEADER.format(name=spec.name, spec=spec_path.as_posix())
+        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120),
+    )
     return ensemble, target
 
 
@@ -251,7 +353,14 @@ def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
 
     rows = []
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]):
-        rows.append({"trial": t.number, "distance": t.value, **t.params, **{k: v for k, v in t.user_attrs.items() if k.startswith("sim:")}})
+        rows.append(
+            {
+                "trial": t.number,
+                "distance": t.value,
+                **t.params,
+                **{k: v for k, v in t.user_attrs.items() if k.startswith("sim:")},
+            }
+        )
     cols = ["trial", "distance", *spec.parameters, *[f"sim:{k}" for k in spec.observed]]
     return pd.DataFrame(rows, columns=cols).sort_values(["distance", "trial"], kind="stable").reset_index(drop=True)
 
@@ -259,16 +368,24 @@ def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
 def _check_pooled(spec: CalibrationSpec, folder: Path) -> dict:
     """The spec of the earlier search in ``folder``, refused in one line unless its figures,
     tolerances, run, replicates, seed and re-run replicates are this spec's (so that its
-    distances mean the same) and it fitted every parameter this spec fits."""
+    distances mean the same) and it fitted every parameter this spec fits.
+    """
     made = folder / "spec.json"
     if not made.exists() or not (folder / "study.db").exists() or not (folder / "candidates.parquet").exists():
-        raise ParamsError(f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, candidates.parquet)")
+        raise ParamsError(
+            f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, candidates.parquet)"
+        )
     old = json.loads(made.read_text())["spec"]
     mine = spec.model_dump(mode="json")
-    old["ensemble.replicates"], mine["ensemble.replicates"] = old["ensemble"]["replicates"], mine["ensemble"]["replicates"]  # the re-runs' seeds
+    old["ensemble.replicates"], mine["ensemble.replicates"] = (
+        old["ensemble"]["replicates"],
+        mine["ensemble"]["replicates"],
+    )  # the re-runs' seeds
     for key in ("name", "observed", "run", "replicates", "seed", "ensemble.replicates"):
         if old.get(key) != mine.get(key):
-            raise ParamsError(f"--pool {folder}: its {key} differs from this calibration's; only searches with other priors can be pooled")
+            raise ParamsError(
+                f"--pool {folder}: its {key} differs from this calibration's; only searches with other priors can be pooled"
+            )
     missing = [k for k in spec.parameters if k not in old.get("parameters", {})]
     if missing:
         raise ParamsError(f"--pool {folder}: it did not fit {missing[0]}")
@@ -287,10 +404,21 @@ def _pooled_search(spec: CalibrationSpec, folder: Path, offset: int) -> tuple[pd
     cand = pd.read_parquet(folder / "candidates.parquet")
     table["trial"] += offset
     cand["trial"] += offset
-    return table, cand, {"folder": folder.as_posix(), "trials": int(len(table)), "trial_offset": offset, "priors": {k: v and [v["low"], v["high"]] for k, v in old["parameters"].items()}}
+    return (
+        table,
+        cand,
+        {
+            "folder": folder.as_posix(),
+            "trials": len(table),
+            "trial_offset": offset,
+            "priors": {k: v and [v["low"], v["high"]] for k, v in old["parameters"].items()},
+        },
+    )
 
 
-def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame, folder: Path, progress: bool | None) -> pd.DataFrame:
+def _ensemble_stage(
+    pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame, folder: Path, progress: bool | None
+) -> pd.DataFrame:
     """Re-run the best candidates with fresh seeds; keep the re-runs in ``folder`` (resumable)."""
     from tqdm.auto import tqdm
 
@@ -300,12 +428,24 @@ def _ensemble_stage(pool, spec: CalibrationSpec, base: Path, table: pd.DataFrame
     rows = [r for _, r in old.iterrows()]
     have = set(int(t) for t in old["trial"])
     best = table.head(spec.ensemble.candidates)
-    for _, r in tqdm(list(best.iterrows()), disable=None if progress is None else not progress, desc="ensemble", unit="candidate"):
+    for _, r in tqdm(
+        list(best.iterrows()), disable=None if progress is None else not progress, desc="ensemble", unit="candidate"
+    ):
         if int(r["trial"]) in have:
             continue
         values = {k: float(r[k]) for k in spec.parameters}
         sim = _evaluate(pool, spec, base, fresh, values)
-        rows.append(pd.Series({"trial": int(r["trial"]), "search_distance": float(r["distance"]), "distance": distance(sim, spec), **values, **{f"sim:{k}": v for k, v in sim.items()}}))
+        rows.append(
+            pd.Series(
+                {
+                    "trial": int(r["trial"]),
+                    "search_distance": float(r["distance"]),
+                    "distance": distance(sim, spec),
+                    **values,
+                    **{f"sim:{k}": v for k, v in sim.items()},
+                }
+            )
+        )
         frame = pd.DataFrame(rows)
         atomic_write(store, lambda p, f=frame: f.to_parquet(p, index=False))
     cand = pd.DataFrame(rows)
@@ -332,7 +472,8 @@ def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.Dat
     where some trial came within ``ensemble.max_distance`` (1/5: pinned to one fifth; 1:
     the data do not constrain it); and ``at_prior_edge`` when an ensemble member lies within
     2% of a bound or the best fitting fifth is an outer one (the prior may be cutting off
-    good values)."""
+    good values).
+    """
     out = {}
     for k, p in spec.parameters.items():
         x = members[k].to_numpy(float)
@@ -341,8 +482,12 @@ def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.Dat
         prior_sd = (hi - lo) / math.sqrt(12.0)
         sd = float(np.std(tx, ddof=1)) if len(tx) > 1 else float("nan")
         t = trials[k].to_numpy(float)
-        where = np.clip(((np.log(t) if p.log else t) - lo) / (hi - lo) * PROFILE_BINS, 0, PROFILE_BINS - 1e-9).astype(int)
-        profile = [_r(trials["distance"][where == b].min()) if (where == b).any() else None for b in range(PROFILE_BINS)]
+        where = np.clip(((np.log(t) if p.log else t) - lo) / (hi - lo) * PROFILE_BINS, 0, PROFILE_BINS - 1e-9).astype(
+            int
+        )
+        profile = [
+            _r(trials["distance"][where == b].min()) if (where == b).any() else None for b in range(PROFILE_BINS)
+        ]
         near = [(v - lo) / (hi - lo) for v in (tx.min(), tx.max())]
         best_fifth = int(np.nanargmin([np.inf if d is None else d for d in profile]))
         fitting = [d is not None and d <= spec.ensemble.max_distance for d in profile]
@@ -354,7 +499,9 @@ def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.Dat
             "narrowed": _r(1.0 - sd / prior_sd) if np.isfinite(sd) else None,
             "profile": profile,
             "fifths_that_fit": _r(sum(fitting) / PROFILE_BINS),
-            "at_prior_edge": bool(near[0] < 0.02 or near[1] > 0.98 or (best_fifth in (0, PROFILE_BINS - 1) and fitting[best_fifth])),
+            "at_prior_edge": bool(
+                near[0] < 0.02 or near[1] > 0.98 or (best_fifth in (0, PROFILE_BINS - 1) and fitting[best_fifth])
+            ),
         }
     return out
 
@@ -363,7 +510,9 @@ def _r(v: float, digits: int = 6) -> float:
     return float(f"{float(v):.{digits}g}")
 
 
-def calibrated_document(spec: CalibrationSpec, spec_path: Path, base: Path, table: pd.DataFrame, cand: pd.DataFrame, trials: int) -> dict:
+def calibrated_document(
+    spec: CalibrationSpec, spec_path: Path, base: Path, table: pd.DataFrame, cand: pd.DataFrame, trials: int
+) -> dict:
     """The calibrated file's content (plain data)."""
     from health_sim import __version__
 
@@ -374,14 +523,22 @@ def calibrated_document(spec: CalibrationSpec, spec_path: Path, base: Path, tabl
     fit = {}
     for label, o in spec.observed.items():
         sim = members[f"sim:{label}"].to_numpy(float)
-        fit[label] = {"kpi": o.kpi, "observed": o.value, "tolerance": o.tolerance, "simulated": _r(sim.mean()), "simulated_low": _r(sim.min()), "simulated_high": _r(sim.max()), "source": o.source}
+        fit[label] = {
+            "kpi": o.kpi,
+            "observed": o.value,
+            "tolerance": o.tolerance,
+            "simulated": _r(sim.mean()),
+            "simulated_low": _r(sim.min()),
+            "simulated_high": _r(sim.max()),
+            "source": o.source,
+        }
     text = spec_path.read_bytes() if spec_path.exists() else b""
     return {
         "provenance": {
             "spec": spec_path.as_posix(),
             "spec_sha256": hashlib.sha256(text).hexdigest(),
             "base": Path(os.path.normpath(base)).as_posix(),
-            "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "health_sim": __version__,
             "seed": spec.seed,
             "trials": trials,
@@ -399,7 +556,10 @@ def calibrated_document(spec: CalibrationSpec, spec_path: Path, base: Path, tabl
         "identification": _identification(spec, members, table),
         "best": {k: _r(members.iloc[0][k]) for k in spec.parameters},
         "best_distance": _r(members.iloc[0]["distance"]),
-        "ensemble": [{"trial": int(r["trial"]), "distance": _r(r["distance"]), "values": {k: _r(r[k]) for k in spec.parameters}} for _, r in members.iterrows()],
+        "ensemble": [
+            {"trial": int(r["trial"]), "distance": _r(r["distance"]), "values": {k: _r(r[k]) for k in spec.parameters}}
+            for _, r in members.iterrows()
+        ],
     }
 
 
@@ -420,7 +580,8 @@ def load_calibrated(path: str | Path) -> dict:
 
 def fit_table(doc: dict) -> pd.DataFrame:
     """Observed against simulated (the ensemble's mean and range) for each observed figure,
-    with the error in tolerances."""
+    with the error in tolerances.
+    """
     t = pd.DataFrame.from_dict(doc["fit"], orient="index").rename_axis("figure").reset_index()
     t["error_in_tolerances"] = (t["simulated"] - t["observed"]) / t["tolerance"]
     return t
@@ -429,11 +590,27 @@ def fit_table(doc: dict) -> pd.DataFrame:
 def identification_table(doc: dict) -> pd.DataFrame:
     """Per parameter: prior range, ensemble range and mean, best value, ``narrowed`` (an upper
     bound), ``fifths_that_fit`` (the profile's verdict: small means pinned down), whether it
-    sits at the prior's edge, and the profile (best distance by fifth of the prior)."""
+    sits at the prior's edge, and the profile (best distance by fifth of the prior).
+    """
     rows = []
     for k, v in doc["identification"].items():
         lo, hi = v["prior"][0], v["prior"][1]
-        rows.append({"parameter": k, "prior_low": lo, "prior_high": hi, "log": len(v["prior"]) > 2, "ensemble_min": v["ensemble_min"], "ensemble_max": v["ensemble_max"], "ensemble_mean": v["ensemble_mean"], "best": doc["best"][k], "narrowed": v["narrowed"], "fifths_that_fit": v.get("fifths_that_fit"), "at_prior_edge": v.get("at_prior_edge", False), **{f"profile_{i + 1}": d for i, d in enumerate(v.get("profile", []))}})
+        rows.append(
+            {
+                "parameter": k,
+                "prior_low": lo,
+                "prior_high": hi,
+                "log": len(v["prior"]) > 2,
+                "ensemble_min": v["ensemble_min"],
+                "ensemble_max": v["ensemble_max"],
+                "ensemble_mean": v["ensemble_mean"],
+                "best": doc["best"][k],
+                "narrowed": v["narrowed"],
+                "fifths_that_fit": v.get("fifths_that_fit"),
+                "at_prior_edge": v.get("at_prior_edge", False),
+                **{f"profile_{i + 1}": d for i, d in enumerate(v.get("profile", []))},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -442,20 +619,46 @@ def members_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame([{"trial": m["trial"], "distance": m["distance"], **m["values"]} for m in doc["ensemble"]])
 
 
-def predictive_check(doc: dict, scenario: str | Path, replicates: int = 8, scale: float = 0.05, seed: int | None = None, calibrated: str | Path | None = None, overrides: dict | None = None) -> pd.DataFrame:
+def predictive_check(
+    doc: dict,
+    scenario: str | Path,
+    replicates: int = 8,
+    scale: float = 0.05,
+    seed: int | None = None,
+    calibrated: str | Path | None = None,
+    overrides: dict | None = None,
+) -> pd.DataFrame:
     """Run the scenario with replicates drawing from the ensemble (fresh seeds: by default
     spawned from the calibration's seed + 2; the search used the seed and the ensemble stage
     seed + 1): each observed
     figure against the simulated mean and 90% interval, which carry chance and parameter
-    uncertainty together; ``covered``: the observed value lies inside the interval."""
+    uncertainty together; ``covered``: the observed value lies inside the interval.
+    """
     from health_sim.experiments.scenario_runs import run_replicates
 
     run = {k: v for k, v in doc["provenance"].get("run", {}).items() if k != "run.scale"}
     seed = int(doc["provenance"]["seed"]) + 2 if seed is None else seed
-    k = run_replicates(resolve(scenario), replicates=replicates, seed=seed, scale=scale, overrides=run | dict(overrides or {}), ensemble=resolve(calibrated) if calibrated else None).kpis
+    k = run_replicates(
+        resolve(scenario),
+        replicates=replicates,
+        seed=seed,
+        scale=scale,
+        overrides=run | dict(overrides or {}),
+        ensemble=resolve(calibrated) if calibrated else None,
+    ).kpis
     rows = []
     for label, o in doc["observed"].items():
         x = k[o["kpi"]].astype(float)
         lo, hi = float(x.quantile(0.05)), float(x.quantile(0.95))
-        rows.append({"figure": label, "observed": o["value"], "simulated": float(x.mean()), "lo": lo, "hi": hi, "covered": bool(lo <= o["value"] <= hi), "source": o["source"]})
+        rows.append(
+            {
+                "figure": label,
+                "observed": o["value"],
+                "simulated": float(x.mean()),
+                "lo": lo,
+                "hi": hi,
+                "covered": bool(lo <= o["value"] <= hi),
+                "source": o["source"],
+            }
+        )
     return pd.DataFrame(rows)

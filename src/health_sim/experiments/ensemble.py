@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from health_sim.core.errors import ParamsError
 from health_sim.config.files import read_yaml
 from health_sim.config.params import with_overrides
+from health_sim.core.errors import ParamsError
 from health_sim.core.paths import resolve
 
 DEFAULT = Path("params") / "calibrated" / "yangshan_2023.yaml"
@@ -30,7 +30,8 @@ DEFAULT = Path("params") / "calibrated" / "yangshan_2023.yaml"
 class Ensemble:
     """Members (dotted-key parameter values) of a calibrated file, best first, and what its
     provenance says: whether the members fit within tolerance, and the hash of the base
-    parameters they were fitted on."""
+    parameters they were fitted on.
+    """
 
     path: Path
     members: tuple[dict[str, float], ...]
@@ -43,17 +44,21 @@ class Ensemble:
         """Reasons to doubt this ensemble now, one line each (empty when there are none)."""
         out = []
         if not self.within_tolerance:
-            out.append(f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate with wider priors or tolerances)")
+            out.append(
+                f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate with wider priors or tolerances)"
+            )
         if self.base and self.base_params_sha256:
-            from health_sim.core.errors import ParamsError
             from health_sim.config.params import load_params, params_hash
+            from health_sim.core.errors import ParamsError
 
             try:
                 now = params_hash(load_params(resolve(self.base)))
             except (ParamsError, FileNotFoundError):
                 now = ""
             if now != self.base_params_sha256:
-                out.append(f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate (health-sim calibrate) before trusting it")
+                out.append(
+                    f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate (health-sim calibrate) before trusting it"
+                )
         return out
 
     def __len__(self) -> int:
@@ -61,7 +66,8 @@ class Ensemble:
 
     def draw(self, replicates: int, seed: int) -> list[int]:
         """Member index of each replicate: a shuffle of the members (from ``seed``), repeated
-        as needed, so that few replicates still span the ensemble rather than its best."""
+        as needed, so that few replicates still span the ensemble rather than its best.
+        """
         g = np.random.default_rng(np.random.SeedSequence([seed, 0xE45E]))
         order: list[int] = []
         while len(order) < replicates:
@@ -88,7 +94,14 @@ def load_ensemble(path: str | Path) -> Ensemble:
         members.append(dict(values))
         trials.append(int(r.get("trial", i)))
     prov = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
-    return Ensemble(p, tuple(members), tuple(trials), bool(prov.get("within_tolerance", True)), str(prov.get("base", "")), str(prov.get("base_params_sha256", "")))
+    return Ensemble(
+        p,
+        tuple(members),
+        tuple(trials),
+        bool(prov.get("within_tolerance", True)),
+        str(prov.get("base", "")),
+        str(prov.get("base_params_sha256", "")),
+    )
 
 
 def default_ensemble() -> Path | None:
@@ -102,7 +115,8 @@ def default_ensemble() -> Path | None:
 
 def check_ensemble(where: str, ensemble: Path, params) -> None:
     """The calibrated file must exist and its members must be valid parameters of the base;
-    errors are one line starting with ``where`` (the spec file and key, or the flag)."""
+    errors are one line starting with ``where`` (the spec file and key, or the flag).
+    """
     if not ensemble.exists():
         raise ParamsError(f"{where}: {ensemble}: no such file (write it with health-sim calibrate)")
     ens = load_ensemble(ensemble)

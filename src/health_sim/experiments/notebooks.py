@@ -60,7 +60,7 @@ def shutdown_all() -> None:
     for km in list(_running):
         try:
             km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001 - best effort on the way out
+        except Exception:
             pass
     _running.clear()
     _discard()
@@ -69,6 +69,11 @@ def shutdown_all() -> None:
 atexit.register(_discard)
 
 
-PAPERMILL_OPTIONS = {"progress_bar": False, "kernel_name": "python3", "request_save_on_cell_execute": False, "shutdown_kernel": "immediate"}
+PAPERMILL_OPTIONS = {
+    "progress_bar": False,
+    "kernel_name": "python3",
+    "request_save_on_cell_execute": False,
+    "shutdown_kernel": "immediate",
+}
 """How every scenario notebook is executed: the notebook is written when it ends (or fails),
 not after each cell, and its kernel is stopped at once (about 0.8 s a run saved)."""

@@ -33,14 +33,22 @@ import pandas as pd
 import yaml
 from pydantic import field_validator
 
-from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.core.errors import ParamsError
 from health_sim.config.params import load_params, with_overrides
-from health_sim.core.paths import atomic_write
+from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
-from health_sim.experiments.workers import quiet_optuna_interrupts
-from health_sim.experiments.sweep import Factor, TargetList, check_factors, check_memory, load_spec, run_one, sweep_targets
+from health_sim.core.paths import atomic_write
+from health_sim.experiments.scenario_runs import replicate_seeds
+from health_sim.experiments.sweep import (
+    Factor,
+    TargetList,
+    check_factors,
+    check_memory,
+    load_spec,
+    run_one,
+    sweep_targets,
+)
 from health_sim.experiments.targets import Target
+from health_sim.experiments.workers import quiet_optuna_interrupts
 
 COSTS = ["doctor_days_sunk", "fund_spending", "oop_per_visit", "oop_per_admission", "grassroots_share"]
 OOP = ["oop_per_visit", "oop_per_admission"]
@@ -49,21 +57,46 @@ _FINAL = [f"final:{k}" for k in COSTS]
 
 
 class Cost(Section):
-    yuan_per_doctor_day: float = P(600.0, "Price of a doctor-day spent at the grassroots (salary, allowance and travel of a county doctor).", unit="yuan per doctor-day", source="assumption: about 150,000 yuan a year of a county-hospital doctor over 250 working days", ge=0.0)
+    yuan_per_doctor_day: float = P(
+        600.0,
+        "Price of a doctor-day spent at the grassroots (salary, allowance and travel of a county doctor).",
+        unit="yuan per doctor-day",
+        source="assumption: about 150,000 yuan a year of a county-hospital doctor over 250 working days",
+        ge=0.0,
+    )
 
 
 class OptimizeSpec(Section):
     name: str = P(..., "Name; results go to outputs/optimize/<name>/.")
     base: str = P(..., "Base scenario file (relative to this file or the repository root).")
-    levers: dict[str, Factor] = P(..., "Levers to choose, by dotted parameter key, each with low and high (integer: whole numbers).")
-    targets: TargetList = P(..., "Targets every candidate must meet: names in the targets file, or targets written out.")
+    levers: dict[str, Factor] = P(
+        ..., "Levers to choose, by dotted parameter key, each with low and high (integer: whole numbers)."
+    )
+    targets: TargetList = P(
+        ..., "Targets every candidate must meet: names in the targets file, or targets written out."
+    )
     targets_file: str = P("params/targets.yaml", "File of the targets (relative to this file or the repository root).")
-    probability: float = P(0.9, "Share of replicates in which every target must be met (all of them in the same replicate).", unit="share", ge=0.0, le=1.0)
-    replicates: int = P(10, "Runs per candidate (common random numbers: the same seeds for every candidate).", ge=1, le=1000)
+    probability: float = P(
+        0.9,
+        "Share of replicates in which every target must be met (all of them in the same replicate).",
+        unit="share",
+        ge=0.0,
+        le=1.0,
+    )
+    replicates: int = P(
+        10, "Runs per candidate (common random numbers: the same seeds for every candidate).", ge=1, le=1000
+    )
     trials: int = P(60, "Candidates Optuna evaluates (the first is every lever at its low end).", ge=1, le=100_000)
     cost: Cost = P(Cost, "Prices that add the two costs up.")
-    max_oop_increase: float | None = P(None, "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.", unit="share", ge=0.0)
-    run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start).")
+    max_oop_increase: float | None = P(
+        None,
+        "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.",
+        unit="share",
+        ge=0.0,
+    )
+    run: dict[str, Any] = P(
+        dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start)."
+    )
     seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0, le=2**32 - 1)
 
     @field_validator("levers")
@@ -87,7 +120,8 @@ class OptimizeSpec(Section):
 def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[OptimizeSpec, Path, list[Target]]:
     """Read and validate an optimisation file (and its base, levers and targets).
 
-    ``changes`` replace fields (``run`` is merged), e.g. a smaller scale in a notebook."""
+    ``changes`` replace fields (``run`` is merged), e.g. a smaller scale in a notebook.
+    """
     path = Path(path)
     spec, base = load_spec(OptimizeSpec, path, changes)
     params = load_params(base)
@@ -97,20 +131,31 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
     last_year = (final.run.start_date + dt.timedelta(days=final.run.days - 1)).year
     for t in targets:  # a target the runs never reach could never be met
         if t.year is not None and not final.run.start_date.year <= t.year <= last_year:
-            raise ParamsError(f"{path}: targets: '{t.name}' is judged in {t.year}, outside the runs ({final.run.start_date.year}-{last_year}): change run.days or the target")
+            raise ParamsError(
+                f"{path}: targets: '{t.name}' is judged in {t.year}, outside the runs ({final.run.start_date.year}-{last_year}): change run.days or the target"
+            )
     return spec, base, targets
 
 
-def _evaluate(pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict) -> pd.DataFrame:
+def _evaluate(
+    pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict
+) -> pd.DataFrame:
     """The replicates of one lever mix, one row each (raises if a run fails)."""
     futs = [pool.submit(run_one, str(base), dict(spec.run), levers, s, _FINAL, targets) for s in seeds]
     return pd.DataFrame([f.result() for f in futs])
 
 
-def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fund: float, spec: OptimizeSpec, reference_oop: dict | None = None) -> dict:
+def summarise_candidate(
+    rows: pd.DataFrame,
+    targets: list[Target],
+    reference_fund: float,
+    spec: OptimizeSpec,
+    reference_oop: dict | None = None,
+) -> dict:
     """Probabilities of meeting each target, the costs, what patients pay, and feasibility
     of one candidate. ``reference_oop``: the base's out-of-pocket per visit and per admission
-    (needed when the spec limits their rise)."""
+    (needed when the spec limits their rise).
+    """
     out = {f"p:{t.name}": float(rows[f"met:{t.name}"].mean()) for t in targets}
     p_all = float((rows[[f"met:{t.name}" for t in targets]] == 1.0).all(axis=1).mean())
     doctor_days = float(rows["final:doctor_days_sunk"].mean())
@@ -126,17 +171,31 @@ def summarise_candidate(rows: pd.DataFrame, targets: list[Target], reference_fun
         "cost_yuan": doctor_days * spec.cost.yuan_per_doctor_day + extra_fund,
         **oop,
         "oop_rise": rise,
-        "grassroots_share": float(rows["final:grassroots_share"].mean()) if "final:grassroots_share" in rows else np.nan,
+        "grassroots_share": float(rows["final:grassroots_share"].mean())
+        if "final:grassroots_share" in rows
+        else np.nan,
     }
     return out
 
 
-def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, trials: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, changes: dict | None = None, force: bool = False, dashboard: str | None = None) -> tuple[pd.DataFrame, Path]:
+def optimize(
+    spec_path: str | Path,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    trials: int | None = None,
+    progress: bool | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    changes: dict | None = None,
+    force: bool = False,
+    dashboard: str | None = None,
+) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) an optimisation; return the table of candidates and the folder.
 
     ``trials`` overrides the file's (the total, counting trials done before a resume). The
     folder is claimed for this process (:func:`health_sim.experiments.sweep.claim`). Ctrl-C stops the
-    workers and raises :class:`health_sim.experiments.workers.Interrupted`, saying what is saved."""
+    workers and raises :class:`health_sim.experiments.workers.Interrupted`, saying what is saved.
+    """
     import warnings
 
     import optuna
@@ -152,14 +211,21 @@ def optimize(spec_path: str | Path, out: str | Path | None = None, workers: int 
     out = Path(out) if out else default_out(spec, load_optimize(spec_path)[0] if changes else spec, kind="optimize")
     pool_spec = Pool(executor, workers or os.cpu_count() or 1, scheduler, dashboard)
     check_memory(f"{spec_path}: run", with_overrides(load_params(base), dict(spec.run)), spec.levers, pool_spec)
-    with claim(out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation", force=force):  # more trials later is a resume, not another optimisation
+    with claim(
+        out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation", force=force
+    ):  # more trials later is a resume, not another optimisation
         try:
             return _optimize(spec, base, targets, out, pool_spec, progress)
         except KeyboardInterrupt:
-            raise Interrupted(f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved in {out / 'study.db'}", out) from None
+            raise Interrupted(
+                f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved in {out / 'study.db'}",
+                out,
+            ) from None
 
 
-def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, pool_spec, progress: bool | None) -> tuple[pd.DataFrame, Path]:
+def _optimize(
+    spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, pool_spec, progress: bool | None
+) -> tuple[pd.DataFrame, Path]:
     import optuna
     from tqdm.auto import tqdm
 
@@ -168,8 +234,16 @@ def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, 
     quiet_optuna_interrupts()
     keys = list(spec.levers)
 
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, n_startup_trials=min(10, max(1, spec.trials // 4)))
-    study = optuna.create_study(study_name=spec.name, storage=f"sqlite:///{out / 'study.db'}", directions=["minimize", "minimize"], sampler=sampler, load_if_exists=True)
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed, multivariate=True, n_startup_trials=min(10, max(1, spec.trials // 4))
+    )
+    study = optuna.create_study(
+        study_name=spec.name,
+        storage=f"sqlite:///{out / 'study.db'}",
+        directions=["minimize", "minimize"],
+        sampler=sampler,
+        load_if_exists=True,
+    )
     for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):  # left by an interruption
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     done = len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
@@ -178,14 +252,22 @@ def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, 
     if not any(t.params == lows for t in study.get_trials(deepcopy=False, states=live)):
         study.enqueue_trial(lows)  # first: do the levers at their low ends suffice? (again after an interruption)
 
-    bar = tqdm(total=spec.trials, initial=min(done, spec.trials), disable=None if progress is None else not progress, unit="trial", desc=spec.name)
+    bar = tqdm(
+        total=spec.trials,
+        initial=min(done, spec.trials),
+        disable=None if progress is None else not progress,
+        unit="trial",
+        desc=spec.name,
+    )
     with pool_spec as pool:
         ref_file = out / "reference.json"
         if ref_file.exists():  # null (an undefined KPI) is read back as NaN
             reference = {k: (np.nan if v is None else v) for k, v in json.loads(ref_file.read_text()).items()}
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
-            ref = pd.DataFrame([f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]])
+            ref = pd.DataFrame(
+                [f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]]
+            )
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
             valid = {k: (v if np.isfinite(v) else None) for k, v in reference.items()}  # valid JSON: NaN as null
             atomic_write(ref_file, lambda p: p.write_text(json.dumps(valid, indent=1, allow_nan=False) + "\n"))
@@ -197,12 +279,18 @@ def _optimize(spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, 
             levers = {}
             for k in keys:
                 f = spec.levers[k]
-                levers[k] = trial.suggest_int(k, int(f.low), int(f.high)) if f.integer else trial.suggest_float(k, f.low, f.high)
+                levers[k] = (
+                    trial.suggest_int(k, int(f.low), int(f.high))
+                    if f.integer
+                    else trial.suggest_float(k, f.low, f.high)
+                )
             rows = _evaluate(pool, spec, base, targets, seeds, levers)
             s = summarise_candidate(rows, targets, reference["fund_spending"], spec, {k: reference[k] for k in OOP})
             for k, v in s.items():
                 trial.set_user_attr(k, v)
-            trial.set_constraint("all_targets", spec.probability - s["p:all"])  # feasible: every target met together in enough replicates
+            trial.set_constraint(
+                "all_targets", spec.probability - s["p:all"]
+            )  # feasible: every target met together in enough replicates
             if spec.max_oop_increase is not None:  # and patients not made to pay more than allowed
                 trial.set_constraint("out_of_pocket", s["oop_rise"] - spec.max_oop_increase)
             feasible += s["feasible"]
@@ -231,14 +319,15 @@ def completed_trials(db: Path, name: str) -> int:
         return 0
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
-    except Exception:  # noqa: BLE001 - no study yet
+    except Exception:
         return 0
     return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
 
 
 def candidates(study, keys: list[str]) -> pd.DataFrame:
     """One row per completed candidate: its levers, probabilities, costs, feasibility and
-    whether it is on the Pareto front of the feasible candidates."""
+    whether it is on the Pareto front of the feasible candidates.
+    """
     import optuna
 
     front = {t.number for t in study.best_trials if t.user_attrs.get("feasible")}
@@ -265,7 +354,10 @@ def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path
         if target.exists():
             target.unlink()
         return
-    over = {**spec.run, **{k: (int(best[k]) if spec.levers[k].integer else float(best[k])) for k in spec.levers}}  # full precision: the candidate judged
+    over = {
+        **spec.run,
+        **{k: (int(best[k]) if spec.levers[k].integer else float(best[k])) for k in spec.levers},
+    }  # full precision: the candidate judged
     nested: dict = {}
     for k, v in over.items():
         d = nested
@@ -278,6 +370,8 @@ def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path
         f"# {best['p:all']:.0%} of {spec.replicates} replicates; {best['doctor_days']:,.0f} doctor-days and {best['extra_fund_yuan']:+,.0f} yuan of fund spending\n"
         f"# a year against the base ({best['cost_yuan']:,.0f} yuan at {spec.cost.yuan_per_doctor_day:g} yuan a doctor-day).\n"
     )
-    text = header + yaml.safe_dump({"extends": os.path.relpath(base.resolve(), out.resolve()), **nested}, sort_keys=False)
+    text = header + yaml.safe_dump(
+        {"extends": os.path.relpath(base.resolve(), out.resolve()), **nested}, sort_keys=False
+    )
     atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))
     load_params(target)  # it must be a valid scenario

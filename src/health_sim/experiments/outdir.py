@@ -37,8 +37,32 @@ MANIFEST = "manifest.json"
 """The file by which a folder says which health_sim command wrote it (key ``written_by``)."""
 
 KINDS: dict[str, frozenset[str]] = {
-    "run": frozenset({"kpis.json", "daily.parquet", "township.parquet", "annual.parquet", "capability.parquet", "params.resolved.yaml", MANIFEST}),
-    "scenario": frozenset({"kpis.parquet", "daily.parquet", "township.parquet", "annual.parquet", "capability.parquet", "figures", "scenario.ipynb", "scenario.html", "error.txt", "kernel.log", MANIFEST}),
+    "run": frozenset(
+        {
+            "kpis.json",
+            "daily.parquet",
+            "township.parquet",
+            "annual.parquet",
+            "capability.parquet",
+            "params.resolved.yaml",
+            MANIFEST,
+        }
+    ),
+    "scenario": frozenset(
+        {
+            "kpis.parquet",
+            "daily.parquet",
+            "township.parquet",
+            "annual.parquet",
+            "capability.parquet",
+            "figures",
+            "scenario.ipynb",
+            "scenario.html",
+            "error.txt",
+            "kernel.log",
+            MANIFEST,
+        }
+    ),
 }
 """The kinds of output folder and the names each writes. A folder written before manifests
 named their kind counts as that kind's output when it holds nothing else."""
@@ -62,7 +86,8 @@ def _short(path: Path | str) -> str:
 def written_by(folder: Path) -> str | None:
     """The kind of health_sim output ``folder`` is, from its manifest (or, for folders
     written before manifests named their kind, from its file names); None if it is not one.
-    (:func:`check_place` also requires that it holds nothing but what that kind writes.)"""
+    (:func:`check_place` also requires that it holds nothing but what that kind writes.)
+    """
     try:
         names = {p.name for p in Path(folder).iterdir()}
     except OSError:
@@ -86,7 +111,8 @@ def written_by(folder: Path) -> str | None:
 
 def check_place(final: Path, kind: str, *, force: bool = False, flag: str = "--out") -> None:
     """Refuse ``final`` (one line naming it) if it is a file, or a folder that is not empty
-    and not a previous ``kind`` output, unless ``force``."""
+    and not a previous ``kind`` output, unless ``force``.
+    """
     final = Path(final)
     if final.is_symlink():  # the swap would replace the link itself, not the folder it names
         raise OutputRefused(f"{flag} {_short(final)}: a symbolic link; give the folder it points to")
@@ -147,7 +173,8 @@ def _leftovers(final: Path) -> list[Path]:
 
 def clean_temps(folder: Path) -> None:
     """Remove the temporary files and folders (``.NAME.tmp-PID...``) that killed processes
-    left directly in ``folder``."""
+    left directly in ``folder``.
+    """
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
@@ -160,11 +187,14 @@ def clean_temps(folder: Path) -> None:
 def recover(final: Path) -> None:
     """Clean up after killed runs into ``final``: put back an old output whose swap was cut
     between its two renames (file systems without an atomic exchange), and remove the
-    temporary folders of dead processes."""
+    temporary folders of dead processes.
+    """
     final = Path(final)
     stale = _leftovers(final)
     if not final.exists():
-        olds = sorted((p for p in stale if ".old-" in p.name and (p / final.name).is_dir()), key=lambda p: p.stat().st_mtime)
+        olds = sorted(
+            (p for p in stale if ".old-" in p.name and (p / final.name).is_dir()), key=lambda p: p.stat().st_mtime
+        )
         if olds:
             os.replace(olds[-1] / final.name, final)
     for p in stale:
@@ -173,7 +203,8 @@ def recover(final: Path) -> None:
 
 def stage(final: Path, kind: str, *, force: bool = False, flag: str = "--out") -> Path:
     """Check ``final`` (see :func:`check_place`), clean up after killed runs, and create this
-    run's temporary folder beside it (proving the place writable); returns that folder."""
+    run's temporary folder beside it (proving the place writable); returns that folder.
+    """
     final = Path(final)
     check_place(final, kind, force=force, flag=flag)
     try:
@@ -209,7 +240,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def commit(tmp: Path, final: Path) -> None:
     """Replace ``final`` by the finished folder ``tmp`` beside it, in one atomic step where
-    the system allows (else two renames, undone by :func:`recover` if cut between them)."""
+    the system allows (else two renames, undone by :func:`recover` if cut between them).
+    """
     tmp, final = Path(tmp), Path(final)
     if not final.exists():
         os.replace(tmp, final)
@@ -230,15 +262,20 @@ def write_files(tmp: Path, files: dict[str, Callable[[Path], object]], final: Pa
         try:
             writer(tmp / name)
         except OSError as e:
-            raise OutputFailed(f"{_short(final)}: writing {name} failed ({e.strerror or e}); the previous output, if any, is intact") from None
+            raise OutputFailed(
+                f"{_short(final)}: writing {name} failed ({e.strerror or e}); the previous output, if any, is intact"
+            ) from None
 
 
-def write_dir(final: Path, files: dict[str, Callable[[Path], object]], kind: str, *, force: bool = False, tmp: Path | None = None) -> Path:
+def write_dir(
+    final: Path, files: dict[str, Callable[[Path], object]], kind: str, *, force: bool = False, tmp: Path | None = None
+) -> Path:
     """Create folder ``final`` holding ``files`` (name -> writer(path)) all at once.
 
     ``tmp``: a folder made by :func:`stage` before the work (the usual way: check first,
     then compute, then write); without it the place is checked now. A failure or an
-    interruption leaves ``final`` as it was."""
+    interruption leaves ``final`` as it was.
+    """
     final = Path(final)
     tmp = tmp if tmp is not None else stage(final, kind, force=force)
     try:
@@ -258,7 +295,8 @@ def discard(tmp: Path | None) -> None:
 
 def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = False, flag: str = "--out") -> None:
     """Refuse to overwrite ``path`` unless it is absent, health_sim's own (``owned(text of
-    its first 4 kB)``), or ``force``; refuse a folder, a missing parent or a parent that is a file."""
+    its first 4 kB)``), or ``force``; refuse a folder, a missing parent or a parent that is a file.
+    """
     path = Path(path)
     if path.is_dir():
         raise OutputRefused(f"{flag} {_short(path)}: is a folder; give a file name")
@@ -276,7 +314,9 @@ def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = 
         except OSError:
             head = ""
         if not path.is_file() or not owned(head):
-            raise OutputRefused(f"{flag} {_short(path)}: exists and was not written by health-sim; give another name, or --force to replace it")
+            raise OutputRefused(
+                f"{flag} {_short(path)}: exists and was not written by health-sim; give another name, or --force to replace it"
+            )
 
 
 # --- claims: folders filled over many runs ------------------------------------------
@@ -284,7 +324,8 @@ def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = 
 
 class Claim:
     """An exclusive claim on a folder for this process (``with claim(...) as c``); released
-    when the process ends, however it ends."""
+    when the process ends, however it ends.
+    """
 
     def __init__(self, folder: Path, fd: int):
         self.folder, self._fd = folder, fd
@@ -294,21 +335,30 @@ class Claim:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "Claim":
+    def __enter__(self) -> Claim:
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
 
 
-def claim(folder: Path, made: dict, kind: str, *, force: bool = False, differs: Callable[[dict, dict], str] | None = None, flag: str = "--out") -> Claim:
+def claim(
+    folder: Path,
+    made: dict,
+    kind: str,
+    *,
+    force: bool = False,
+    differs: Callable[[dict, dict], str] | None = None,
+    flag: str = "--out",
+) -> Claim:
     """Claim ``folder`` for a resumable ``kind`` (sweep, optimisation, calibration) whose
     specification is ``made``: lock it for this process, then create ``spec.json``
     atomically or check that the one there is the same specification.
 
     Refused (one line): a file; a folder holding someone else's files (unless ``force``);
     a folder another process is filling now; a folder of another specification (``differs``
-    names what differs)."""
+    names what differs).
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputRefused(f"{flag} {_short(folder)}: exists and is not a folder")
@@ -323,14 +373,20 @@ def claim(folder: Path, made: dict, kind: str, *, force: bool = False, differs: 
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise OutputRefused(f"{flag} {_short(folder)}: another health-sim {kind} is filling it now; wait for it to end or give another --out") from None
+        raise OutputRefused(
+            f"{flag} {_short(folder)}: another health-sim {kind} is filling it now; wait for it to end or give another --out"
+        ) from None
     try:
         if not f.exists() and not force:  # under the lock: a claim made a moment ago has its spec.json whole
-            entries = sorted(p.name for p in folder.iterdir() if p.name != ".lock" and not p.name.startswith(".spec.json.tmp-"))
+            entries = sorted(
+                p.name for p in folder.iterdir() if p.name != ".lock" and not p.name.startswith(".spec.json.tmp-")
+            )
             if entries:
                 if not had_lock:  # someone else's folder is left as it was found
                     (folder / ".lock").unlink(missing_ok=True)
-                raise OutputRefused(f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give a new or empty folder, or --force to add to it")
+                raise OutputRefused(
+                    f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give a new or empty folder, or --force to add to it"
+                )
         _claim_spec(f, made, kind, differs, flag)
         clean_temps(folder)
     except BaseException:
@@ -358,7 +414,11 @@ def _claim_spec(f: Path, made: dict, kind: str, differs, flag: str) -> None:
     try:
         old = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise OutputRefused(f"{flag} {_short(f.parent)}: its spec.json is unreadable; delete the folder or give another --out") from None
+        raise OutputRefused(
+            f"{flag} {_short(f.parent)}: its spec.json is unreadable; delete the folder or give another --out"
+        ) from None
     if old != made:
         what = differs(old, made) if differs else "the specification"
-        raise OutputRefused(f"{flag} {_short(f.parent)}: holds the runs of another {kind} ({what} differs); delete it or give another --out")
+        raise OutputRefused(
+            f"{flag} {_short(f.parent)}: holds the runs of another {kind} ({what} differs); delete it or give another --out"
+        )

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from health_sim.sim.model import HealthSystemModel
-from health_sim.experiments.outdir import write_dir
 from health_sim.config.params import params_hash, to_yaml, with_overrides
 from health_sim.config.schema import Params
+from health_sim.experiments.outdir import write_dir
+from health_sim.sim.model import HealthSystemModel
 
 
 @dataclass
 class RunResult:
     """What a run produced: KPIs (name -> value), a row a day, a row per township, a row
-    per calendar year, and the township centres' capability day by day."""
+    per calendar year, and the township centres' capability day by day.
+    """
 
     kpis: dict
     daily: pd.DataFrame
@@ -38,7 +39,8 @@ class RunResult:
         """Write the outputs into folder ``out`` whole (a temporary folder beside it, then
         an atomic swap; see :mod:`health_sim.experiments.outdir`). A folder holding anything but an
         earlier run's output is refused unless ``force``; ``staged``: the temporary folder
-        that :func:`health_sim.experiments.outdir.stage` made before the run."""
+        that :func:`health_sim.experiments.outdir.stage` made before the run.
+        """
         out = Path(out)
         kpis, undefined = json_kpis(self.kpis)
         manifest = {"written_by": "run", **self.manifest}
@@ -62,7 +64,8 @@ class RunResult:
 
 def json_kpis(kpis: dict) -> tuple[dict, dict[str, str]]:
     """KPIs as JSON values (NaN becomes null) and, for each null, why: its denominator
-    (the part of its definition after '/') was zero in the run."""
+    (the part of its definition after '/') was zero in the run.
+    """
     from health_sim.sim.kpis import KPIS
 
     out, undefined = {}, {}
@@ -97,11 +100,23 @@ def _why(k) -> str:
 def git_commit() -> str:
     """The commit of the source tree health_sim runs from, or 'unknown'."""
     here = Path(__file__).resolve().parent
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # status must not take the index lock: a killed git would leave it behind
+    env = {
+        **os.environ,
+        "GIT_OPTIONAL_LOCKS": "0",
+    }  # status must not take the index lock: a killed git would leave it behind
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, env=env)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, env=env
+        )
         if out.returncode == 0:
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10, env=env)
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=here,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env=env,
+            )
             return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass
@@ -115,10 +130,24 @@ def provenance() -> dict:
 
     from health_sim import __version__
 
-    return {"package": "health-sim", "version": __version__, "git_commit": git_commit(), "python": platform.python_version(), "mesa": mesa.__version__, "numpy": np.__version__}
+    return {
+        "package": "health-sim",
+        "version": __version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "mesa": mesa.__version__,
+        "numpy": np.__version__,
+    }
 
 
-def run(params: Params | None = None, seed: int | None = None, *, scale: float | None = None, days: int | None = None, progress: bool | None = False) -> RunResult:
+def run(
+    params: Params | None = None,
+    seed: int | None = None,
+    *,
+    scale: float | None = None,
+    days: int | None = None,
+    progress: bool | None = False,
+) -> RunResult:
     """Run a model to the end and return its :class:`RunResult`.
 
     ``seed``, ``scale`` and ``days`` override ``params.run``; the result's ``params``
@@ -142,4 +171,14 @@ def run(params: Params | None = None, seed: int | None = None, *, scale: float |
         "params_sha256": params_hash(params),
         "wall_seconds": round(wall, 3),
     }
-    return RunResult(model.kpis(), model.daily_frame(), model.township_frame(), model.annual_frame(), model.capability_frame(), params, model.seed, wall, manifest)
+    return RunResult(
+        model.kpis(),
+        model.daily_frame(),
+        model.township_frame(),
+        model.annual_frame(),
+        model.capability_frame(),
+        params,
+        model.seed,
+        wall,
+        manifest,
+    )

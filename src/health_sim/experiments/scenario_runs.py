@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from health_sim.experiments.ensemble import Ensemble, load_ensemble
 from health_sim.config.params import load_params, with_overrides
+from health_sim.config.schema import Params
+from health_sim.experiments.ensemble import Ensemble, load_ensemble
 from health_sim.experiments.outdir import write_dir
 from health_sim.experiments.runner import run
-from health_sim.config.schema import Params
 
 SCALE_ENV = "HEALTH_SIM_SCALE"
 """Environment variable that, when set, overrides the scale of notebooks and suites (CI uses it)."""
@@ -39,7 +39,8 @@ def smoke() -> bool:
 def scratch(name: str) -> Path | None:
     """A fresh temporary folder for a notebook's sweep or study when the smallest designs
     run (HEALTH_SIM_SMOKE=1), so that a test never resumes the leftovers of an earlier
-    model; None otherwise (the default folder under outputs/, which resumes)."""
+    model; None otherwise (the default folder under outputs/, which resumes).
+    """
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"health_sim-{name}-")) if smoke() else None
@@ -54,7 +55,8 @@ def check_parameters(notebook: str) -> None:
     warns, and the notebook would run its defaults). Does nothing outside papermill.
 
     ``notebook``: the notebook's path relative to the repository root, e.g.
-    ``notebooks/scenario.ipynb``; its ``parameters`` cell is the list of what it takes."""
+    ``notebooks/scenario.ipynb``; its ``parameters`` cell is the list of what it takes.
+    """
     import ast
     import difflib
 
@@ -63,7 +65,9 @@ def check_parameters(notebook: str) -> None:
     except ImportError:  # pragma: no cover - always there in a kernel
         return
     ip = get_ipython()
-    injected = [src for src in (ip.user_ns.get("_ih", []) if ip is not None else []) if src.startswith("# Parameters\n")]
+    injected = [
+        src for src in (ip.user_ns.get("_ih", []) if ip is not None else []) if src.startswith("# Parameters\n")
+    ]
     if not injected:
         return
     import papermill as pm
@@ -81,11 +85,15 @@ def check_parameters(notebook: str) -> None:
                 if name not in known:
                     close = difflib.get_close_matches(name, list(known), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise ParamsError(f"{notebook}: parameter '{short(name, 40)}' is not known{hint}; it takes {', '.join(known)}")
+                    raise ParamsError(
+                        f"{notebook}: parameter '{short(name, 40)}' is not known{hint}; it takes {', '.join(known)}"
+                    )
                 want = _TYPES.get(known[name]["inferred_type_name"])
                 value = ip.user_ns.get(name)
                 if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
-                    raise ParamsError(f"{notebook}: parameter {name}: {short(value, 40)} is not of type {known[name]['inferred_type_name']}")
+                    raise ParamsError(
+                        f"{notebook}: parameter {name}: {short(value, 40)} is not of type {known[name]['inferred_type_name']}"
+                    )
 
 
 def replicate_seeds(seed: int, n: int) -> list[int]:
@@ -135,20 +143,44 @@ class Replicates:
     def write(self, out_dir: str | Path, extra: dict | None = None, *, force: bool = False) -> Path:
         """Write the tables (parquet), a manifest and any ``extra`` files (name ->
         writer(path)) into ``out_dir`` whole. A folder holding anything but an earlier
-        scenario output is refused (:class:`health_sim.experiments.outdir.OutputRefused`) unless ``force``."""
+        scenario output is refused (:class:`health_sim.experiments.outdir.OutputRefused`) unless ``force``.
+        """
         from health_sim.config.params import params_hash
         from health_sim.experiments.runner import provenance
 
-        files = {f"{n}.parquet": (lambda p, df=getattr(self, n): df.to_parquet(p, index=False)) for n in ("kpis", "daily", "township", "annual", "capability")}
-        manifest = {"written_by": "scenario", "scenario": self.name, **provenance(), "seeds": [int(s) for s in self.seeds], "scale": self.params.run.scale, "days": self.params.run.days, "params_sha256": params_hash(self.params)}
+        files = {
+            f"{n}.parquet": (lambda p, df=getattr(self, n): df.to_parquet(p, index=False))
+            for n in ("kpis", "daily", "township", "annual", "capability")
+        }
+        manifest = {
+            "written_by": "scenario",
+            "scenario": self.name,
+            **provenance(),
+            "seeds": [int(s) for s in self.seeds],
+            "scale": self.params.run.scale,
+            "days": self.params.run.days,
+            "params_sha256": params_hash(self.params),
+        }
         if "member" in self.kpis:
             manifest["ensemble_members"] = [int(m) for m in self.kpis["member"]]
-        files["manifest.json"] = lambda p: p.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        files["manifest.json"] = lambda p: p.write_text(
+            json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         files |= extra or {}
         return write_dir(Path(out_dir), files, "scenario", force=force)
 
 
-def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int = 20230101, scale: float | None = None, days: int | None = None, overrides: dict | None = None, progress: bool = False, seeds: list[int] | None = None, ensemble: str | Path | Ensemble | None = None) -> Replicates:
+def run_replicates(
+    scenario: str | Path | Params,
+    replicates: int = 3,
+    seed: int = 20230101,
+    scale: float | None = None,
+    days: int | None = None,
+    overrides: dict | None = None,
+    progress: bool = False,
+    seeds: list[int] | None = None,
+    ensemble: str | Path | Ensemble | None = None,
+) -> Replicates:
     """Run ``replicates`` replicates of a scenario (a params file or Params).
 
     ``overrides`` (dotted keys) win over ``scale`` and ``days``; ``seeds``, if given, are
@@ -156,7 +188,8 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     calibrated file (or Ensemble) whose members the replicates draw their calibrated
     parameters from (:mod:`health_sim.experiments.ensemble`), so that intervals carry parameter
     uncertainty; the kpis table then has a ``member`` column (the member's trial number),
-    and ``overrides`` still win."""
+    and ``overrides`` still win.
+    """
     from health_sim.core.errors import ParamsError
 
     n = len(seeds) if seeds else replicates
@@ -190,7 +223,11 @@ def run_replicates(scenario: str | Path | Params, replicates: int = 3, seed: int
     for r, (s, (trial, values)) in enumerate(zip(seeds, members)):
         p = with_overrides(params, {**values, **over}) if values else params
         res = run(p, seed=s, progress=progress)
-        tables["kpis"].append(pd.DataFrame([{"replicate": r, "seed": s, **({"member": trial} if trial is not None else {}), **flatten(res.kpis)}]))
+        tables["kpis"].append(
+            pd.DataFrame(
+                [{"replicate": r, "seed": s, **({"member": trial} if trial is not None else {}), **flatten(res.kpis)}]
+            )
+        )
         for k in ("daily", "township", "annual", "capability"):
             df = getattr(res, k).copy()
             df.insert(0, "replicate", r)

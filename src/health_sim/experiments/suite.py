@@ -8,7 +8,6 @@ not stop the others: its error and executed notebook are kept and the scorecard 
 """
 
 from __future__ import annotations
-from health_sim.experiments.notebooks import PAPERMILL_OPTIONS
 
 import concurrent.futures as cf
 import os
@@ -20,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from health_sim.experiments.outdir import OutputRefused, check_file_place, check_place, commit, discard, stage
 from health_sim.core.paths import atomic_write, repo_root
+from health_sim.experiments.notebooks import PAPERMILL_OPTIONS
+from health_sim.experiments.outdir import OutputRefused, check_file_place, check_place, commit, discard, stage
 from health_sim.experiments.targets import load_targets, score
 
 TEMPLATE = Path("notebooks") / "scenario.ipynb"
@@ -46,7 +46,10 @@ def scenario_files(root: Path, only: list[str] | None = None) -> list[Path]:
         import difflib
 
         close = difflib.get_close_matches(unknown[0], list(by_name), n=1)
-        raise ValueError(f"--only {unknown[0]}: no such scenario in params/scenarios" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise ValueError(
+            f"--only {unknown[0]}: no such scenario in params/scenarios"
+            + (f" (did you mean '{close[0]}'?)" if close else "")
+        )
     return [by_name[n.removesuffix(".yaml")] for n in only]
 
 
@@ -58,9 +61,12 @@ def _html(notebook: Path, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: int, staged: str, final: str, ensemble: str = "") -> Outcome:
+def run_one(
+    root: str, scenario: str, scale: float, reps: int, seed: int, days: int, staged: str, final: str, ensemble: str = ""
+) -> Outcome:
     """Execute the template for one scenario into the staged folder ``staged`` (made by
-    :func:`health_sim.experiments.outdir.stage`), then swap it in at ``final``."""
+    :func:`health_sim.experiments.outdir.stage`), then swap it in at ``final``.
+    """
     import papermill as pm
 
     root_p, scen, tmp, final_p = Path(root), Path(scenario), Path(staged), Path(final)
@@ -73,10 +79,21 @@ def run_one(root: str, scenario: str, scale: float, reps: int, seed: int, days: 
     os.dup2(log.fileno(), 2)
     try:
         pm.execute_notebook(
-            str(root_p / TEMPLATE), str(executed), cwd=str(root_p), **PAPERMILL_OPTIONS,
-            parameters={"scenario": str(scen), "scale": scale, "seed": seed, "replicates": reps, "days": days, "out_dir": str(tmp), "ensemble": ensemble},
+            str(root_p / TEMPLATE),
+            str(executed),
+            cwd=str(root_p),
+            **PAPERMILL_OPTIONS,
+            parameters={
+                "scenario": str(scen),
+                "scale": scale,
+                "seed": seed,
+                "replicates": reps,
+                "days": days,
+                "out_dir": str(tmp),
+                "ensemble": ensemble,
+            },
         )
-    except Exception as e:  # noqa: BLE001 - any failure of one scenario is recorded, the rest go on
+    except Exception as e:
         error = f"{type(e).__name__}: {e}".strip()
         if not error or len(error) > 4000:
             error = error[:4000] or traceback.format_exc()[-4000:]
@@ -114,7 +131,22 @@ def scorecard(out_root: Path, names: list[str], outcomes: dict[str, Outcome], ta
             rows.append(s)
         else:
             err = o.error if o else "not run"
-            rows.append(pd.DataFrame([{"scenario": name, "status": f"failed: {err}", "target": t.name, "kpi": t.kpi, "op": t.op, "threshold": t.threshold, "year": t.year} for t in targets]))
+            rows.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "scenario": name,
+                            "status": f"failed: {err}",
+                            "target": t.name,
+                            "kpi": t.kpi,
+                            "op": t.op,
+                            "threshold": t.threshold,
+                            "year": t.year,
+                        }
+                        for t in targets
+                    ]
+                )
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -145,8 +177,18 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
     shown = card.drop(columns=["source"], errors="ignore")
     outs = {
         "scorecard.csv": lambda p: card.to_csv(p, index=False),
-        "scorecard.md": lambda p: p.write_text(SCORECARD_HEADS["scorecard.md"] + "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n" + _markdown(shown), encoding="utf-8"),
-        "scorecard.html": lambda p: p.write_text(SCORECARD_HEADS["scorecard.html"] + "\n" + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"), encoding="utf-8"),
+        "scorecard.md": lambda p: p.write_text(
+            SCORECARD_HEADS["scorecard.md"]
+            + "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n"
+            + _markdown(shown),
+            encoding="utf-8",
+        ),
+        "scorecard.html": lambda p: p.write_text(
+            SCORECARD_HEADS["scorecard.html"]
+            + "\n"
+            + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"),
+            encoding="utf-8",
+        ),
     }
     paths = []
     for name, writer in outs.items():
@@ -154,7 +196,18 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
     return paths
 
 
-def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str] | None = None, seed: int = 20230101, days: int = 0, out_root: str | Path | None = None, progress: bool | None = None, ensemble: str | Path | None = None, force: bool = False) -> tuple[pd.DataFrame, list[Outcome]]:
+def run_suite(
+    scale: float = 0.05,
+    reps: int = 3,
+    jobs: int = 2,
+    only: list[str] | None = None,
+    seed: int = 20230101,
+    days: int = 0,
+    out_root: str | Path | None = None,
+    progress: bool | None = None,
+    ensemble: str | Path | None = None,
+    force: bool = False,
+) -> tuple[pd.DataFrame, list[Outcome]]:
     """Run the scenario suite; return the scorecard and what happened to each scenario.
 
     ``out_root`` [default: :func:`health_sim.core.paths.outputs_root`] takes ``scenarios/<name>/``
@@ -164,7 +217,8 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
 
     ``ensemble``: a calibrated file whose members the replicates draw their calibrated
     parameters from (the same member in replicate r of every scenario), so the
-    scorecard's intervals carry parameter uncertainty too; None: the scenarios' own values."""
+    scorecard's intervals carry parameter uncertainty too; None: the scenarios' own values.
+    """
     from tqdm.auto import tqdm
 
     from health_sim.core.paths import outputs_root
@@ -197,19 +251,40 @@ def run_suite(scale: float = 0.05, reps: int = 3, jobs: int = 2, only: list[str]
     try:
         for name, final in finals.items():
             staged[name] = stage(final, "scenario", force=force)
-        with process_pool(max(1, jobs)) as pool, tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar:
-            futures = {pool.submit(run_one, str(root), str(f), scale, reps, seed, days, str(staged[f.stem]), str(finals[f.stem]), str(ensemble or "")): f.stem for f in files}
+        with (
+            process_pool(max(1, jobs)) as pool,
+            tqdm(total=len(files), disable=disable, unit="scenario", desc="scenarios") as bar,
+        ):
+            futures = {
+                pool.submit(
+                    run_one,
+                    str(root),
+                    str(f),
+                    scale,
+                    reps,
+                    seed,
+                    days,
+                    str(staged[f.stem]),
+                    str(finals[f.stem]),
+                    str(ensemble or ""),
+                ): f.stem
+                for f in files
+            }
             for fut in cf.as_completed(futures):
                 name = futures[fut]
                 try:
                     outcomes[name] = fut.result()
-                except Exception as e:  # noqa: BLE001 - the worker itself died
+                except Exception as e:
                     outcomes[name] = Outcome(name, False, 0.0, f"{type(e).__name__}: {e}")
                 bar.update()
                 bar.set_postfix(failed=sum(not o.ok for o in outcomes.values()))
     except KeyboardInterrupt:
         done = sorted(n for n, o in outcomes.items())
-        raise Interrupted(f"interrupted: {len(done)} of {len(files)} scenarios finished and were written to {out / 'scenarios'}; the others' folders are as they were and the scorecard was not written", out, again="to run them all again") from None
+        raise Interrupted(
+            f"interrupted: {len(done)} of {len(files)} scenarios finished and were written to {out / 'scenarios'}; the others' folders are as they were and the scorecard was not written",
+            out,
+            again="to run them all again",
+        ) from None
     finally:
         for tmp in staged.values():
             discard(tmp)

@@ -14,7 +14,6 @@ the number of workers.
 """
 
 from __future__ import annotations
-from health_sim.experiments.ensemble import check_ensemble
 
 import concurrent.futures as cf
 import hashlib
@@ -22,22 +21,23 @@ import itertools
 import json
 import os
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BeforeValidator, field_validator, model_validator
 
-from health_sim.experiments.scenario_runs import flatten, replicate_seeds
-from health_sim.sim.kpis import KPIS
-from health_sim.core.errors import ParamsError
 from health_sim.config.messages import first_error, validate_data, validate_file
 from health_sim.config.params import load_params, warn_levers, with_overrides
-from health_sim.core.paths import atomic_write, outputs_root, resolve
+from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
+from health_sim.core.paths import atomic_write, outputs_root, resolve
+from health_sim.experiments.ensemble import check_ensemble
+from health_sim.experiments.scenario_runs import flatten, replicate_seeds
 from health_sim.experiments.targets import Target, load_targets, score
+from health_sim.sim.kpis import KPIS
 
 
 def inline_targets(v: list) -> list:
@@ -69,7 +69,7 @@ class Factor(Section):
     integer: bool = P(False, "Round sampled values to integers (counts such as doctors a year).")
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Factor":
+    def _one_form(self) -> Factor:
         if self.values is None and (self.low is None or self.high is None):
             raise ValueError("give either values or low and high")
         if self.values is None and not self.low < self.high:
@@ -80,8 +80,16 @@ class Factor(Section):
 
 
 class Design(Section):
-    method: Literal["grid", "lhs", "sobol", "morris"] = P("grid", "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol indices (SALib); morris: Morris trajectories (SALib).")
-    samples: int = P(16, "Points (lhs), base samples N (sobol: N x (D + 2) points for D factors, N a power of 2) or trajectories (morris: r x (D + 1) points).", ge=1, le=100_000)
+    method: Literal["grid", "lhs", "sobol", "morris"] = P(
+        "grid",
+        "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol indices (SALib); morris: Morris trajectories (SALib).",
+    )
+    samples: int = P(
+        16,
+        "Points (lhs), base samples N (sobol: N x (D + 2) points for D factors, N a power of 2) or trajectories (morris: r x (D + 1) points).",
+        ge=1,
+        le=100_000,
+    )
     morris_levels: int = P(4, "Grid levels of the Morris design.", ge=2, le=20)
 
 
@@ -91,12 +99,23 @@ class SweepSpec(Section):
     factors: dict[str, Factor] = P(..., "Factors by dotted parameter key.")
     design: Design = P(Design, "How points are chosen.")
     replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
-    kpis: list[str] = P(lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"], "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as final:<kpi>.")
-    targets: TargetList = P(list, "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).")
-    targets_file: str = P("params/targets.yaml", "File of the targets (relative to the sweep file or the repository root).")
+    kpis: list[str] = P(
+        lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"],
+        "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as final:<kpi>.",
+    )
+    targets: TargetList = P(
+        list,
+        "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).",
+    )
+    targets_file: str = P(
+        "params/targets.yaml", "File of the targets (relative to the sweep file or the repository root)."
+    )
     run: dict[str, Any] = P(dict, "Overrides of the base scenario for every run, e.g. {run.scale: 0.1, run.days: 365}.")
     seed: int = P(20230101, "Base seed.", ge=0, le=2**32 - 1)
-    ensemble: str | None = P(None, "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win over members. [default: none]")
+    ensemble: str | None = P(
+        None,
+        "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win over members. [default: none]",
+    )
 
     @field_validator("factors")
     @classmethod
@@ -106,11 +125,13 @@ class SweepSpec(Section):
         return v
 
     @model_validator(mode="after")
-    def _ranges_for_sampling(self) -> "SweepSpec":
+    def _ranges_for_sampling(self) -> SweepSpec:
         if self.design.method != "grid":
             listed = [k for k, f in self.factors.items() if f.values is not None]
             if listed:
-                raise ValueError(f"the {self.design.method} design needs low and high for every factor, not values ({listed[0]})")
+                raise ValueError(
+                    f"the {self.design.method} design needs low and high for every factor, not values ({listed[0]})"
+                )
         return self
 
     @field_validator("kpis")
@@ -128,7 +149,8 @@ class SweepSpec(Section):
 
 def with_changes(spec, changes: dict | None, path: Path):
     """``spec`` with fields replaced by ``changes`` (dict fields such as ``run`` merged),
-    validated; a bad change is one ParamsError line naming ``changes`` and the key."""
+    validated; a bad change is one ParamsError line naming ``changes`` and the key.
+    """
     if not changes:
         return spec
     merged = spec.model_dump()
@@ -139,7 +161,8 @@ def with_changes(spec, changes: dict | None, path: Path):
 
 def load_spec(model: type, path: str | Path, changes: dict | None = None):
     """Read a spec file (sweep, optimisation, calibration) into ``model`` with ``changes``
-    applied; return it and its base scenario file, which must exist."""
+    applied; return it and its base scenario file, which must exist.
+    """
     path = Path(path)
     spec = with_changes(validate_file(model, path), changes, path)
     base = _beside(path, spec.base)
@@ -158,7 +181,8 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
     """Read and validate a sweep file; check the base scenario, every factor key and the targets too.
 
     ``changes`` replace fields of the file (``run`` and ``design`` are merged), e.g.
-    ``{"replicates": 1, "design": {"samples": 8}, "run": {"run.scale": 0.01}}``."""
+    ``{"replicates": 1, "design": {"samples": 8}, "run": {"run.scale": 0.01}}``.
+    """
     path = Path(path)
     spec, base = load_spec(SweepSpec, path, changes)
     sweep_targets(spec, path)
@@ -171,7 +195,8 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
 
 def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
     """Every factor must be a real parameter, valid at both ends and inside its range (a
-    whole-number parameter needs ``integer: true``); else one line naming ``section.key``."""
+    whole-number parameter needs ``integer: true``); else one line naming ``section.key``.
+    """
     try:
         with_run = with_overrides(params, dict(run))
     except ParamsError as e:
@@ -179,7 +204,11 @@ def check_factors(path: Path, section: str, params, run: dict, factors: dict[str
     keys = lambda names: {tuple(k.split(".")) for k in names}  # noqa: E731
     warn_levers(with_run, [(f"{path}: run", keys(run)), (f"{path}: {section}", keys(factors))])
     for key, f in factors.items():
-        probe = f.values if f.values is not None else [f.low, f.high] + ([] if f.integer else [f.low + 0.37 * (f.high - f.low)])
+        probe = (
+            f.values
+            if f.values is not None
+            else [f.low, f.high] + ([] if f.integer else [f.low + 0.37 * (f.high - f.low)])
+        )
         for v in probe:
             try:
                 with_overrides(params, {**run, key: int(round(v)) if f.integer else v})
@@ -198,7 +227,8 @@ def sweep_members(spec: SweepSpec, path: str | Path) -> list[tuple[int | None, d
 
 def sweep_targets(spec, path: str | Path) -> list[Target]:
     """The targets a sweep (or optimisation) judges: names looked up in its targets file
-    (unknown names are one-line errors), or targets written out in the spec."""
+    (unknown names are one-line errors), or targets written out in the spec.
+    """
     import difflib
 
     names = [t for t in spec.targets if isinstance(t, str)]
@@ -216,7 +246,10 @@ def sweep_targets(spec, path: str | Path) -> list[Target]:
             out.append(known[t])
         else:
             close = difflib.get_close_matches(t, list(known), n=1)
-            raise ParamsError(f"{path}: targets: unknown target '{t}' in {tfile}" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ParamsError(
+                f"{path}: targets: unknown target '{t}' in {tfile}"
+                + (f" (did you mean '{close[0]}'?)" if close else "")
+            )
     dup = sorted({t.name for t in out if [u.name for u in out].count(t.name) > 1})
     if dup:
         raise ParamsError(f"{path}: targets: '{dup[0]}' is named twice")
@@ -226,7 +259,8 @@ def sweep_targets(spec, path: str | Path) -> list[Target]:
 def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target]) -> dict:
     """A run's row: the named KPIs (whole run; a name ``final:<kpi>``: the value in the
     run's last calendar year) and, for each target, ``met:<name>``
-    (1, 0, or NaN when the run does not cover the target's year)."""
+    (1, 0, or NaN when the run does not cover the target's year).
+    """
     last = annual.loc[annual["year"].idxmax()]
     row = {}
     for name in names:
@@ -262,7 +296,9 @@ def design_points(spec: SweepSpec) -> pd.DataFrame:
         else:
             from SALib.sample import morris as morris_sample
 
-            x = morris_sample.sample(salib_problem(spec), spec.design.samples, num_levels=spec.design.morris_levels, seed=spec.seed)
+            x = morris_sample.sample(
+                salib_problem(spec), spec.design.samples, num_levels=spec.design.morris_levels, seed=spec.seed
+            )
         pts = pd.DataFrame(x, columns=keys)
     for k, f in zip(keys, fs):
         if f.integer:
@@ -284,7 +320,8 @@ def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]
     """One run in a worker: its row (KPIs, targets met, seconds), or raises.
 
     The burn-in is shared between runs of the same seed in this process when the levers
-    allow it (:mod:`health_sim.experiments.warmstart`); the results are the same either way."""
+    allow it (:mod:`health_sim.experiments.warmstart`); the results are the same either way.
+    """
     from health_sim.experiments.warmstart import warm_model
 
     t0 = time.perf_counter()
@@ -295,7 +332,16 @@ def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]
     return row | {"seconds": round(time.perf_counter() - t0, 3)}
 
 
-def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], out_dir: str, targets: list[Target] = ()) -> dict:
+def run_one_notebook(
+    root: str,
+    base: str,
+    run_over: dict,
+    factors: dict,
+    seed: int,
+    kpis: list[str],
+    out_dir: str,
+    targets: list[Target] = (),
+) -> dict:
     """One run through the scenario notebook (papermill), its executed notebook kept in ``out_dir``."""
     import papermill as pm
 
@@ -309,8 +355,19 @@ def run_one_notebook(root: str, base: str, run_over: dict, factors: dict, seed: 
     km = kernels.take(root)  # started and warmed while this worker's previous run executed
     try:
         pm.execute_notebook(
-            str(Path(root) / "notebooks" / "scenario.ipynb"), str(out.with_suffix(".ipynb")), cwd=root, **PAPERMILL_OPTIONS, km=km,
-            parameters={"scenario": base, "replicates": 1, "seeds": [seed], "overrides": overrides, "out_dir": str(out), "figures": False},
+            str(Path(root) / "notebooks" / "scenario.ipynb"),
+            str(out.with_suffix(".ipynb")),
+            cwd=root,
+            **PAPERMILL_OPTIONS,
+            km=km,
+            parameters={
+                "scenario": base,
+                "replicates": 1,
+                "seeds": [seed],
+                "overrides": overrides,
+                "out_dir": str(out),
+                "figures": False,
+            },
         )
     finally:
         kernels.release(km)
@@ -324,7 +381,9 @@ def _row_path(runs: Path, point: int, rep: int) -> Path:
 
 
 def _write_row(runs: Path, row: dict) -> None:
-    atomic_write(_row_path(runs, row["point"], row["replicate"]), lambda p: pd.DataFrame([row]).to_parquet(p, index=False))
+    atomic_write(
+        _row_path(runs, row["point"], row["replicate"]), lambda p: pd.DataFrame([row]).to_parquet(p, index=False)
+    )
 
 
 def done_runs(runs: Path) -> dict[tuple[int, int], str]:
@@ -333,7 +392,7 @@ def done_runs(runs: Path) -> dict[tuple[int, int], str]:
     for f in runs.glob("p*_r*.parquet"):
         try:
             row = pd.read_parquet(f, columns=["point", "replicate", "status"]).iloc[0]
-        except Exception:  # noqa: BLE001 - an unreadable file counts as not done
+        except Exception:
             continue
         out[(int(row["point"]), int(row["replicate"]))] = str(row["status"])
     return out
@@ -342,9 +401,13 @@ def done_runs(runs: Path) -> dict[tuple[int, int], str]:
 def default_out(spec, as_written, kind: str = "sweeps") -> Path:
     """outputs/<kind>/<name> for the specification as written in its file (``as_written``),
     or <name>-<hash> when changes made it another one (changes that change nothing, or only
-    the number of trials, keep the plain folder)."""
+    the number of trials, keep the plain folder).
+    """
     folder = outputs_root() / kind
-    a, b = (x.model_dump(mode="json", exclude={"trials"} if "trials" in type(x).model_fields else None) for x in (spec, as_written))
+    a, b = (
+        x.model_dump(mode="json", exclude={"trials"} if "trials" in type(x).model_fields else None)
+        for x in (spec, as_written)
+    )
     if a == b:
         return folder / spec.name
     tag = hashlib.sha256(json.dumps(a, sort_keys=True, default=str).encode()).hexdigest()[:8]
@@ -355,16 +418,19 @@ def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep
     """Claim folder ``out`` for this specification (:func:`health_sim.experiments.outdir.claim`): locked
     while this process fills it, ``spec.json`` created atomically; a folder of another
     specification (or base scenario), one another process is filling, or one holding
-    files health_sim did not write is refused in one line. Returns the claim (a context manager)."""
-    from health_sim.experiments.outdir import claim as claim_folder
+    files health_sim did not write is refused in one line. Returns the claim (a context manager).
+    """
     from health_sim.config.params import params_hash
+    from health_sim.experiments.outdir import claim as claim_folder
 
     made = {"spec": spec.model_dump(mode="json"), "base_params_sha256": params_hash(load_params(base))}
     made["spec"].pop("base"), made["spec"].pop("targets_file", None)  # paths may be written differently
     made["spec"]["targets"] = [t.model_dump(mode="json") for t in targets]  # what the names meant (thresholds, years)
 
     def differs(old: dict, new: dict) -> str:
-        keys = sorted(k for k in set(old.get("spec", {})) | set(new["spec"]) if old.get("spec", {}).get(k) != new["spec"].get(k))
+        keys = sorted(
+            k for k in set(old.get("spec", {})) | set(new["spec"]) if old.get("spec", {}).get(k) != new["spec"].get(k)
+        )
         return keys[0] if keys else "base scenario"
 
     return claim_folder(Path(out), made, kind, force=force, differs=differs)
@@ -391,7 +457,8 @@ def design_size(spec: SweepSpec) -> int:
 
 def seconds_per_run(params) -> float:
     """A rough time of one run on one core of this kind of machine (seconds): measured
-    about 4 s for a full-scale county-year with its year of burn-in (benchmarks/county_year.py)."""
+    about 4 s for a full-scale county-year with its year of burn-in (benchmarks/county_year.py).
+    """
     residents = params.county.population * params.run.scale
     return 0.3 + 4.0 * residents / 367_175 * (params.run.days + params.run.burn_in_days) / 730
 
@@ -399,7 +466,8 @@ def seconds_per_run(params) -> float:
 def check_memory(where: str, params, factors: dict, pool) -> None:
     """Refuse, in one line, more workers of ``pool`` than this machine's memory holds runs of
     ``params`` at the largest scale a factor gives them. An existing Dask cluster is not
-    checked: its memory is on its own machines."""
+    checked: its memory is on its own machines.
+    """
     from health_sim.config.params import available_memory, memory_needed
 
     if getattr(pool, "scheduler", None):
@@ -409,18 +477,34 @@ def check_memory(where: str, params, factors: dict, pool) -> None:
         params = with_overrides(params, {"run.scale": max(f.values) if f.values is not None else f.high})
     each, free = memory_needed(params), available_memory()
     if free is not None and each * pool.workers > 0.8 * free:
-        raise ParamsError(f"{where}: {pool.workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale")
+        raise ParamsError(
+            f"{where}: {pool.workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale"
+        )
 
 
 def check_size(path: str | Path, spec: SweepSpec) -> int:
     """The number of runs; a design of more than MAX_RUNS is refused in one line."""
     points = design_size(spec)
     if points * spec.replicates > MAX_RUNS:
-        raise ParamsError(f"{path}: design: {points:,} points x {spec.replicates} replicates = {points * spec.replicates:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or samples")
+        raise ParamsError(
+            f"{path}: design: {points:,} points x {spec.replicates} replicates = {points * spec.replicates:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or samples"
+        )
     return points * spec.replicates
 
 
-def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int | None = None, progress: bool | None = None, executor: str = "local", scheduler: str | None = None, via: str = "api", changes: dict | None = None, force: bool = False, dashboard: str | None = None, confirm: Callable[[int, float], None] | None = None) -> tuple[pd.DataFrame, Path]:
+def run_sweep(
+    spec_path: str | Path,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    via: str = "api",
+    changes: dict | None = None,
+    force: bool = False,
+    dashboard: str | None = None,
+    confirm: Callable[[int, float], None] | None = None,
+) -> tuple[pd.DataFrame, Path]:
     """Run (or resume) a sweep; return the results table and its folder.
 
     ``changes``: fields of the sweep file replaced for this call (see :func:`load_sweep`),
@@ -436,7 +520,8 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
 
     The folder is claimed for this process (see :func:`claim`; ``force`` adds to a folder
     holding other files). Ctrl-C stops the workers and raises
-    :class:`health_sim.experiments.workers.Interrupted`, saying how many runs are saved."""
+    :class:`health_sim.experiments.workers.Interrupted`, saying how many runs are saved.
+    """
     if via not in ("api", "notebook"):
         raise ParamsError(f"--via {str(via)[:40]}: must be api or notebook")
     from tqdm.auto import tqdm
@@ -460,11 +545,22 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
         seeds = replicate_seeds(spec.seed, spec.replicates)
         members = sweep_members(spec, spec_path)
         status = done_runs(runs)
-        todo = [(int(p.point), r) for p in pts.itertuples() for r in range(spec.replicates) if status.get((int(p.point), r)) != "ok"]
+        todo = [
+            (int(p.point), r)
+            for p in pts.itertuples()
+            for r in range(spec.replicates)
+            if status.get((int(p.point), r)) != "ok"
+        ]
         keys = list(spec.factors)
         factor_values = {int(row["point"]): {k: _native(row[k]) for k in keys} for _, row in pts.iterrows()}
         failed = 0
-        bar = tqdm(total=n_runs, initial=n_runs - len(todo), disable=None if progress is None else not progress, unit="run", desc=spec.name)
+        bar = tqdm(
+            total=n_runs,
+            initial=n_runs - len(todo),
+            disable=None if progress is None else not progress,
+            unit="run",
+            desc=spec.name,
+        )
         try:
             with pool_spec as pool:
                 futures = {}
@@ -472,18 +568,42 @@ def run_sweep(spec_path: str | Path, out: str | Path | None = None, workers: int
 
                 for point, rep in todo:
                     if via == "api":
-                        fut = pool.submit(run_one, str(base), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), targets)
+                        fut = pool.submit(
+                            run_one,
+                            str(base),
+                            {**members[rep][1], **spec.run},
+                            factor_values[point],
+                            seeds[rep],
+                            list(spec.kpis),
+                            targets,
+                        )
                     else:
                         nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                        fut = pool.submit(run_one_notebook, str(repo_root()), str(Path(base).resolve()), {**members[rep][1], **spec.run}, factor_values[point], seeds[rep], list(spec.kpis), nb_out, targets)
+                        fut = pool.submit(
+                            run_one_notebook,
+                            str(repo_root()),
+                            str(Path(base).resolve()),
+                            {**members[rep][1], **spec.run},
+                            factor_values[point],
+                            seeds[rep],
+                            list(spec.kpis),
+                            nb_out,
+                            targets,
+                        )
                     futures[fut] = (point, rep)
                 for fut in cf.as_completed(futures):
                     point, rep = futures[fut]
-                    row = {"point": point, "replicate": rep, "seed": seeds[rep], **({"member": members[rep][0]} if spec.ensemble else {}), **{f"factor:{k}": v for k, v in factor_values[point].items()}}
+                    row = {
+                        "point": point,
+                        "replicate": rep,
+                        "seed": seeds[rep],
+                        **({"member": members[rep][0]} if spec.ensemble else {}),
+                        **{f"factor:{k}": v for k, v in factor_values[point].items()},
+                    }
                     try:
                         row |= fut.result()
                         row |= {"status": "ok", "error": ""}
-                    except Exception as e:  # noqa: BLE001 - a run that raises is recorded; the rest go on
+                    except Exception as e:
                         row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in targets}
                         row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
                         failed += 1

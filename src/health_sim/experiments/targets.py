@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
-from health_sim.sim.kpis import KPIS
 from health_sim.config.messages import validate_file
 from health_sim.core.fields import P, Section
+from health_sim.sim.kpis import KPIS
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -27,7 +27,13 @@ class Target(Section):
     kpi: str = P(..., "KPI it is judged on (see `health-sim kpis`; parts as name.part).")
     op: Literal[">=", "<=", ">", "<"] = P(">=", "Comparison of the KPI with the threshold.")
     threshold: float = P(..., "Value the KPI must reach.", unit="the KPI's unit")
-    year: int | None = P(None, "Calendar year by which it must hold (judged on that year's KPI); none: the last year of the run.", unit="year", ge=2000, le=2100)
+    year: int | None = P(
+        None,
+        "Calendar year by which it must hold (judged on that year's KPI); none: the last year of the run.",
+        unit="year",
+        ge=2000,
+        le=2100,
+    )
     source: str = P(..., "Where the target comes from.")
 
     @field_validator("kpi")
@@ -77,7 +83,14 @@ def score(annual: pd.DataFrame, targets: list[Target], level: float = 0.90) -> p
         year = t.year if t.year is not None else int(annual["year"].max())
         values = annual.loc[annual["year"] == year, t.kpi] if t.kpi in annual.columns else pd.Series(dtype=float)
         values = values.astype(float).dropna()
-        row = {"target": t.name, "kpi": t.kpi, "op": t.op, "threshold": t.threshold, "year": year, "replicates": len(values)}
+        row = {
+            "target": t.name,
+            "kpi": t.kpi,
+            "op": t.op,
+            "threshold": t.threshold,
+            "year": year,
+            "replicates": len(values),
+        }
         if len(values):
             ok = OPS[t.op](values, t.threshold)
             mean = float(values.mean())

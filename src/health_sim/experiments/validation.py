@@ -34,19 +34,22 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from health_sim.world.county import build_county
-from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.config.params import load_params
-from health_sim.core.paths import resolve
-from health_sim.core.names import FACILITY_TYPES
 from health_sim.config.schema import Params
+from health_sim.core.names import FACILITY_TYPES
+from health_sim.core.paths import resolve
+from health_sim.experiments.scenario_runs import run_replicates
+from health_sim.world.county import build_county
 
 EVIDENCE = Path("params") / "validation" / "evidence.yaml"
 DYNAMIC = Path("params") / "validation" / "dynamic_2022_2023.yaml"
 BASE = Path("params") / "scenarios" / "baseline_2023.yaml"
 OBSERVED_CHANGES = {
     "grassroots_visits": (0.023, "Yangshan 2023: grassroots visits 1.6334 million, +2.3% on 2022 (DOMAIN.md)"),
-    "downward_referrals": (1.76, "Yangshan 2023: downward referrals from the lead hospital 1,152, +176% on 2022 (DOMAIN.md)"),
+    "downward_referrals": (
+        1.76,
+        "Yangshan 2023: downward referrals from the lead hospital 1,152, +176% on 2022 (DOMAIN.md)",
+    ),
 }
 """Observed 2022 -> 2023 relative changes (2023 / 2022 - 1)."""
 
@@ -54,14 +57,17 @@ OBSERVED_CHANGES = {
 @dataclass(frozen=True)
 class Setting:
     """How big the validation runs are: share of residents, replicates, base seed, and an
-    optional calibrated file whose ensemble the replicates draw parameters from."""
+    optional calibrated file whose ensemble the replicates draw parameters from.
+    """
 
     scale: float = 0.05
     replicates: int = 4
     seed: int = 20230101
     ensemble: str | Path | None = None
     days: int = 365
-    overrides: tuple[tuple[str, object], ...] = ()  # dotted-key overrides of every run, e.g. (("run.burn_in_days", 90),)
+    overrides: tuple[
+        tuple[str, object], ...
+    ] = ()  # dotted-key overrides of every run, e.g. (("run.burn_in_days", 90),)
 
 
 def load_evidence(path: str | Path = EVIDENCE) -> dict:
@@ -74,7 +80,9 @@ def national_trend(evidence: dict) -> pd.DataFrame:
     nat = evidence["national_grassroots_share"]
     rows = [{"year": int(y), "share": float(v), "series": "NHC statistical bulletin"} for y, v in nat["values"].items()]
     early = nat.get("earlier_values") or {}
-    rows += [{"year": int(y), "share": float(v), "series": "Wu & Lam 2016"} for y, v in (early.get("values") or {}).items()]
+    rows += [
+        {"year": int(y), "share": float(v), "series": "Wu & Lam 2016"} for y, v in (early.get("values") or {}).items()
+    ]
     return pd.DataFrame(rows).sort_values("year").reset_index(drop=True)
 
 
@@ -86,7 +94,15 @@ def _runs(setting: Setting, overrides: dict | None = None, scenario: str | Path 
 @lru_cache(maxsize=8)
 def _cached_runs(setting: Setting, overrides: tuple, scenario: str, days: int):
     over = dict(setting.overrides) | dict(overrides)
-    return run_replicates(resolve(scenario), replicates=setting.replicates, seed=setting.seed, scale=setting.scale, days=days, overrides=over, ensemble=resolve(setting.ensemble) if setting.ensemble else None)
+    return run_replicates(
+        resolve(scenario),
+        replicates=setting.replicates,
+        seed=setting.seed,
+        scale=setting.scale,
+        days=days,
+        overrides=over,
+        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
+    )
 
 
 def baseline_trajectory(setting: Setting, years: int = 5) -> pd.DataFrame:
@@ -97,7 +113,11 @@ def baseline_trajectory(setting: Setting, years: int = 5) -> pd.DataFrame:
 
 def _summary(values: np.ndarray) -> dict:
     v = np.asarray(values, dtype=float)
-    return {"model": float(np.mean(v)), "model_lo": float(np.quantile(v, 0.05)), "model_hi": float(np.quantile(v, 0.95))}
+    return {
+        "model": float(np.mean(v)),
+        "model_lo": float(np.quantile(v, 0.05)),
+        "model_hi": float(np.quantile(v, 0.95)),
+    }
 
 
 def price_experiments(setting: Setting) -> dict[str, dict]:
@@ -106,13 +126,24 @@ def price_experiments(setting: Setting) -> dict[str, dict]:
     p = load_params(resolve(BASE))
     every = {f"facilities.{ft}.price_visit": getattr(p.facilities, ft).price_visit * 1.1 for ft in FACILITY_TYPES}
     dearer = _runs(setting, every).kpis
-    village = _runs(setting, {"facilities.village_clinic.price_visit": p.facilities.village_clinic.price_visit * 1.1}).kpis
+    village = _runs(
+        setting, {"facilities.village_clinic.price_visit": p.facilities.village_clinic.price_visit * 1.1}
+    ).kpis
     lnp = math.log(1.1)
     seek0, seek1 = 1.0 - base["stay_home_share"], 1.0 - dearer["stay_home_share"]
     return {
-        "price_elasticity_first_outpatient_visit_rural": _summary(np.log(seek1 / seek0) / lnp) | {"how": "elasticity of the share of episodes for which care is sought, every outpatient price +10%"},
-        "price_elasticity_outpatient_visits_among_users_rural": _summary(np.log(dearer["visits_total"] / base["visits_total"]) / lnp) | {"how": "elasticity of all visits, every outpatient price +10% (the model's visits per episode do not respond to price)"},
-        "price_elasticity_village_clinic_visits_rmhc": _summary(np.log(village["visits_by_level.village"] / base["visits_by_level.village"]) / lnp) | {"how": "elasticity of village-clinic visits, the village clinic's price alone +10%"},
+        "price_elasticity_first_outpatient_visit_rural": _summary(np.log(seek1 / seek0) / lnp)
+        | {"how": "elasticity of the share of episodes for which care is sought, every outpatient price +10%"},
+        "price_elasticity_outpatient_visits_among_users_rural": _summary(
+            np.log(dearer["visits_total"] / base["visits_total"]) / lnp
+        )
+        | {
+            "how": "elasticity of all visits, every outpatient price +10% (the model's visits per episode do not respond to price)"
+        },
+        "price_elasticity_village_clinic_visits_rmhc": _summary(
+            np.log(village["visits_by_level.village"] / base["visits_by_level.village"]) / lnp
+        )
+        | {"how": "elasticity of village-clinic visits, the village clinic's price alone +10%"},
     }
 
 
@@ -125,8 +156,10 @@ def gatekeeping_experiment(setting: Setting) -> dict[str, dict]:
     hosp = lambda a: a["visits_by_level.county"] + a["visits_by_level.city"]  # noqa: E731
     how = "scenario gatekeeping against baseline_2023, 2024 (its first year), same seeds"
     return {
-        "gatekeeping_pilot_primary_care_visits": _summary(grass(g) / grass(b) - 1.0) | {"how": f"relative change of village + township visits, {how}"},
-        "gatekeeping_pilot_hospital_visits": _summary(hosp(g) / hosp(b) - 1.0) | {"how": f"relative change of county + city visits, {how}"},
+        "gatekeeping_pilot_primary_care_visits": _summary(grass(g) / grass(b) - 1.0)
+        | {"how": f"relative change of village + township visits, {how}"},
+        "gatekeeping_pilot_hospital_visits": _summary(hosp(g) / hosp(b) - 1.0)
+        | {"how": f"relative change of county + city visits, {how}"},
     }
 
 
@@ -137,20 +170,27 @@ def township_minutes(params: Params, seed: int) -> pd.DataFrame:
     t = c.village_township
     out = {"township": c.township_names}
     for name, col in (("minutes_township_centre", 1), ("minutes_county", 2)):
-        out[name] = np.bincount(t, w * c.travel_minutes[:, col], minlength=c.n_townships) / np.bincount(t, w, minlength=c.n_townships)
+        out[name] = np.bincount(t, w * c.travel_minutes[:, col], minlength=c.n_townships) / np.bincount(
+            t, w, minlength=c.n_townships
+        )
     return pd.DataFrame(out)
 
 
 def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFrame]:
     """The cross-section of townships (township-centre visits per resident against hours to
     the county hospitals: relative change per hour) and the money value of 30 minutes of
-    travel implied by the choice weights. Returns the comparisons and the township table."""
+    travel implied by the choice weights. Returns the comparisons and the township table.
+    """
     reps = _runs(setting)
     p = reps.params
     # Each replicate's seed lays out its own villages: its travel times go with its runs.
-    minutes = pd.concat([township_minutes(p, s).assign(replicate=r) for r, s in enumerate(reps.seeds)], ignore_index=True)
+    minutes = pd.concat(
+        [township_minutes(p, s).assign(replicate=r) for r, s in enumerate(reps.seeds)], ignore_index=True
+    )
     town = reps.township.merge(minutes, on=["replicate", "township"])
-    town["township_visits_per_resident"] = town["visits_by_level.township"] * p.run.scale / town["residents"]  # full-county visits a year / full-county residents
+    town["township_visits_per_resident"] = (
+        town["visits_by_level.township"] * p.run.scale / town["residents"]
+    )  # full-county visits a year / full-county residents
     slopes = []
     for _, g in town.groupby("replicate"):  # log visits ~ hours to the county + hours to the own centre
         y = np.log(g["township_visits_per_resident"].clip(lower=1e-9))
@@ -160,23 +200,38 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
     wtp = lambda w: 0.5 * -w.travel_per_hour / -w.cost_per_100_yuan * 100.0  # noqa: E731 - yuan for 30 minutes
     fixed = lambda v, how: {"model": v, "model_lo": v, "model_hi": v, "how": how}  # noqa: E731
     return {
-        "distance_thc_remoteness_outpatient_visits": _summary(np.expm1(slopes)) | {"how": "across the townships: relative change of township-centre visits per resident per hour of travel to the county hospitals, holding travel to the own centre (log-linear fit)"},
-        "distance_wtp_travel_minor_chronic": fixed(wtp(c.minor), "30 minutes of travel in yuan from the minor-episode weights: 0.5 h x travel weight / cost weight"),
-        "distance_wtp_travel_severe_chronic": fixed(wtp(c.severe), "30 minutes of travel in yuan from the severe-episode weights"),
+        "distance_thc_remoteness_outpatient_visits": _summary(np.expm1(slopes))
+        | {
+            "how": "across the townships: relative change of township-centre visits per resident per hour of travel to the county hospitals, holding travel to the own centre (log-linear fit)"
+        },
+        "distance_wtp_travel_minor_chronic": fixed(
+            wtp(c.minor),
+            "30 minutes of travel in yuan from the minor-episode weights: 0.5 h x travel weight / cost weight",
+        ),
+        "distance_wtp_travel_severe_chronic": fixed(
+            wtp(c.severe), "30 minutes of travel in yuan from the severe-episode weights"
+        ),
     }, town
 
 
 def contract_experiments(setting: Setting) -> dict[str, dict]:
     """First trips to the grassroots: contracted minus other residents in the baseline (raw),
-    and everyone contracted minus no one contracted (the model's causal effect)."""
+    and everyone contracted minus no one contracted (the model's causal effect).
+    """
     base = _runs(setting).kpis
     everyone = _runs(setting, {"population.contract_rate": 1.0}).kpis
     no_one = _runs(setting, {"population.contract_rate": 0.0}).kpis
     raw = base["grassroots_first.contracted"] - base["grassroots_first.not_contracted"]
     causal = everyone["grassroots_first.contracted"].to_numpy() - no_one["grassroots_first.not_contracted"].to_numpy()
     return {
-        "contract_first_choice_chc_shenzhen": _summary(raw) | {"how": "baseline: share of first trips to the grassroots, contracted minus other residents (raw, like the study's unadjusted figure)"},
-        "contract_grassroots_visit_share_tianjin": _summary(causal) | {"how": "everyone contracted minus no one contracted: share of first trips to the grassroots (the model's causal effect, like a matched comparison)"},
+        "contract_first_choice_chc_shenzhen": _summary(raw)
+        | {
+            "how": "baseline: share of first trips to the grassroots, contracted minus other residents (raw, like the study's unadjusted figure)"
+        },
+        "contract_grassroots_visit_share_tianjin": _summary(causal)
+        | {
+            "how": "everyone contracted minus no one contracted: share of first trips to the grassroots (the model's causal effect, like a matched comparison)"
+        },
     }
 
 
@@ -185,18 +240,34 @@ def severity_experiments(setting: Setting) -> dict[str, dict]:
     k = _runs(setting).kpis
     every = _summary(k["grassroots_first.all"])
     out = {
-        "willingness_first_visit_phc_meta": every | {"how": "share of all episodes' first trips that go to a village clinic or township centre"},
-        "rural_first_contact_primary_fujian_henan_qinghai": every | {"how": "same (all residents; the model's county is rural)"},
-        "hubei_rural_outpatient_upward_rate": _summary(1.0 - k["grassroots_share"]) | {"how": "1 - grassroots share of visits"},
-        "severity_primary_first_minor_rural": _summary(k["grassroots_first.minor"]) | {"how": "share of minor episodes' first trips that go to a village clinic or township centre"},
-        "severity_primary_first_chronic_rural": _summary(k["grassroots_first.chronic"]) | {"how": "same, chronic follow-up episodes"},
-        "severity_hypertension_primary_preference_rural": _summary(k["grassroots_first.chronic"]) | {"how": "same, chronic follow-up episodes (all conditions)"},
-        "severity_primary_first_serious_rural": _summary(k["grassroots_first.severe"]) | {"how": "same, severe episodes (serious, emergency, admission)"},
+        "willingness_first_visit_phc_meta": every
+        | {"how": "share of all episodes' first trips that go to a village clinic or township centre"},
+        "rural_first_contact_primary_fujian_henan_qinghai": every
+        | {"how": "same (all residents; the model's county is rural)"},
+        "hubei_rural_outpatient_upward_rate": _summary(1.0 - k["grassroots_share"])
+        | {"how": "1 - grassroots share of visits"},
+        "severity_primary_first_minor_rural": _summary(k["grassroots_first.minor"])
+        | {"how": "share of minor episodes' first trips that go to a village clinic or township centre"},
+        "severity_primary_first_chronic_rural": _summary(k["grassroots_first.chronic"])
+        | {"how": "same, chronic follow-up episodes"},
+        "severity_hypertension_primary_preference_rural": _summary(k["grassroots_first.chronic"])
+        | {"how": "same, chronic follow-up episodes (all conditions)"},
+        "severity_primary_first_serious_rural": _summary(k["grassroots_first.severe"])
+        | {"how": "same, severe episodes (serious, emergency, admission)"},
     }
     return out
 
 
-def verdict(value: float, low: float | None, high: float | None, model: float, model_lo: float, model_hi: float, share: bool = False, level: bool = False) -> str:
+def verdict(
+    value: float,
+    low: float | None,
+    high: float | None,
+    model: float,
+    model_lo: float,
+    model_hi: float,
+    share: bool = False,
+    level: bool = False,
+) -> str:
     """How the model's figure stands against the published one, in words.
 
     The model's interval is the 5-95% spread of single replicates (chance and parameter
@@ -206,7 +277,8 @@ def verdict(value: float, low: float | None, high: float | None, model: float, m
     ranges overlap. For an effect (``level`` False): "inconclusive" when the model's
     interval includes 0 (it does not fix the sign); "opposite direction" when the whole
     interval has the other sign; otherwise "same direction, model larger/smaller". For a
-    level (a share or count, ``level`` True): "model higher/lower"."""
+    level (a share or count, ``level`` True): "model higher/lower".
+    """
     if not all(np.isfinite([value, model, model_lo, model_hi])):
         return "not computed"
     if low is not None and high is not None and np.isfinite([low, high]).all():
@@ -228,31 +300,85 @@ def verdict(value: float, low: float | None, high: float | None, model: float, m
 
 def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
     """One row per evidence item: what was published, what the model gives, and the verdict.
-    Items with no model result are listed with the reason in ``how``."""
+    Items with no model result are listed with the reason in ``how``.
+    """
     rows = []
     for e in evidence.get("effects", []) + evidence.get("other_checks", []):
         r = results.get(e["id"])
-        row = {"id": e["id"], "lever": e.get("lever", "aggregate"), "published": e["value"], "low": e.get("low"), "high": e.get("high"), "unit": e.get("unit", ""), "comparability": e.get("comparability", ""), "source": e["source"]}
+        row = {
+            "id": e["id"],
+            "lever": e.get("lever", "aggregate"),
+            "published": e["value"],
+            "low": e.get("low"),
+            "high": e.get("high"),
+            "unit": e.get("unit", ""),
+            "comparability": e.get("comparability", ""),
+            "source": e["source"],
+        }
         if r is None:
-            row |= {"model": np.nan, "model_lo": np.nan, "model_hi": np.nan, "verdict": "not computed", "how": "the model does not record this measure (see the evidence file's model_equivalent)"}
+            row |= {
+                "model": np.nan,
+                "model_lo": np.nan,
+                "model_hi": np.nan,
+                "verdict": "not computed",
+                "how": "the model does not record this measure (see the evidence file's model_equivalent)",
+            }
         else:
             row |= {k: r[k] for k in ("model", "model_lo", "model_hi", "how")}
             unit = str(e.get("unit", ""))
             share = unit.startswith("share")
             level = share or unit.startswith("CNY") or e.get("lever") is None  # a level, not an effect with a sign
-            row["verdict"] = verdict(e["value"], e.get("low"), e.get("high"), r["model"], r["model_lo"], r["model_hi"], share=share, level=level)
+            row["verdict"] = verdict(
+                e["value"],
+                e.get("low"),
+                e.get("high"),
+                r["model"],
+                r["model_lo"],
+                r["model_hi"],
+                share=share,
+                level=level,
+            )
         rows.append(row)
-    cols = ["id", "lever", "published", "low", "high", "model", "model_lo", "model_hi", "verdict", "comparability", "unit", "how", "source"]
+    cols = [
+        "id",
+        "lever",
+        "published",
+        "low",
+        "high",
+        "model",
+        "model_lo",
+        "model_hi",
+        "verdict",
+        "comparability",
+        "unit",
+        "how",
+        "source",
+    ]
     return pd.DataFrame(rows)[cols]
 
 
 def dynamic_check(setting: Setting, scenario: str | Path = DYNAMIC) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the 2022 -> 2023 scenario; return (the comparison of relative changes, the annual table)."""
-    reps = run_replicates(resolve(scenario), replicates=setting.replicates, seed=setting.seed, scale=setting.scale, overrides=dict(setting.overrides), ensemble=resolve(setting.ensemble) if setting.ensemble else None)
+    reps = run_replicates(
+        resolve(scenario),
+        replicates=setting.replicates,
+        seed=setting.seed,
+        scale=setting.scale,
+        overrides=dict(setting.overrides),
+        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
+    )
     a = reps.annual.set_index(["replicate", "year"])
     rows = []
     for kpi, (observed, source) in OBSERVED_CHANGES.items():
         change = (a[kpi].xs(2023, level="year") / a[kpi].xs(2022, level="year") - 1.0).to_numpy()
         s = _summary(change)
-        rows.append({"kpi": kpi, "observed_change": observed, **s, "direction_agrees": bool(np.sign(s["model"]) == np.sign(observed)), "source": source})
+        rows.append(
+            {
+                "kpi": kpi,
+                "observed_change": observed,
+                **s,
+                "direction_agrees": bool(np.sign(s["model"]) == np.sign(observed)),
+                "source": source,
+            }
+        )
     return pd.DataFrame(rows), reps.annual

@@ -11,14 +11,13 @@ identical bit for bit to a run from scratch (a test checks every scenario).
 """
 
 from __future__ import annotations
-from health_sim.sim.model import burn_in_key
 
 import os
 import pickle
 from collections import OrderedDict
 
-from health_sim.sim.model import HealthSystemModel
 from health_sim.config.schema import Params
+from health_sim.sim.model import HealthSystemModel, burn_in_key
 
 CACHE_BYTES = int(os.environ.get("HEALTH_SIM_WARMSTART_BYTES", 400_000_000))
 """Most bytes of pickled models a process keeps, least recently used dropped first (environment

@@ -28,7 +28,8 @@ _starting: list = []
 
 def when_work_starts(fn) -> None:
     """Call ``fn()`` when a pool is about to take work, that is once every check of the
-    command has passed (the command line prints its held-back warnings then)."""
+    command has passed (the command line prints its held-back warnings then).
+    """
     if fn not in _starting:
         _starting.append(fn)
 
@@ -49,7 +50,8 @@ class Interrupted(Exception):
 
 class _DropInterrupted:
     """A logging filter for Optuna's logger: a trial stopped by Ctrl-C is not a failure to
-    report with a traceback (the command says in one line what was saved)."""
+    report with a traceback (the command says in one line what was saved).
+    """
 
     def __init__(self):
         self._after = False
@@ -89,7 +91,8 @@ def _watch_parent(parent: int) -> None:
 
 def worker_init(parent: int | None = None) -> None:
     """Run at the start of every worker: ignore Ctrl-C, exit when ``parent`` is gone, and
-    leave parameter warnings to the main process (which gave them once, before the runs)."""
+    leave parameter warnings to the main process (which gave them once, before the runs).
+    """
     import warnings
 
     from health_sim.core.errors import ParamsWarning
@@ -118,7 +121,8 @@ def _quiet_tracker() -> None:
     """Workers stopped by Ctrl-C cannot release the locks they made (tqdm makes one); the
     resource tracker releases them at the end and says so on stderr, over the one line that
     tells the researcher what was saved. Its warning is silenced (the tracker process takes
-    its warning options from this one's when it starts)."""
+    its warning options from this one's when it starts).
+    """
     if _TRACKER_QUIET not in sys.warnoptions:
         sys.warnoptions.append(_TRACKER_QUIET)
 
@@ -126,10 +130,13 @@ def _quiet_tracker() -> None:
 @contextmanager
 def process_pool(workers: int):
     """A local process pool (spawned workers; see the module's docstring). On any
-    exception, Ctrl-C included, its workers are stopped at once rather than awaited."""
+    exception, Ctrl-C included, its workers are stopped at once rather than awaited.
+    """
     _quiet_tracker()
     work_starts()
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),)
+    )
     try:
         yield pool
     except BaseException:
@@ -141,7 +148,8 @@ def process_pool(workers: int):
 class Pool:
     """A concurrent.futures executor: a local process pool, or Dask (a LocalCluster bound to
     the loopback interface, with no dashboard unless ``dashboard`` gives an address, or the
-    scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on securing one)."""
+    scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on securing one).
+    """
 
     def __init__(self, executor: str, workers: int, scheduler: str | None, dashboard: str | None = None):
         from health_sim.core.errors import ParamsError
@@ -152,12 +160,16 @@ class Pool:
         if executor == "local" and scheduler:
             raise ParamsError("--scheduler goes with --executor dask")
         if dashboard and (executor != "dask" or scheduler):
-            raise ParamsError("--dashboard goes with --executor dask and no --scheduler (an existing cluster has its own)")
+            raise ParamsError(
+                "--dashboard goes with --executor dask and no --scheduler (an existing cluster has its own)"
+            )
         if dashboard:
             import importlib.util
 
             if importlib.util.find_spec("bokeh") is None:
-                raise ParamsError("--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this environment)")
+                raise ParamsError(
+                    "--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this environment)"
+                )
         self._client = self._cluster = self._local = None
 
     def __enter__(self):
@@ -170,7 +182,13 @@ class Pool:
         if self.scheduler:
             self._client = Client(self.scheduler, timeout="30s")
         else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=self.dashboard)
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=self.dashboard,
+            )
             self._client = Client(self._cluster)
         return self._client.get_executor(pure=False)
 

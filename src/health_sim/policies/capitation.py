@@ -1,5 +1,6 @@
 """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用):
-the community refers recovering inpatients down sooner and follows chronic patients up more."""
+the community refers recovering inpatients down sooner and follows chronic patients up more.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +14,30 @@ from health_sim.policies.state import PolicyState
 class Capitation(Lever):
     """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用)."""
 
-    budget_per_resident_year: float = P(580.0, "Capitation budget of the medical community (village, township, county) per resident-year.", unit="yuan per resident-year", source="assumption: the baseline fund spending at village, township and county facilities (about 577 yuan per resident-year), so a surplus comes only from savings", ge=0.0)
-    surplus_retention: Rate = P(0.6, "Share of the surplus the community keeps (its incentive).", unit="share", source="assumption")
-    downward_response: float = P(1.5, "Relative rise in downward referral at full incentive (refers down sooner).", unit="factor - 1", source="assumption", ge=0.0)
-    followup_response: float = P(1.0, "Utility added to chronic follow-up visits at full incentive (the community follows up more).", unit="utility", source="assumption", ge=0.0)
+    budget_per_resident_year: float = P(
+        580.0,
+        "Capitation budget of the medical community (village, township, county) per resident-year.",
+        unit="yuan per resident-year",
+        source="assumption: the baseline fund spending at village, township and county facilities (about 577 yuan per resident-year), so a surplus comes only from savings",
+        ge=0.0,
+    )
+    surplus_retention: Rate = P(
+        0.6, "Share of the surplus the community keeps (its incentive).", unit="share", source="assumption"
+    )
+    downward_response: float = P(
+        1.5,
+        "Relative rise in downward referral at full incentive (refers down sooner).",
+        unit="factor - 1",
+        source="assumption",
+        ge=0.0,
+    )
+    followup_response: float = P(
+        1.0,
+        "Utility added to chronic follow-up visits at full incentive (the community follows up more).",
+        unit="utility",
+        source="assumption",
+        ge=0.0,
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

@@ -12,9 +12,28 @@ from health_sim.policies.state import PolicyState
 class DRG(Lever):
     """DRG/DIP for inpatients: a fixed payment per case."""
 
-    length_of_stay_factor: float = P(0.85, "Multiplier of the length of stay at county and city hospitals.", unit="factor", source="assumption (DRG shortens stays)", gt=0.0, le=1.0)
-    downward_factor: float = P(1.8, "Multiplier of downward referral of recovering inpatients.", unit="factor", source="assumption (DRG pushes recovery down, 下转)", ge=1.0)
-    price_factor: float = P(1.0, "Fixed payment per case relative to the mean fee-for-service price of an admission.", unit="factor", source="assumption", gt=0.0)
+    length_of_stay_factor: float = P(
+        0.85,
+        "Multiplier of the length of stay at county and city hospitals.",
+        unit="factor",
+        source="assumption (DRG shortens stays)",
+        gt=0.0,
+        le=1.0,
+    )
+    downward_factor: float = P(
+        1.8,
+        "Multiplier of downward referral of recovering inpatients.",
+        unit="factor",
+        source="assumption (DRG pushes recovery down, 下转)",
+        ge=1.0,
+    )
+    price_factor: float = P(
+        1.0,
+        "Fixed payment per case relative to the mean fee-for-service price of an admission.",
+        unit="factor",
+        source="assumption",
+        gt=0.0,
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

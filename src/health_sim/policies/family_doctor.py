@@ -1,5 +1,6 @@
 """Family-doctor contracting: more residents signed, first-contact advice and scheduled follow-ups
-that draw signed residents to the grassroots."""
+that draw signed residents to the grassroots.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +14,24 @@ from health_sim.policies.state import PolicyState
 class FamilyDoctor(Lever):
     """Family-doctor contracting: sign-up, first-contact advice, scheduled follow-ups."""
 
-    contract_rate: Rate = P(0.6, "Target share of residents signed (the elderly and chronic first).", unit="share", source="assumption; DOMAIN: ~28% in a three-province survey")
-    scheduled_followup: float = P(1.5, "Utility added to grassroots follow-up visits of signed residents with a chronic condition (scheduled, reminded).", unit="utility", source="assumption; protocol >= 4 follow-ups a year")
-    first_contact: float = P(0.4, "Utility added to the grassroots for signed residents' minor episodes (first-contact advice).", unit="utility", source="assumption")
+    contract_rate: Rate = P(
+        0.6,
+        "Target share of residents signed (the elderly and chronic first).",
+        unit="share",
+        source="assumption; DOMAIN: ~28% in a three-province survey",
+    )
+    scheduled_followup: float = P(
+        1.5,
+        "Utility added to grassroots follow-up visits of signed residents with a chronic condition (scheduled, reminded).",
+        unit="utility",
+        source="assumption; protocol >= 4 follow-ups a year",
+    )
+    first_contact: float = P(
+        0.4,
+        "Utility added to the grassroots for signed residents' minor episodes (first-contact advice).",
+        unit="utility",
+        source="assumption",
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

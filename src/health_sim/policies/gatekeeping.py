@@ -12,7 +12,12 @@ from health_sim.policies.state import PolicyState
 class Gatekeeping(Lever):
     """A lower reimbursement rate for county and city care without a formal referral."""
 
-    unreferred_reduction: Rate = P(0.2, "Taken from the reimbursement rate (outpatient and inpatient) at county and city hospitals without a referral.", unit="rate points", source="assumption")
+    unreferred_reduction: Rate = P(
+        0.2,
+        "Taken from the reimbursement rate (outpatient and inpatient) at county and city hospitals without a referral.",
+        unit="rate points",
+        source="assumption",
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         state.unreferred_cut = self.intensity(date) * self.unreferred_reduction

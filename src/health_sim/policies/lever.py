@@ -37,7 +37,14 @@ class Lever(Section):
 
     enabled: bool = P(False, "Whether the lever acts at all.", unit="bool", source="off in the 2023 baseline")
     start: dt.date = P(_START, "Date the lever starts.", unit="date", source="scenario")
-    ramp_years: float = P(0.0, "Years from the start to full strength (linear; 0 = at once).", unit="years", source="scenario", ge=0.0, le=20.0)
+    ramp_years: float = P(
+        0.0,
+        "Years from the start to full strength (linear; 0 = at once).",
+        unit="years",
+        source="scenario",
+        ge=0.0,
+        le=20.0,
+    )
 
     def intensity(self, date: dt.date) -> float:
         """Strength in [0, 1] on ``date``."""
@@ -55,7 +62,8 @@ class Lever(Section):
 
     def problems(self, name: str, params) -> list[tuple[tuple, str]]:
         """Settings this lever allows key by key but that make no sense with the rest of
-        ``params``: (location, message) pairs (default: none)."""
+        ``params``: (location, message) pairs (default: none).
+        """
         return []
 
 

@@ -1,5 +1,6 @@
 """Two-way referral: a green channel and reserved slots at the county hospitals, more formal referral
-from the grassroots, tracked returns (closed loop) and more downward referral."""
+from the grassroots, tracked returns (closed loop) and more downward referral.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +15,28 @@ class ReferralSystem(Lever):
     """Two-way referral: green channel, reserved slots, closed loop, downward referral."""
 
     green_channel: bool = P(True, "Referred patients skip the county hospitals' queue.", unit="bool", source="DOMAIN")
-    formal_referral_factor: float = P(2.0, "Multiplier of the probability that an episode beyond a grassroots facility is formally referred.", unit="factor", source="assumption", ge=1.0)
-    reserved_slots_share: Rate = P(0.05, "Share of county-hospital outpatient capacity held for referred patients.", unit="share", source="assumption")
-    closed_loop_tracking: Rate = P(0.95, "Share of referred patients whose return is tracked (they are sent back to their grassroots facility).", unit="share", source="DOMAIN: target 95%")
-    downward_factor: float = P(1.5, "Multiplier of downward referral of recovering inpatients.", unit="factor", source="assumption", ge=1.0)
+    formal_referral_factor: float = P(
+        2.0,
+        "Multiplier of the probability that an episode beyond a grassroots facility is formally referred.",
+        unit="factor",
+        source="assumption",
+        ge=1.0,
+    )
+    reserved_slots_share: Rate = P(
+        0.05,
+        "Share of county-hospital outpatient capacity held for referred patients.",
+        unit="share",
+        source="assumption",
+    )
+    closed_loop_tracking: Rate = P(
+        0.95,
+        "Share of referred patients whose return is tracked (they are sent back to their grassroots facility).",
+        unit="share",
+        source="DOMAIN: target 95%",
+    )
+    downward_factor: float = P(
+        1.5, "Multiplier of downward referral of recovering inpatients.", unit="factor", source="assumption", ge=1.0
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

@@ -1,5 +1,6 @@
 """Reimbursement gap between levels: higher outpatient and inpatient rates at the grassroots,
-lower at county and city hospitals (changes added to the insurance section's rates)."""
+lower at county and city hospitals (changes added to the insurance section's rates).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +18,27 @@ _HOSPITALS = [Level.COUNTY, Level.CITY]
 class Reimbursement(Lever):
     """The gap in reimbursement between levels (changes added to the insurance section's rates)."""
 
-    outpatient_grassroots_increase: Rate = P(0.0, "Added to the outpatient reimbursement rate at village and township (capped at 1).", unit="rate points", source="scenario")
-    outpatient_hospital_decrease: Rate = P(0.0, "Taken from the outpatient reimbursement rate at county and city hospitals (floored at 0).", unit="rate points", source="scenario")
-    inpatient_grassroots_increase: Rate = P(0.0, "Added to the inpatient reimbursement rate at township centres.", unit="rate points", source="scenario")
-    inpatient_hospital_decrease: Rate = P(0.0, "Taken from the inpatient reimbursement rate at county and city hospitals.", unit="rate points", source="scenario")
+    outpatient_grassroots_increase: Rate = P(
+        0.0,
+        "Added to the outpatient reimbursement rate at village and township (capped at 1).",
+        unit="rate points",
+        source="scenario",
+    )
+    outpatient_hospital_decrease: Rate = P(
+        0.0,
+        "Taken from the outpatient reimbursement rate at county and city hospitals (floored at 0).",
+        unit="rate points",
+        source="scenario",
+    )
+    inpatient_grassroots_increase: Rate = P(
+        0.0, "Added to the inpatient reimbursement rate at township centres.", unit="rate points", source="scenario"
+    )
+    inpatient_hospital_decrease: Rate = P(
+        0.0,
+        "Taken from the inpatient reimbursement rate at county and city hospitals.",
+        unit="rate points",
+        source="scenario",
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

@@ -44,7 +44,11 @@ class PolicyRun:
 
     def _state(self, date: dt.date) -> PolicyState:
         p = self.params
-        s = PolicyState(closed_loop=p.referral.closed_loop_tracking, contract_rate=p.population.contract_rate, tcm_uptake=p.tcm.uptake_grassroots)
+        s = PolicyState(
+            closed_loop=p.referral.closed_loop_tracking,
+            contract_rate=p.population.contract_rate,
+            tcm_uptake=p.tcm.uptake_grassroots,
+        )
         for _, lever in p.policies.levers():
             lever.set_state(s, date)
         return s
@@ -58,7 +62,9 @@ class PolicyRun:
         restaff = self.sinking.update(date, day) if self.sinking.active else False
         self.skills.update(date)
         return {
-            "restaff": restaff or new.village_tcm != old.village_tcm or new.grassroots_capacity_factor != old.grassroots_capacity_factor,
+            "restaff": restaff
+            or new.village_tcm != old.village_tcm
+            or new.grassroots_capacity_factor != old.grassroots_capacity_factor,
             "tariff": new.tariff_key() != old.tariff_key(),
             "contracts": self._contracts_due(new.contract_rate),
             "uplift": True,
@@ -67,7 +73,9 @@ class PolicyRun:
     def _contracts_due(self, rate: float) -> bool:
         """Re-sign residents when the contract rate has moved by half a point (or reached its end)."""
         target = self.params.policies.family_doctor.contract_rate
-        if abs(rate - self._contract_applied) >= 0.005 or (rate != self._contract_applied and rate in (target, self.params.population.contract_rate)):
+        if abs(rate - self._contract_applied) >= 0.005 or (
+            rate != self._contract_applied and rate in (target, self.params.population.contract_rate)
+        ):
             self._contract_applied = rate
             return True
         return False

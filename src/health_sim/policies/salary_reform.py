@@ -1,29 +1,45 @@
 """Salary reform, the two allowances (两个允许): performance pay lifts grassroots staff's effort
-(capability) and retention (capacity)."""
+(capability) and retention (capacity).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from health_sim.core.fields import P, Rate
 from health_sim.core.names import KINDS
 from health_sim.policies.lever import Gaps, Lever
 from health_sim.policies.state import PolicyState
-from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from health_sim.policies.run import PolicyRun
-
 
 
 class SalaryReform(Lever):
     """Salary reform "two allowances" (两个允许): performance pay for grassroots staff."""
 
-    performance_pay_share: Rate = P(0.3, "Share of grassroots pay that is performance pay.", unit="share", source="assumption")
-    effort_lift: Rate = P(0.33, "Share of the gap to the next level closed at village and township through effort, per unit of performance-pay share (0.1 at 30% performance pay).", unit="share of the gap per unit share", source="assumption")
-    retention_response: float = P(0.3, "Relative rise in grassroots capacity (fewer vacancies, longer hours) per unit of performance-pay share.", unit="factor", source="assumption", ge=0.0)
+    performance_pay_share: Rate = P(
+        0.3, "Share of grassroots pay that is performance pay.", unit="share", source="assumption"
+    )
+    effort_lift: Rate = P(
+        0.33,
+        "Share of the gap to the next level closed at village and township through effort, per unit of performance-pay share (0.1 at 30% performance pay).",
+        unit="share of the gap per unit share",
+        source="assumption",
+    )
+    retention_response: float = P(
+        0.3,
+        "Relative rise in grassroots capacity (fewer vacancies, longer hours) per unit of performance-pay share.",
+        unit="factor",
+        source="assumption",
+        ge=0.0,
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
-        state.grassroots_capacity_factor = 1.0 + self.intensity(date) * self.retention_response * self.performance_pay_share
+        state.grassroots_capacity_factor = (
+            1.0 + self.intensity(date) * self.retention_response * self.performance_pay_share
+        )
 
     def close_gaps(self, gaps: Gaps, date: dt.date, run: PolicyRun) -> None:
         if (i := self.intensity(date)) > 0:

@@ -1,5 +1,6 @@
 """Screening equipment at township centres (portable lung function, AI fundus, ECG): visitors of
-screening age are screened at most once a year and undiagnosed chronic conditions found early."""
+screening age are screened at most once a year and undiagnosed chronic conditions found early.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +14,18 @@ from health_sim.policies.state import PolicyState
 class Screening(Lever):
     """Screening equipment at township centres: portable lung function, AI fundus, ECG."""
 
-    screened_share: Rate = P(0.5, "Share of township-centre visitors aged 35+ screened (at most once a year).", unit="share of visitors", source="assumption")
-    sensitivity: Rate = P(0.7, "Share of undiagnosed chronic conditions a screening detects.", unit="share", source="assumption; DOMAIN: 194 lung-function tests, 105 abnormal, early diagnosis up more than 60%")
+    screened_share: Rate = P(
+        0.5,
+        "Share of township-centre visitors aged 35+ screened (at most once a year).",
+        unit="share of visitors",
+        source="assumption",
+    )
+    sensitivity: Rate = P(
+        0.7,
+        "Share of undiagnosed chronic conditions a screening detects.",
+        unit="share",
+        source="assumption; DOMAIN: 194 lung-function tests, 105 abnormal, early diagnosis up more than 60%",
+    )
     min_age: int = P(35, "Youngest age screened.", unit="years", source="assumption", ge=0, le=90)
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:

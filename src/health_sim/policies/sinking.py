@@ -101,7 +101,11 @@ class Sinking:
         if changed:
             new_circuit = key_ci != self._rotation[1]
             new_order = key_st != self._rotation[0]
-            for d in [d for d in self._posted if (d.posting == "circuit" and new_circuit) or (d.posting == "stationed" and new_order)]:
+            for d in [
+                d
+                for d in self._posted
+                if (d.posting == "circuit" and new_circuit) or (d.posting == "stationed" and new_order)
+            ]:
                 d.post_to(d.home)
                 self._posted.remove(d)
             pool = self._pool("county_people")

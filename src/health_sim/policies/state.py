@@ -67,7 +67,11 @@ class PolicyState:
 
     def tariff_key(self) -> tuple:
         """What the tariff depends on (the tariff is rebuilt when it changes)."""
-        return (tuple(self.reimbursement_delta_outpatient), tuple(self.reimbursement_delta_inpatient), self.unreferred_cut)
+        return (
+            tuple(self.reimbursement_delta_outpatient),
+            tuple(self.reimbursement_delta_inpatient),
+            self.unreferred_cut,
+        )
 
     def engine_vector(self) -> np.ndarray:
         """The float fields as the engine reads them (:data:`ENGINE_FIELDS` order)."""

@@ -1,5 +1,6 @@
 """TCM services at township TCM halls (国医堂) and village clinics: more grassroots visits receive
-TCM services, and village clinics offer TCM."""
+TCM services, and village clinics offer TCM.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from health_sim.policies.state import PolicyState
 class TCMServices(Lever):
     """TCM services at township TCM halls (国医堂) and village clinics."""
 
-    uptake_increase: Rate = P(0.15, "Added to the share of grassroots minor and chronic visits that receive TCM services.", unit="share", source="assumption")
-    village_tcm: bool = P(True, "Village clinics offer TCM (the TCM specialty is present there).", unit="bool", source="DOMAIN")
+    uptake_increase: Rate = P(
+        0.15,
+        "Added to the share of grassroots minor and chronic visits that receive TCM services.",
+        unit="share",
+        source="assumption",
+    )
+    village_tcm: bool = P(
+        True, "Village clinics offer TCM (the TCM specialty is present there).", unit="bool", source="DOMAIN"
+    )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
         if (i := self.intensity(date)) > 0:

@@ -1,25 +1,36 @@
 """Telemedicine: remote consultation, ECG and imaging with the county hospital (a lift for serious
 and emergency episodes at township centres) and AI-doctor online consultations (some minor
-episodes need no trip)."""
+episodes need no trip).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from health_sim.core.fields import P, Rate
 from health_sim.policies.lever import Gaps, Lever
 from health_sim.policies.state import PolicyState
-from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from health_sim.policies.run import PolicyRun
-
 
 
 class Telemedicine(Lever):
     """Remote consultation, ECG and imaging with the county hospital; AI-doctor online consultations."""
 
-    remote_lift: Rate = P(0.2, "Share of the gap to the county hospital closed at township centres for serious and emergency episodes.", unit="share of the gap", source="assumption (分布式检查、集中式诊断)")
-    online_share: Rate = P(0.05, "Share of minor acute episodes that start with an online (AI-doctor) consultation.", unit="share of episodes", source="assumption; DOMAIN: Yangshan 9,369 AI-doctor consultations in 2023 (~0.6%)")
+    remote_lift: Rate = P(
+        0.2,
+        "Share of the gap to the county hospital closed at township centres for serious and emergency episodes.",
+        unit="share of the gap",
+        source="assumption (分布式检查、集中式诊断)",
+    )
+    online_share: Rate = P(
+        0.05,
+        "Share of minor acute episodes that start with an online (AI-doctor) consultation.",
+        unit="share of episodes",
+        source="assumption; DOMAIN: Yangshan 9,369 AI-doctor consultations in 2023 (~0.6%)",
+    )
     online_resolve: Rate = P(0.5, "Share of online consultations that need no trip.", unit="share", source="assumption")
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:

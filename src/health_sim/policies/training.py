@@ -23,14 +23,54 @@ if TYPE_CHECKING:
 class Training(Lever):
     """Training: village-doctor sessions, rotation training of grassroots staff, new techniques."""
 
-    village_sessions_per_year: float = P(0.0, "Training sessions for village doctors a year.", unit="sessions per year", source="DOMAIN: 70+ sessions for 800+ village doctors", ge=0.0)
-    village_doctors_per_session: float = P(11.4, "Village doctors trained per session.", unit="doctors", source="DOMAIN: 800 / 70", ge=0.0)
-    village_lift: Rate = P(0.3, "Share of the gap to the township centre's capability closed when every village doctor is trained.", unit="share of the gap", source="assumption")
-    rotation_share_per_year: Rate = P(0.0, "Share of grassroots staff sent to rotation training (>= 3 months at the county hospital) a year.", unit="share per year", source="DOMAIN: at least once in 5 years, rate >= 80% (0.32 a year reaches it: 1 - exp(-0.32 x 5) = 0.80; a training counts for 5 years)")
-    rotation_lift: Rate = P(0.25, "Share of the gap to the county hospital's capability closed when all township staff are rotation-trained.", unit="share of the gap", source="assumption")
-    skill_decay_per_year: float = P(0.2, "Rate at which training fades (staff turnover, forgetting); rotation training counts for 5 years.", unit="per year", source="assumption", ge=0.0)
-    techniques_per_year: float = P(0.0, "New techniques or projects carried to the county's township centres a year.", unit="techniques per year", source="DOMAIN: 23 new techniques at township centres in a year", ge=0.0)
-    technique_lift: Rate = P(0.03, "Share of the gap to the county hospital closed, for serious and admission episodes, by each technique a centre receives (lasting).", unit="share of the gap", source="assumption")
+    village_sessions_per_year: float = P(
+        0.0,
+        "Training sessions for village doctors a year.",
+        unit="sessions per year",
+        source="DOMAIN: 70+ sessions for 800+ village doctors",
+        ge=0.0,
+    )
+    village_doctors_per_session: float = P(
+        11.4, "Village doctors trained per session.", unit="doctors", source="DOMAIN: 800 / 70", ge=0.0
+    )
+    village_lift: Rate = P(
+        0.3,
+        "Share of the gap to the township centre's capability closed when every village doctor is trained.",
+        unit="share of the gap",
+        source="assumption",
+    )
+    rotation_share_per_year: Rate = P(
+        0.0,
+        "Share of grassroots staff sent to rotation training (>= 3 months at the county hospital) a year.",
+        unit="share per year",
+        source="DOMAIN: at least once in 5 years, rate >= 80% (0.32 a year reaches it: 1 - exp(-0.32 x 5) = 0.80; a training counts for 5 years)",
+    )
+    rotation_lift: Rate = P(
+        0.25,
+        "Share of the gap to the county hospital's capability closed when all township staff are rotation-trained.",
+        unit="share of the gap",
+        source="assumption",
+    )
+    skill_decay_per_year: float = P(
+        0.2,
+        "Rate at which training fades (staff turnover, forgetting); rotation training counts for 5 years.",
+        unit="per year",
+        source="assumption",
+        ge=0.0,
+    )
+    techniques_per_year: float = P(
+        0.0,
+        "New techniques or projects carried to the county's township centres a year.",
+        unit="techniques per year",
+        source="DOMAIN: 23 new techniques at township centres in a year",
+        ge=0.0,
+    )
+    technique_lift: Rate = P(
+        0.03,
+        "Share of the gap to the county hospital closed, for serious and admission episodes, by each technique a centre receives (lasting).",
+        unit="share of the gap",
+        source="assumption",
+    )
 
     def close_gaps(self, gaps: Gaps, date: dt.date, run: PolicyRun) -> None:
         if self.enabled:
@@ -66,7 +106,13 @@ class Skills:
         """Train and forget for one day."""
         i = self.tr.intensity(date)
         fade = self.tr.skill_decay_per_year / 365.0
-        per_day = i * self.tr.village_sessions_per_year * self.tr.village_doctors_per_session / self._n_village_doctors / 365.0
+        per_day = (
+            i
+            * self.tr.village_sessions_per_year
+            * self.tr.village_doctors_per_session
+            / self._n_village_doctors
+            / 365.0
+        )
         self.village_trained += per_day * (1.0 - self.village_trained) - fade * self.village_trained
         # rotation training reaches staff not trained in the last 5 years; it counts for 5 years
         slot = self._day % len(self._rotation_cohorts)

@@ -31,21 +31,32 @@ from collections import namedtuple
 import numpy as np
 
 from health_sim.core import rng as crn
+from health_sim.core.jit import jit
 from health_sim.core.names import KIND_GROUPS, KINDS, LEVELS
 from health_sim.policies.state import ENGINE_FIELDS
-from health_sim.sim.kpis import COUNTERS
 from health_sim.sim import rules
-from health_sim.core.jit import jit
+from health_sim.sim.kpis import COUNTERS
 from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
 
-People = namedtuple("People", "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day history uncontrolled cum_ok cum_bad")
+People = namedtuple(
+    "People",
+    "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day history uncontrolled cum_ok cum_bad",
+)
 """Residents' arrays (see :class:`health_sim.world.population.Residents` and :class:`health_sim.world.chronic.ChronicCare`)."""
-Sites = namedtuple("Sites", "capability wait_now wait_expected base_wait beds occupied length_of_stay price_visit price_admission rate_visit ded_visit scope_visit rate_admission ded_admission scope_admission expected_oop_visit expected_oop_admission hospitals town_fac0")
+Sites = namedtuple(
+    "Sites",
+    "capability wait_now wait_expected base_wait beds occupied length_of_stay price_visit price_admission rate_visit ded_visit scope_visit rate_admission ded_admission scope_admission expected_oop_visit expected_oop_admission hospitals town_fac0",
+)
 """Facilities' arrays (:class:`health_sim.world.facilities.FacilityTable`), the tariff (:class:`health_sim.world.insurance.Tariff`),
 the facility index of the four hospital columns and of the first township centre."""
-Choice = namedtuple("Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes")
+Choice = namedtuple(
+    "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes"
+)
 """Choice weights by group (0 minor, 1 severe; :class:`health_sim.world.choice.Weights`) and villages' travel minutes (V, 6)."""
-Care = namedtuple("Care", "admit_p extra spec_cum formal down late_p satisfaction acute_share screening_min_age screening_sensitivity tcm_facility")
+Care = namedtuple(
+    "Care",
+    "admit_p extra spec_cum formal down late_p satisfaction acute_share screening_min_age screening_sensitivity tcm_facility",
+)
 """Episode and referral parameters as arrays by kind or level; satisfaction = (intercept, unresolved, wait, cost, learning rate)."""
 Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
@@ -84,14 +95,26 @@ VISITS_BY_LEVEL, TRIPS_BY_LEVEL, SATISFIED_BY_LEVEL = _T["visits_village"], _T["
 HOSPITAL_TRIPS, HOSPITAL_TRIPS_REFERRED = _T["hospital_trips"], _T["hospital_trips_referred"]
 TRAVEL, WAIT, OOP_OUT, OOP_IN = _T["travel_minutes"], _T["wait_days"], _T["oop_outpatient"], _T["oop_inpatient"]
 FUND, FUND_COMMUNITY, FUND_CAPITATED = _T["fund"], _T["fund_community"], _T["fund_community_capitated"]
-TCM_VISITS, LATE, SCREENINGS, SCREENING_FOUND, SATISFIED = _T["tcm_visits"], _T["late_diagnoses"], _T["screenings"], _T["screening_found"], _T["satisfied"]
+TCM_VISITS, LATE, SCREENINGS, SCREENING_FOUND, SATISFIED = (
+    _T["tcm_visits"],
+    _T["late_diagnoses"],
+    _T["screenings"],
+    _T["screening_found"],
+    _T["satisfied"],
+)
 ADMITTED, ADMITTED_COUNTY, COUNTY_INPATIENT_DAYS = _T["admitted"], _T["admitted_county"], _T["county_inpatient_days"]
 FORMAL, TRACKED, UNRESOLVED_TOWNSHIP = _T["referrals_formal"], _T["referrals_tracked"], _T["unresolved_township"]
-UP_BY_LEVEL = np.array([_T["referrals_up_village_township"], _T["referrals_up_grassroots"], _T["referrals_up_county_city"]])
+UP_BY_LEVEL = np.array(
+    [_T["referrals_up_village_township"], _T["referrals_up_grassroots"], _T["referrals_up_county_city"]]
+)
 FIRST_BY_GROUP, FIRST_GRASS_BY_GROUP = _T["first_trips_minor"], _T["first_trips_minor_grassroots"]
 FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["first_trips_contracted_grassroots"]
-_RUNS = ([f"episodes_{k}" for k in KINDS], *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
-         [f"first_trips_{g}" for g in KIND_GROUPS], [f"first_trips_{g}_grassroots" for g in KIND_GROUPS])
+_RUNS = (
+    [f"episodes_{k}" for k in KINDS],
+    *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
+    [f"first_trips_{g}" for g in KIND_GROUPS],
+    [f"first_trips_{g}_grassroots" for g in KIND_GROUPS],
+)
 for _run in _RUNS:  # tallying by offset holds only if each run is contiguous, in the vocabulary's order
     assert [_T[n] for n in _run] == list(range(_T[_run[0]], _T[_run[0]] + len(_run))), _run
 
@@ -115,9 +138,12 @@ def _diagnose(people, r, bits, found):
 @jit
 def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy, books):
     """Simulate the day ``d`` (clock) of the residents ``ids`` who fell ill (``u_arrival``: their illness
-    uniforms). Returns the residents whose diagnoses changed (their risks need recomputing)."""
+    uniforms). Returns the residents whose diagnoses changed (their risks need recomputing).
+    """
     n_all = ids.size
-    found = Found(np.empty(3 * n_all + 1, dtype=np.int64), np.zeros(1, dtype=np.int64))  # at most three new diagnoses a resident
+    found = Found(
+        np.empty(3 * n_all + 1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    )  # at most three new diagnoses a resident
     rid, kind = _begin(d, seed, ids, u_arrival, people, policy, books.tally)
     eps, util = _prepare(d, seed, rid, kind, people, sites, choice, care, policy)
     _passes(d, seed, eps, util, people, sites, choice, care, policy, books, found)
@@ -127,7 +153,8 @@ def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy
 @jit
 def _begin(d, seed, ids, u_arrival, people, policy, tally):
     """Stage 1, the episodes begin: their kinds; online consultations end some minor ones
-    without a trip. Returns the residents and kinds of the episodes that go on."""
+    without a trip. Returns the residents and kinds of the episodes that go on.
+    """
     n_all = ids.size
     key_online = crn.key(seed, crn.ONLINE, d, 0)
     keep = np.ones(n_all, dtype=np.bool_)
@@ -149,7 +176,8 @@ def _begin(d, seed, ids, u_arrival, people, policy, tally):
 @jit
 def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
     """Stage 2: each episode's severity, specialty and facility columns, and the utility of each
-    column (fixed for the day). Returns the day's :data:`Episodes` and the utilities (n, columns)."""
+    column (fixed for the day). Returns the day's :data:`Episodes` and the utilities (n, columns).
+    """
     n = rid.size
     key_sev, key_spec = crn.key(seed, crn.SEVERITY, d, 0), crn.key(seed, crn.SPECIALTY, d, 0)
     eps = Episodes(
@@ -183,7 +211,8 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
 @jit
 def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, found):
     """Stage 3: up to four passes; in each, every patient still seeking care chooses (or goes
-    where a formal referral sends him), then the pass's visits are made (:func:`_visits`)."""
+    where a formal referral sends him), then the pass's visits are made (:func:`_visits`).
+    """
     tally = books.tally
     n = eps.rid.size
     buf = np.zeros_like(tally)
@@ -208,7 +237,8 @@ def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, foun
 @jit
 def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally):
     """Choose: each active patient picks a column (or stays home, or gives up after a first
-    trip); those who go are written to ``go``. Returns how many go."""
+    trip); those who go are written to ``go``. Returns how many go.
+    """
     key_choice = crn.key(seed, crn.CHOICE, d, p)
     n_go = 0
     for e in active:
@@ -231,7 +261,8 @@ def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, b
     in order: treat (resolved or not), admit (free beds), pay, count, treat further (TCM,
     diagnoses, follow-up, screening), learn, stay in a bed, refer. A resident has at most one
     visit a pass, so each resident meets the stages in this order. Returns the mask of those
-    still unresolved."""
+    still unresolved.
+    """
     v = _resolve(d, seed, trip, eps, sites, care)
     _give_beds(d, seed, trip, eps, v, sites)
     keys = Keys(crn.key(seed, crn.EXTRA_VISITS, d, 0), crn.key(seed, crn.LENGTH_OF_STAY, d, 0), crn.key(seed, crn.TCM, d, p),
@@ -249,7 +280,8 @@ def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, b
 def _resolve(d, seed, trip, eps, sites, care):
     """Treat: the facility and level of each visit, whether the patient comes on a formal
     referral, whether the facility resolves the episode (severity within its capability) and
-    whether a resolved episode needs a bed. Returns the pass's :data:`Visits`."""
+    whether a resolved episode needs a bed. Returns the pass's :data:`Visits`.
+    """
     m = trip.size
     key_admit = crn.key(seed, crn.ADMIT, d, 0)
     v = Visits(np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m, dtype=np.bool_),
@@ -267,7 +299,8 @@ def _resolve(d, seed, trip, eps, sites, care):
 @jit
 def _give_beds(d, seed, trip, eps, v, sites):
     """Admit: free beds go to the patients wanting one in a random order, facility by facility;
-    a patient finding none is unresolved (sent up like an episode beyond capability)."""
+    a patient finding none is unresolved (sent up like an episode beyond capability).
+    """
     w = np.flatnonzero(v.want_bed)
     if w.size:
         key_bed = crn.key(seed, crn.BEDS, d, 0)
@@ -288,7 +321,8 @@ def _give_beds(d, seed, trip, eps, v, sites):
 def _pay(trip, eps, v, people, sites, care, policy, keys):
     """Pay: visits (return visits of a resolved outpatient episode), length of stay, the bill
     split between the patient and the fund, and the wait (referred patients skip part of the
-    hospitals' queue). Returns the pass's :data:`Bills`."""
+    hospitals' queue). Returns the pass's :data:`Bills`.
+    """
     m = trip.size
     b = Bills(np.empty(m), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m))
     skip = max(policy[GREEN_CHANNEL], 1.0 if policy[RESERVED_SLOTS] > 0 else 0.0)
@@ -296,16 +330,31 @@ def _pay(trip, eps, v, people, sites, care, policy, keys):
         e = trip[i]
         r, k, fi, lvl = eps.rid[e], eps.kind[e], v.f[i], v.lvl[i]
         sch = 1 if people.employee[r] else 0
-        extra = rules.extra_visits(care.extra[k], crn.uniform(keys.extra, r)) if v.resolved[i] and not v.admitted[i] else 0.0
+        extra = (
+            rules.extra_visits(care.extra[k], crn.uniform(keys.extra, r))
+            if v.resolved[i] and not v.admitted[i]
+            else 0.0
+        )
         b.visits[i] = 1.0 + extra
-        los = rules.length_of_stay(sites.length_of_stay[fi], crn.uniform(keys.los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0)
+        los = rules.length_of_stay(
+            sites.length_of_stay[fi], crn.uniform(keys.los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0
+        )
         b.los[i] = los
         ref = 1 if v.referred[i] else 0
         if v.admitted[i]:
-            price = rules.admission_price(sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR])
-            b.oop[i], b.fund[i] = rules.split(price, sites.rate_admission[ref, fi, sch], sites.ded_admission[fi, sch], sites.scope_admission[fi, 0])
+            price = rules.admission_price(
+                sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR]
+            )
+            b.oop[i], b.fund[i] = rules.split(
+                price, sites.rate_admission[ref, fi, sch], sites.ded_admission[fi, sch], sites.scope_admission[fi, 0]
+            )
         else:
-            b.oop[i], b.fund[i] = rules.split(b.visits[i] * sites.price_visit[fi], sites.rate_visit[ref, fi, sch], sites.ded_visit[fi, sch], sites.scope_visit[fi, 0])
+            b.oop[i], b.fund[i] = rules.split(
+                b.visits[i] * sites.price_visit[fi],
+                sites.rate_visit[ref, fi, sch],
+                sites.ded_visit[fi, sch],
+                sites.scope_visit[fi, 0],
+            )
         wait = sites.wait_now[fi]
         if skip > 0 and v.referred[i] and lvl >= COUNTY:
             wait = sites.base_wait[fi] + (1.0 - skip) * (wait - sites.base_wait[fi])
@@ -316,7 +365,8 @@ def _pay(trip, eps, v, people, sites, care, policy, keys):
 @jit
 def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
     """Count each trip: first trips by kind group and contract, trips and visits by level,
-    travel, waiting, out-of-pocket and fund spending, and the facility's arrivals."""
+    travel, waiting, out-of-pocket and fund spending, and the facility's arrivals.
+    """
     for i in range(trip.size):
         e = trip[i]
         r, lvl = eps.rid[e], v.lvl[i]
@@ -353,13 +403,16 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
 def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
     """Treat further: TCM services; undiagnosed chronic conditions revealed by a severe episode
     (late) or by screening at a township centre (early); a resolved follow-up counts towards
-    chronic management."""
+    chronic management.
+    """
     nc = care.late_p.size
     for i in range(trip.size):
         e = trip[i]
         r, k, lvl = eps.rid[e], eps.kind[e], v.lvl[i]
         t = people.township[r]
-        tcm = eps.spec[e] == TCM or v.f[i] == care.tcm_facility  # TCM episodes, the county TCM hospital, TCM at grassroots visits
+        tcm = (
+            eps.spec[e] == TCM or v.f[i] == care.tcm_facility
+        )  # TCM episodes, the county TCM hospital, TCM at grassroots visits
         if not tcm and lvl <= TOWNSHIP and (k == MINOR or k == CHRONIC):
             tcm = crn.uniform(keys.tcm, r) < policy[TCM_UPTAKE]
         if tcm:
@@ -374,7 +427,12 @@ def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
             h = people.history[r]
             h[:-1] = h[1:].copy()
             h[-1] = d
-        if policy[SCREENED_SHARE] > 0 and lvl == TOWNSHIP and people.age[r] >= care.screening_min_age and d - people.screened_day[r] >= 365:
+        if (
+            policy[SCREENED_SHARE] > 0
+            and lvl == TOWNSHIP
+            and people.age[r] >= care.screening_min_age
+            and d - people.screened_day[r] >= 365
+        ):
             if crn.uniform(keys.screen, r * (1 + nc)) < policy[SCREENED_SHARE]:
                 people.screened_day[r] = d
                 buf[SCREENINGS, t] += 1.0
@@ -389,13 +447,22 @@ def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
 def _learn(buf, trip, eps, v, b, people, care, keys):
     """Learn: each trip satisfies or not (outcome, wait, cost), which moves the resident's trust
     in that level; the level that resolved the episode becomes his habit (a tracked referral
-    returns him to the grassroots level it came from)."""
-    a, b_unres, b_wait, b_cost, lr = care.satisfaction[0], care.satisfaction[1], care.satisfaction[2], care.satisfaction[3], care.satisfaction[4]
+    returns him to the grassroots level it came from).
+    """
+    a, b_unres, b_wait, b_cost, lr = (
+        care.satisfaction[0],
+        care.satisfaction[1],
+        care.satisfaction[2],
+        care.satisfaction[3],
+        care.satisfaction[4],
+    )
     for i in range(trip.size):
         e = trip[i]
         r, lvl = eps.rid[e], v.lvl[i]
         t = people.township[r]
-        p_sat = rules.satisfaction_probability(a, b_unres, 0.0 if v.resolved[i] else 1.0, b_wait, b.wait[i], b_cost, b.oop[i])
+        p_sat = rules.satisfaction_probability(
+            a, b_unres, 0.0 if v.resolved[i] else 1.0, b_wait, b.wait[i], b_cost, b.oop[i]
+        )
         sat = crn.uniform(keys.sat, r) < p_sat
         if sat:
             buf[SATISFIED, t] += 1.0
@@ -408,7 +475,8 @@ def _learn(buf, trip, eps, v, b, people, care, keys):
 @jit
 def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
     """Stay: an admitted patient takes a bed now; he is discharged later, or (from a county or
-    city hospital) transferred down to his township centre for recovery, maybe tracked."""
+    city hospital) transferred down to his township centre for recovery, maybe tracked.
+    """
     H = books.bed_in.shape[0]
     for i in range(trip.size):
         if not v.admitted[i]:
@@ -445,7 +513,8 @@ def _refer(buf, trip, eps, v, people, care, policy, books, keys):
     """Refer: an episode beyond the facility (or finding no bed) is formally referred up (a
     patient without a bed is transferred), or the patient decides himself in the next pass;
     at the city hospital there is nowhere further and he gives up. Returns the mask of those
-    still seeking care."""
+    still seeking care.
+    """
     m = trip.size
     unresolved = np.zeros(m, dtype=np.bool_)
     for i in range(m):
@@ -484,7 +553,8 @@ def care_row(people, r):
 @jit
 def utilities(out, choice, sites, care, people, r, k, s, cols):
     """Utility (relative to staying home) of each facility column ``cols`` for resident ``r``'s
-    episode of kind ``k`` needing specialty ``s``, written to ``out``."""
+    episode of kind ``k`` needing specialty ``s``, written to ``out``.
+    """
     g = 1 if rules.is_severe(k) else 0
     sch = 1 if people.employee[r] else 0
     for j in range(N_COLUMNS):
@@ -492,11 +562,23 @@ def utilities(out, choice, sites, care, people, r, k, s, cols):
         lvl = rules.COLUMN_LEVEL[j]
         oop = sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
         out[j] = rules.utility(
-            choice.asc[g, lvl], choice.quality[g], sites.capability[f, k, s], choice.trust[g], np.float64(people.trust[r, lvl]),
-            choice.cost[g], oop, choice.travel[g], choice.travel_minutes[people.village[r], j], choice.wait[g], sites.wait_expected[f],
-            choice.contract[g], 1.0 if (people.contracted[r] and lvl <= TOWNSHIP) else 0.0,
-            choice.habit[g], 1.0 if people.last_level[r] == lvl else 0.0,
-            choice.employee_hospital[g], 1.0 if (people.employee[r] and lvl >= COUNTY) else 0.0,
+            choice.asc[g, lvl],
+            choice.quality[g],
+            sites.capability[f, k, s],
+            choice.trust[g],
+            np.float64(people.trust[r, lvl]),
+            choice.cost[g],
+            oop,
+            choice.travel[g],
+            choice.travel_minutes[people.village[r], j],
+            choice.wait[g],
+            sites.wait_expected[f],
+            choice.contract[g],
+            1.0 if (people.contracted[r] and lvl <= TOWNSHIP) else 0.0,
+            choice.habit[g],
+            1.0 if people.last_level[r] == lvl else 0.0,
+            choice.employee_hospital[g],
+            1.0 if (people.employee[r] and lvl >= COUNTY) else 0.0,
         )
 
 

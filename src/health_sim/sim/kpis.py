@@ -12,8 +12,8 @@ county's published yearly figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -75,7 +75,9 @@ COUNTERS: dict[str, str] = {
 
 for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tallied by offset from the village one
     _names = list(COUNTERS)
-    assert [_names.index(f"{_first}{lvl}") for lvl in LEVELS] == list(range(_names.index(f"{_first}village"), _names.index(f"{_first}village") + len(LEVELS)))
+    assert [_names.index(f"{_first}{lvl}") for lvl in LEVELS] == list(
+        range(_names.index(f"{_first}village"), _names.index(f"{_first}village") + len(LEVELS))
+    )
 
 # Counters of the facilities, county-wide (not by township).
 FACILITY_COUNTERS: dict[str, str] = {
@@ -87,7 +89,7 @@ FACILITY_COUNTERS: dict[str, str] = {
 
 
 def ratio(a, b):
-    """a / b, NaN where b is 0 (works on scalars, arrays and Series)."""
+    """A / b, NaN where b is 0 (works on scalars, arrays and Series)."""
     a = np.asarray(a, dtype=float) if not hasattr(a, "where") else a
     with np.errstate(invalid="ignore", divide="ignore"):
         out = a / b
@@ -153,22 +155,38 @@ def _stay_home(c, days, scale):
     return ratio(c["stay_home"], c["episodes"])
 
 
-@kpi("self_referral_share", "share of hospital trips", "first visits to county or city hospitals without a formal referral / all such first visits")
+@kpi(
+    "self_referral_share",
+    "share of hospital trips",
+    "first visits to county or city hospitals without a formal referral / all such first visits",
+)
 def _self_referral(c, days, scale):
     return 1.0 - ratio(c["hospital_trips_referred"], c["hospital_trips"])
 
 
-@kpi("upward_referrals", "referrals per year", "formal referrals from the grassroots (village, township) to county or city hospitals")
+@kpi(
+    "upward_referrals",
+    "referrals per year",
+    "formal referrals from the grassroots (village, township) to county or city hospitals",
+)
 def _up(c, days, scale):
     return per_year(c["referrals_up_grassroots"], days, scale)
 
 
-@kpi("downward_referrals", "referrals per year", "inpatients referred down from county and city hospitals to township centres")
+@kpi(
+    "downward_referrals",
+    "referrals per year",
+    "inpatients referred down from county and city hospitals to township centres",
+)
 def _down(c, days, scale):
     return per_year(c["referrals_down"], days, scale)
 
 
-@kpi("downward_inpatient_share", "share of admissions", "county-hospital inpatients referred down / county-hospital admissions")
+@kpi(
+    "downward_inpatient_share",
+    "share of admissions",
+    "county-hospital inpatients referred down / county-hospital admissions",
+)
 def _down_share(c, days, scale):
     return ratio(c["referrals_down_county"], c["admitted_county"])
 
@@ -188,7 +206,11 @@ def _wait(c, days, scale):
     return ratio(c["wait_days"], c["trips"])
 
 
-@kpi("oop_per_visit", "yuan per visit", "out-of-pocket payment for outpatient visits / outpatient visits (visits not ending in an admission)")
+@kpi(
+    "oop_per_visit",
+    "yuan per visit",
+    "out-of-pocket payment for outpatient visits / outpatient visits (visits not ending in an admission)",
+)
 def _oop(c, days, scale):
     return ratio(c["oop_outpatient"], c["visits"] - c["admitted"])
 
@@ -208,12 +230,21 @@ def _satisfaction(c, days, scale):
     return ratio(c["satisfied"], c["trips"])
 
 
-@kpi("unresolved_share", "share of episodes", "episodes the resident gave up on after a facility could not help / episodes")
+@kpi(
+    "unresolved_share",
+    "share of episodes",
+    "episodes the resident gave up on after a facility could not help / episodes",
+)
 def _unresolved(c, days, scale):
     return ratio(c["gave_up"], c["episodes"])
 
 
-@kpi("county_hospital_occupancy", "share of beds", "occupied bed-days / available bed-days at the county hospitals", needs_facility=True)
+@kpi(
+    "county_hospital_occupancy",
+    "share of beds",
+    "occupied bed-days / available bed-days at the county hospitals",
+    needs_facility=True,
+)
 def _occupancy(c, days, scale):
     return ratio(c["county_bed_days"], c["county_bed_capacity_days"])
 
@@ -223,37 +254,68 @@ def _sat_by_level(c, days, scale):
     return {lvl: ratio(c[f"satisfied_{lvl}"], c[f"trips_{lvl}"]) for lvl in LEVELS}
 
 
-@kpi("doctor_days_sunk", "doctor-days per year", "days county and city doctors spent at township centres (stationed and circuit; real headcount, not scaled)", needs_facility=True)
+@kpi(
+    "doctor_days_sunk",
+    "doctor-days per year",
+    "days county and city doctors spent at township centres (stationed and circuit; real headcount, not scaled)",
+    needs_facility=True,
+)
 def _sunk(c, days, scale):
     return c["posted_doctor_days"] * 365.0 / days
 
 
-@kpi("staff_rotation_trained_share", "share of staff", "township staff rotation-trained in the last 5 years (mean over the days)", needs_facility=True)
+@kpi(
+    "staff_rotation_trained_share",
+    "share of staff",
+    "township staff rotation-trained in the last 5 years (mean over the days)",
+    needs_facility=True,
+)
 def _rotation(c, days, scale):
     return c["rotation_trained_days"] / days
 
 
-@kpi("chronic_followup_rate", "share of residents", "residents with a diagnosed chronic condition and >= 4 follow-ups in the past year / residents with one (mean over days)")
+@kpi(
+    "chronic_followup_rate",
+    "share of residents",
+    "residents with a diagnosed chronic condition and >= 4 follow-ups in the past year / residents with one (mean over days)",
+)
 def _followup(c, days, scale):
     return ratio(c["chronic_managed"], c["chronic_residents"])
 
 
-@kpi("chronic_control_rate", "share of residents", "residents with a diagnosed chronic condition under control / residents with one (mean over days)")
+@kpi(
+    "chronic_control_rate",
+    "share of residents",
+    "residents with a diagnosed chronic condition under control / residents with one (mean over days)",
+)
 def _control(c, days, scale):
     return ratio(c["chronic_controlled"], c["chronic_residents"])
 
 
-@kpi("screening_detections", "conditions per year", "chronic conditions found by screening at township centres (full-county equivalent)")
+@kpi(
+    "screening_detections",
+    "conditions per year",
+    "chronic conditions found by screening at township centres (full-county equivalent)",
+)
 def _screen(c, days, scale):
     return per_year(c["screening_found"], days, scale)
 
 
-@kpi("early_detection_share", "share of diagnoses", "chronic conditions found by screening / all new diagnoses (screening + at a serious episode)")
+@kpi(
+    "early_detection_share",
+    "share of diagnoses",
+    "chronic conditions found by screening / all new diagnoses (screening + at a serious episode)",
+)
 def _early(c, days, scale):
     return ratio(c["screening_found"], c["screening_found"] + c["late_diagnoses"])
 
 
-@kpi("grassroots_first", "share of first trips", "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract", parts=("all", *KIND_GROUPS, "contracted", "not_contracted"))
+@kpi(
+    "grassroots_first",
+    "share of first trips",
+    "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract",
+    parts=("all", *KIND_GROUPS, "contracted", "not_contracted"),
+)
 def _grassroots_first(c, days, scale):
     every = sum(c[f"first_trips_{g}"] for g in KIND_GROUPS)
     every_g = sum(c[f"first_trips_{g}_grassroots"] for g in KIND_GROUPS)
@@ -274,12 +336,20 @@ def _online(c, days, scale):
     return per_year(c["online_consults"], days, scale)
 
 
-@kpi("referral_closed_loop_rate", "share of referrals", "formal referrals (up and down) whose return is tracked / formal referrals")
+@kpi(
+    "referral_closed_loop_rate",
+    "share of referrals",
+    "formal referrals (up and down) whose return is tracked / formal referrals",
+)
 def _closed_loop(c, days, scale):
     return ratio(c["referrals_tracked"], c["referrals_formal"])
 
 
-@kpi("township_resolution_share", "share of trips", "trips to township centres that resolved the episode / trips to township centres")
+@kpi(
+    "township_resolution_share",
+    "share of trips",
+    "trips to township centres that resolved the episode / trips to township centres",
+)
 def _town_resolved(c, days, scale):
     return 1.0 - ratio(c["unresolved_township"], c["trips_township"])
 
@@ -289,7 +359,11 @@ def _balance(c, days, scale):
     return per_year(c["fund_income"] - c["fund"], days, scale)
 
 
-@kpi("capitation_surplus", "yuan per year", "capitation budget minus the medical community's fund spending while capitation is paid (0 without capitation)")
+@kpi(
+    "capitation_surplus",
+    "yuan per year",
+    "capitation budget minus the medical community's fund spending while capitation is paid (0 without capitation)",
+)
 def _surplus(c, days, scale):
     return per_year(c["capitation_budget"] - c["fund_community_capitated"], days, scale)
 
@@ -301,7 +375,8 @@ def _los(c, days, scale):
 
 def evaluate(c: Mapping, days, scale: float, names: list[str] | None = None, facility: bool = True) -> dict:
     """All (or the named) KPIs from counters ``c``. Parts are returned as ``name.part`` keys
-    when ``c`` holds arrays or Series, as nested dicts when it holds scalars."""
+    when ``c`` holds arrays or Series, as nested dicts when it holds scalars.
+    """
     out: dict = {}
     for name, k in KPIS.items():
         if names is not None and name not in names:

@@ -33,20 +33,20 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from health_sim.world import choice
-from health_sim.sim import engine, rules
+from health_sim.config.schema import Params
 from health_sim.core import rng as crn
+from health_sim.core.names import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Level
+from health_sim.policies.run import PolicyRun
+from health_sim.sim import engine, rules
+from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
+from health_sim.world import choice
 from health_sim.world.agents import Doctor, Facility
 from health_sim.world.chronic import ChronicCare
 from health_sim.world.county import build_county
 from health_sim.world.facilities import FacilityTable, build_table, doctor_counts, facility_rows
 from health_sim.world.insurance import Tariff
-from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
 from health_sim.world.onset import Onsets
-from health_sim.policies.run import PolicyRun
 from health_sim.world.population import EMPLOYEE, assign_contracts, build_residents
-from health_sim.core.names import CONDITIONS, KINDS, LEVELS, SPECIALTIES, Level
-from health_sim.config.schema import Params
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
@@ -94,7 +94,9 @@ class HealthSystemModel(mesa.Model):
         self.residents = build_residents(params, self.county, self.scale, seed)
         rows = facility_rows(params, self.county.township_names, self.county.village_township)
         self.facilities: FacilityTable = build_table(params, rows, self.scale)
-        self.facility_agents = [Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)]
+        self.facility_agents = [
+            Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)
+        ]
         g = crn.generator(seed, crn.POPULATION + 200)
         for fac, counts in zip(self.facility_agents, doctor_counts(params, rows, g)):
             for spec, n in counts.items():
@@ -131,7 +133,9 @@ class HealthSystemModel(mesa.Model):
         self._mch_ok = (res.age < 15) | (res.female & (res.age >= 15) & (res.age < 50))
         self._employee = res.scheme == EMPLOYEE
         ins = params.insurance
-        income = np.where(self._employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year) / 365.0
+        income = (
+            np.where(self._employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year) / 365.0
+        )
         self._income_by_town = np.bincount(res.township, income, minlength=T)
         self._screened_day = np.full(res.n, -(10**6), dtype=np.int32)
         ep = params.episodes
@@ -140,10 +144,24 @@ class HealthSystemModel(mesa.Model):
         self._spec_cum = np.cumsum(self._spec_mix, axis=1)
         sp = params.satisfaction
         w = self.weights
-        self._choice = engine.Choice(w.asc, w.quality, w.trust, w.cost_per_100_yuan, w.travel_per_hour, w.wait_per_day, w.contract, w.habit, w.employee_hospital, w.stay_home, np.ascontiguousarray(self.county.travel_minutes, dtype=float))
+        self._choice = engine.Choice(
+            w.asc,
+            w.quality,
+            w.trust,
+            w.cost_per_100_yuan,
+            w.travel_per_hour,
+            w.wait_per_day,
+            w.contract,
+            w.habit,
+            w.employee_hospital,
+            w.stay_home,
+            np.ascontiguousarray(self.county.travel_minutes, dtype=float),
+        )
         self._care = self._care_rules()
         cf = self.col_facility
-        self._hospitals = np.array([cf["county_people"], cf["county_tcm"], cf["county_mch"], cf["city"]], dtype=np.int64)
+        self._hospitals = np.array(
+            [cf["county_people"], cf["county_tcm"], cf["county_mch"], cf["city"]], dtype=np.int64
+        )
         self._reputation = np.array([params.population.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
         self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
 
@@ -224,7 +242,15 @@ class HealthSystemModel(mesa.Model):
             assign_contracts(self.params, res, pol.state.contract_rate)
         if todo.get("tariff"):
             st = pol.state
-            self._set_tariff(Tariff(self.params.insurance, fac, st.reimbursement_delta_outpatient, st.reimbursement_delta_inpatient, st.unreferred_cut))
+            self._set_tariff(
+                Tariff(
+                    self.params.insurance,
+                    fac,
+                    st.reimbursement_delta_outpatient,
+                    st.reimbursement_delta_inpatient,
+                    st.unreferred_cut,
+                )
+            )
         if fac.stale or todo.get("restaff"):
             self.restaff()
         elif todo.get("uplift"):
@@ -272,19 +298,51 @@ class HealthSystemModel(mesa.Model):
         """Steps 2-4 for the residents ``ids`` who fell ill on day ``d`` (compiled: :mod:`health_sim.sim.engine`)."""
         res, fac, ch, tariff, st = self.residents, self.facilities, self.chronic, self.tariff, self.policies.state
         people = engine.People(
-            res.village, res.township, res.age, res.female, self._employee, self._mch_ok, res.contracted, res.trust,
-            res.last_level, res.conditions, res.diagnosed, self._screened_day, ch.history, ch.uncontrolled, ch.cum_ok, ch.cum_bad,
+            res.village,
+            res.township,
+            res.age,
+            res.female,
+            self._employee,
+            self._mch_ok,
+            res.contracted,
+            res.trust,
+            res.last_level,
+            res.conditions,
+            res.diagnosed,
+            self._screened_day,
+            ch.history,
+            ch.uncontrolled,
+            ch.cum_ok,
+            ch.cum_bad,
         )
         sites = engine.Sites(
-            fac.capability, fac.wait_now, fac.wait_expected, fac.base_wait, fac.beds, fac.occupied, fac.length_of_stay,
-            fac.price_visit, fac.price_admission, tariff.rate_visit, tariff.ded_visit, tariff.scope_visit, tariff.rate_admission,
-            tariff.ded_admission, tariff.scope_admission, *self._expected_oop,
-            self._hospitals, self._town_fac0,
+            fac.capability,
+            fac.wait_now,
+            fac.wait_expected,
+            fac.base_wait,
+            fac.beds,
+            fac.occupied,
+            fac.length_of_stay,
+            fac.price_visit,
+            fac.price_admission,
+            tariff.rate_visit,
+            tariff.ded_visit,
+            tariff.scope_visit,
+            tariff.rate_admission,
+            tariff.ded_admission,
+            tariff.scope_admission,
+            *self._expected_oop,
+            self._hospitals,
+            self._town_fac0,
         )
         policy = st.engine_vector()
         tally = np.zeros((len(COUNTERS), self.county.n_townships))
-        books = engine.Books(tally, self._arrivals, self._bed_in, self._bed_out, self._down_due, self.policies.sinking.unresolved)
-        changed = engine.day_of_episodes(d, self.seed, ids, u_arrival, people, sites, self._choice, self._care, policy, books)
+        books = engine.Books(
+            tally, self._arrivals, self._bed_in, self._bed_out, self._down_due, self.policies.sinking.unresolved
+        )
+        changed = engine.day_of_episodes(
+            d, self.seed, ids, u_arrival, people, sites, self._choice, self._care, policy, books
+        )
         self._day += tally
         if changed.size:
             ch.refresh_rows(np.unique(changed))
@@ -300,7 +358,9 @@ class HealthSystemModel(mesa.Model):
             formal=np.array([rp.formal_upward[lvl] for lvl in LEVELS]),
             down=np.array([rp.downward[lvl] for lvl in LEVELS]),
             late_p=np.array([p.population.conditions[c].late_diagnosis for c in CONDITIONS]),
-            satisfaction=np.array([sp.intercept, sp.unresolved, sp.wait_per_day, sp.cost_per_100_yuan, sp.learning_rate]),
+            satisfaction=np.array(
+                [sp.intercept, sp.unresolved, sp.wait_per_day, sp.cost_per_100_yuan, sp.learning_rate]
+            ),
             acute_share=float(rp.acute_share_of_stay),
             screening_min_age=int(sc.min_age),
             screening_sensitivity=float(sc.sensitivity),
@@ -348,7 +408,9 @@ class HealthSystemModel(mesa.Model):
         days = self.n_days - self.days_run if days is None else days
         warm = max(0, self.burn_in_days - self._clock)
         disable = None if progress is None else not progress
-        with tqdm(total=warm + days, disable=disable, unit="day", leave=False, desc="burn-in" if warm else "days") as bar:
+        with tqdm(
+            total=warm + days, disable=disable, unit="day", leave=False, desc="burn-in" if warm else "days"
+        ) as bar:
             while self._clock < self.burn_in_days:
                 self._day_of_care()
                 bar.update()
@@ -376,10 +438,12 @@ class HealthSystemModel(mesa.Model):
         for i, name in enumerate(FACILITY_COUNTERS):
             c[name] = self._daily_facility[:d, i]
         k = pd.DataFrame(evaluate(c, 1, self.scale))
-        days = pd.DataFrame({
-            "day": np.arange(1, d + 1),
-            "date": pd.to_datetime([self.start_date + dt.timedelta(days=i) for i in range(d)]),
-        })
+        days = pd.DataFrame(
+            {
+                "day": np.arange(1, d + 1),
+                "date": pd.to_datetime([self.start_date + dt.timedelta(days=i) for i in range(d)]),
+            }
+        )
         return pd.concat([days, k, c], axis=1)
 
     def annual_frame(self) -> pd.DataFrame:
@@ -408,14 +472,17 @@ class HealthSystemModel(mesa.Model):
         """Township centres' capability by episode kind, day by day (long format).
 
         Capability is the share of episodes of a kind the centre can resolve, averaged over
-        the specialties episodes of that kind need; ``index`` averages the kinds."""
+        the specialties episodes of that kind need; ``index`` averages the kinds.
+        """
         d, T = self.days_run, self.county.n_townships
         cap = self._capability[:d]  # (days, T, K)
         dates = np.array([self.start_date + dt.timedelta(days=i) for i in range(d)])
-        out = pd.DataFrame({
-            "date": pd.to_datetime(np.repeat(dates, T)),
-            "township": np.tile(self.county.township_names, d),
-        })
+        out = pd.DataFrame(
+            {
+                "date": pd.to_datetime(np.repeat(dates, T)),
+                "township": np.tile(self.county.township_names, d),
+            }
+        )
         for k, name in enumerate(KINDS):
             out[name] = cap[:, :, k].ravel()
         out["index"] = cap.mean(axis=2).ravel()
@@ -426,12 +493,14 @@ class HealthSystemModel(mesa.Model):
         d = max(self.days_run, 1)
         c = pd.DataFrame(self._daily[: self.days_run].sum(axis=0).T, columns=list(COUNTERS))
         k = pd.DataFrame(evaluate(c, d, self.scale, facility=False))
-        names = pd.DataFrame({
-            "township": self.county.township_names,
-            "township_zh": self.county.township_names_zh,
-            "residents": self._residents_by_town.astype(int),
-            "villages": np.bincount(self.county.village_township, minlength=self.county.n_townships),
-        })
+        names = pd.DataFrame(
+            {
+                "township": self.county.township_names,
+                "township_zh": self.county.township_names_zh,
+                "residents": self._residents_by_town.astype(int),
+                "villages": np.bincount(self.county.village_township, minlength=self.county.n_townships),
+            }
+        )
         return pd.concat([names, k, c], axis=1)
 
     def date(self) -> dt.date:
@@ -441,13 +510,17 @@ class HealthSystemModel(mesa.Model):
 
 def warm_up() -> None:
     """Load the compiled engine into this process (from Numba's cache; compiled there if need be)
-    by running a model of a few residents for two days; about 1 s, otherwise paid by the first run."""
-    HealthSystemModel(Params.model_validate({"run": {"scale": 0.002, "days": 2, "burn_in_days": 1}})).run_days(progress=False)
+    by running a model of a few residents for two days; about 1 s, otherwise paid by the first run.
+    """
+    HealthSystemModel(Params.model_validate({"run": {"scale": 0.002, "days": 2, "burn_in_days": 1}})).run_days(
+        progress=False
+    )
 
 
 def burn_in_key(params: Params, seed: int) -> str | None:
     """Key of the end-of-burn-in state of ``params`` and ``seed``, or None when a lever acts
-    during the burn-in (an enabled lever starting before the start date) or there is none."""
+    during the burn-in (an enabled lever starting before the start date) or there is none.
+    """
     if params.run.burn_in_days <= 0:
         return None
     for _, lever in params.policies.levers():

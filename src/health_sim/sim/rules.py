@@ -51,7 +51,8 @@ def kind_group(kind):
 @jit
 def episode_kind(u, cumulative):
     """Kind of an episode: where ``u`` (the resident's daily uniform, below his total
-    probability) falls among his cumulative daily probabilities by kind."""
+    probability) falls among his cumulative daily probabilities by kind.
+    """
     k = 0
     for j in range(cumulative.shape[0]):
         if u >= cumulative[j]:
@@ -62,7 +63,8 @@ def episode_kind(u, cumulative):
 @jit
 def specialty(u, cumulative_mix, child, female):
     """Specialty an episode needs: drawn from the kind's mix (``cumulative_mix``); children's
-    internal and obstetric episodes go to paediatrics, men's obstetric ones to internal medicine."""
+    internal and obstetric episodes go to paediatrics, men's obstetric ones to internal medicine.
+    """
     s = 0
     for j in range(cumulative_mix.shape[0]):
         if u >= cumulative_mix[j]:
@@ -76,12 +78,30 @@ def specialty(u, cumulative_mix, child, female):
 
 
 @jit
-def utility(asc, quality, capability, trust_weight, trust, cost_per_100_yuan, oop, travel_per_hour, minutes,
-            wait_per_day, wait_days, contract, contracted, habit, habitual, employee_hospital, employee_at_hospital):
+def utility(
+    asc,
+    quality,
+    capability,
+    trust_weight,
+    trust,
+    cost_per_100_yuan,
+    oop,
+    travel_per_hour,
+    minutes,
+    wait_per_day,
+    wait_days,
+    contract,
+    contracted,
+    habit,
+    habitual,
+    employee_hospital,
+    employee_at_hospital,
+):
     """Utility of one facility (relative to staying home); see :mod:`health_sim.world.choice`.
 
     ``oop`` yuan expected, ``minutes`` one-way travel, ``wait_days`` expected wait;
-    ``contracted``, ``habitual`` and ``employee_at_hospital`` are 0/1."""
+    ``contracted``, ``habitual`` and ``employee_at_hospital`` are 0/1.
+    """
     v = asc
     v += quality * capability
     v += trust_weight * trust
@@ -103,16 +123,20 @@ def gumbel(u):
 @jit
 def split(price, rate, deductible, in_scope):
     """(out-of-pocket, fund) yuan of a bill: the fund pays ``rate`` of the in-scope part above the
-    deductible. Numbers or arrays (broadcast)."""
+    deductible. Numbers or arrays (broadcast).
+    """
     fund = rate * np.maximum(0.0, price * in_scope - deductible)
     return price - fund, fund
 
 
 def expected_oop(tariff, price_visit: np.ndarray, price_admission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-pocket yuan a resident expects to pay for a visit and for an admission at its mean
-    price, without a referral: two (facilities, schemes) arrays (what a choice weighs)."""
+    price, without a referral: two (facilities, schemes) arrays (what a choice weighs).
+    """
     visit = split(price_visit[:, None], tariff.rate_visit[0], tariff.ded_visit, tariff.scope_visit)[0]
-    admission = split(price_admission[:, None], tariff.rate_admission[0], tariff.ded_admission, tariff.scope_admission)[0]
+    admission = split(price_admission[:, None], tariff.rate_admission[0], tariff.ded_admission, tariff.scope_admission)[
+        0
+    ]
     return visit, admission
 
 
@@ -125,7 +149,8 @@ def extra_visits(kind_mean, u):
 @jit
 def length_of_stay(mean_days, u, factor):
     """Days of an admission: uniform between half and one and a half times the facility's
-    mean, times ``factor`` (DRG at county and city); at least one day."""
+    mean, times ``factor`` (DRG at county and city); at least one day.
+    """
     return max(1, int(np.rint(mean_days * (0.5 + u) * factor)))
 
 
@@ -138,7 +163,8 @@ def admission_price(price, days, mean_days, drg, drg_price_factor):
 @jit
 def satisfaction_probability(intercept, unresolved_weight, unresolved, wait_per_day, wait_days, cost_per_100_yuan, oop):
     """Probability that a trip satisfies (logistic in outcome, wait days and out-of-pocket yuan;
-    ``unresolved`` is 0/1)."""
+    ``unresolved`` is 0/1).
+    """
     logit = intercept + unresolved_weight * unresolved + wait_per_day * wait_days + cost_per_100_yuan * oop / 100.0
     return 1.0 / (1.0 + np.exp(-logit))
 

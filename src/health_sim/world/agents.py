@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 class Facility(mesa.Agent):
     """A village clinic, township health centre, county hospital or the city hospital."""
 
-    model: "HealthSystemModel"
+    model: HealthSystemModel
 
-    def __init__(self, model: "HealthSystemModel", index: int, ftype: str, name: str, township: int | None):
+    def __init__(self, model: HealthSystemModel, index: int, ftype: str, name: str, township: int | None):
         super().__init__(model)
         self.index = index  # row in model.facilities
         self.ftype = ftype  # one of schema.FACILITY_TYPES
@@ -33,7 +33,7 @@ class Facility(mesa.Agent):
         self.level = FACILITY_LEVEL[ftype]
 
     @property
-    def doctors(self) -> list["Doctor"]:
+    def doctors(self) -> list[Doctor]:
         """Doctors working here today (home staff still here, plus visitors)."""
         return [d for d in self.model.agents_by_type[Doctor] if d.location is self]
 
@@ -65,9 +65,9 @@ class Facility(mesa.Agent):
 class Doctor(mesa.Agent):
     """A doctor with a home facility and a specialty. Policies may post him elsewhere."""
 
-    model: "HealthSystemModel"
+    model: HealthSystemModel
 
-    def __init__(self, model: "HealthSystemModel", home: Facility, specialty: str):
+    def __init__(self, model: HealthSystemModel, home: Facility, specialty: str):
         super().__init__(model)
         self.home = home
         self.location = home

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from health_sim.core.names import KINDS, LEVELS
 from health_sim.config.schema import Params
+from health_sim.core.names import KINDS, LEVELS
+
 
 class Weights:
     """Choice weights as arrays indexed by group (0 minor, 1 severe)."""
@@ -32,6 +33,15 @@ class Weights:
         c = params.choice
         ws = (c.minor, c.severe)
         self.asc = np.array([[w.asc[lvl] for lvl in LEVELS] for w in ws])
-        for name in ("quality", "trust", "cost_per_100_yuan", "travel_per_hour", "wait_per_day", "contract", "habit", "employee_hospital"):
+        for name in (
+            "quality",
+            "trust",
+            "cost_per_100_yuan",
+            "travel_per_hour",
+            "wait_per_day",
+            "contract",
+            "habit",
+            "employee_hospital",
+        ):
             setattr(self, name, np.array([getattr(w, name) for w in ws]))
         self.stay_home = np.array([c.stay_home_utility[k] for k in KINDS])

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from health_sim.config.schema import Params
 from health_sim.core import rng as crn
 from health_sim.core.jit import jit
-from health_sim.world.population import Residents
 from health_sim.core.names import AGE_BANDS, CONDITIONS, KINDS
-from health_sim.config.schema import Params
+from health_sim.world.population import Residents
 
 _K = {k: i for i, k in enumerate(KINDS)}
 _SEVERE = [_K["serious"], _K["emergency"], _K["admission"]]
@@ -37,12 +37,16 @@ class ChronicCare:
         self.params = params
         self.res = res
         cp = params.chronic
-        self.history = np.full((res.n, cp.followups_for_control), LONG_AGO, dtype=np.int32)  # days of the last follow-ups, oldest first
+        self.history = np.full(
+            (res.n, cp.followups_for_control), LONG_AGO, dtype=np.int32
+        )  # days of the last follow-ups, oldest first
         self.u_control = crn.generator(seed, crn.CONTROL).random(res.n).astype(np.float32)
         self.uncontrolled = np.zeros(res.n, dtype=bool)
         ep = params.episodes
         self._band = res.age_band  # int8
-        self._base = np.zeros((len(AGE_BANDS), len(KINDS)))  # daily probabilities by age band and kind (chronic follow-ups apart)
+        self._base = np.zeros(
+            (len(AGE_BANDS), len(KINDS))
+        )  # daily probabilities by age band and kind (chronic follow-ups apart)
         for k in ("minor", "serious", "emergency", "admission"):
             self._base[:, _K[k]] = np.array([ep.rates[k][b] for b in AGE_BANDS]) / 365.0
         self.cum_ok = np.zeros((res.n, len(KINDS)), dtype=np.float32)
@@ -56,7 +60,9 @@ class ChronicCare:
     def refresh_rows(self, idx: np.ndarray) -> None:
         """Recompute the episode probabilities of residents ``idx`` (after a diagnosis)."""
         p = self._base[self._band[idx]]
-        p[:, _K["chronic"]] = self.params.episodes.chronic_followups_per_condition * n_bits(self.res.diagnosed[idx]) / 365.0
+        p[:, _K["chronic"]] = (
+            self.params.episodes.chronic_followups_per_condition * n_bits(self.res.diagnosed[idx]) / 365.0
+        )
         self.cum_ok[idx] = np.cumsum(p, axis=1)
         p[:, _SEVERE] *= self.params.chronic.uncontrolled_risk_factor
         cum = np.cumsum(p, axis=1)
@@ -76,19 +82,34 @@ class ChronicCare:
         """Control follows management; uncontrolled or undiagnosed conditions raise severe risks.
 
         Also counts, per township, the residents with a diagnosed condition, those managed
-        and those controlled (``by_township``, for the KPIs)."""
+        and those controlled (``by_township``, for the KPIs).
+        """
         cp = self.params.chronic
         res = self.res
         T = len(self.params.county.townships)
         self.uncontrolled = np.empty(res.n, dtype=bool)
         self._total = np.empty(res.n, dtype=np.float32)
         self.by_township = np.zeros((3, T))
-        _control(day, self.history, self.u_control, cp.control_if_managed, cp.control_if_not_managed, res.conditions,
-                 res.diagnosed, res.township, self.cum_ok, self.cum_bad, self.uncontrolled, self._total, self.by_township)
+        _control(
+            day,
+            self.history,
+            self.u_control,
+            cp.control_if_managed,
+            cp.control_if_not_managed,
+            res.conditions,
+            res.diagnosed,
+            res.township,
+            self.cum_ok,
+            self.cum_bad,
+            self.uncontrolled,
+            self._total,
+            self.by_township,
+        )
 
     def turnover(self, seed: int, day: int, days: float) -> None:
         """Diagnosed conditions give way to undiagnosed ones at ``chronic.turnover_per_year``
-        (over ``days`` days ending on ``day``; one keyed uniform per diagnosed resident and condition)."""
+        (over ``days`` days ending on ``day``; one keyed uniform per diagnosed resident and condition).
+        """
         p = 1.0 - np.exp(-self.params.chronic.turnover_per_year * days / 365.0)
         changed = _lose_diagnoses(seed, day, p, self.res.diagnosed, len(CONDITIONS))
         if changed.size:
@@ -96,7 +117,21 @@ class ChronicCare:
 
 
 @jit
-def _control(day, history, u_control, p_managed, p_not_managed, conditions, diagnosed, township, cum_ok, cum_bad, uncontrolled, total, by_township):
+def _control(
+    day,
+    history,
+    u_control,
+    p_managed,
+    p_not_managed,
+    conditions,
+    diagnosed,
+    township,
+    cum_ok,
+    cum_bad,
+    uncontrolled,
+    total,
+    by_township,
+):
     """Weekly control review of every resident (see :meth:`ChronicCare.refresh_control`); fills the last three arrays."""
     last = cum_ok.shape[1] - 1
     for i in range(conditions.size):
@@ -115,7 +150,8 @@ def _control(day, history, u_control, p_managed, p_not_managed, conditions, diag
 @jit
 def _lose_diagnoses(seed, day, p, diagnosed, n_conditions):
     """Residents losing a diagnosed condition (its uniform of the day below ``p``); clears
-    those bits of ``diagnosed`` and returns the residents changed."""
+    those bits of ``diagnosed`` and returns the residents changed.
+    """
     key = crn.key(seed, crn.TURNOVER, day, 0)
     changed = []
     for i in range(diagnosed.size):

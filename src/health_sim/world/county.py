@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from health_sim.core import rng as crn
 from health_sim.config.schema import TRAVEL_TARGETS, CountyParams, Params
+from health_sim.core import rng as crn
 
 
 @dataclass
@@ -38,11 +38,14 @@ class County:
 
 def township_population(cp: CountyParams) -> np.ndarray:
     """Residents of each township (weights: only their ratios matter), from the townships
-    or, where a township leaves its population out, from its listed villages."""
+    or, where a township leaves its population out, from its listed villages.
+    """
     listed = {}
     for v in cp.villages:
         listed[v.township] = listed.get(v.township, 0) + v.population
-    return np.array([t.population if t.population is not None else listed.get(t.name, 0) for t in cp.townships], dtype=float)
+    return np.array(
+        [t.population if t.population is not None else listed.get(t.name, 0) for t in cp.townships], dtype=float
+    )
 
 
 def build_county(params: Params, seed: int) -> County:
@@ -50,7 +53,8 @@ def build_county(params: Params, seed: int) -> County:
 
     Villages listed in ``county.villages`` are taken as they are (travel minutes they
     give are kept; the others come from positions and roads); otherwise each
-    township's villages are placed at random around its seat."""
+    township's villages are placed at random around its seat.
+    """
     cp = params.county
     g = crn.generator(seed, crn.POPULATION)
     towns = cp.townships
@@ -60,7 +64,9 @@ def build_county(params: Params, seed: int) -> County:
     if cp.villages:
         index = {t.name: i for i, t in enumerate(towns)}
         vt = np.array([index[v.township] for v in cp.villages])
-        xy = np.array([[v.x_km, v.y_km] if v.x_km is not None else town_xy[index[v.township]] for v in cp.villages], dtype=float)
+        xy = np.array(
+            [[v.x_km, v.y_km] if v.x_km is not None else town_xy[index[v.township]] for v in cp.villages], dtype=float
+        )
         pop = np.array([v.population for v in cp.villages], dtype=float)
         town_total = np.bincount(vt, weights=pop, minlength=len(towns))
         weight = np.divide(pop, town_total[vt], out=np.zeros_like(pop), where=town_total[vt] > 0)
@@ -76,7 +82,11 @@ def build_county(params: Params, seed: int) -> County:
             r[0] = 0.5
             pos = np.column_stack([t.x_km + r * np.cos(a), t.y_km + r * np.sin(a)])
             rural = g.lognormal(0.0, 0.4, n - 1)
-            w = np.concatenate([[t.urban_share], (1 - t.urban_share) * rural / rural.sum()]) if n > 1 else np.array([1.0])
+            w = (
+                np.concatenate([[t.urban_share], (1 - t.urban_share) * rural / rural.sum()])
+                if n > 1
+                else np.array([1.0])
+            )
             vt.append(np.full(n, ti))
             xy.append(pos)
             weight.append(w)

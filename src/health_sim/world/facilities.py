@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from health_sim.world.county import township_population
-from health_sim.core.names import FACILITY_LEVEL, FACILITY_TYPES, KINDS, LEVELS, SPECIALTIES
 from health_sim.config.schema import Params
+from health_sim.core.names import FACILITY_LEVEL, FACILITY_TYPES, KINDS, LEVELS, SPECIALTIES
+from health_sim.world.county import township_population
 
 
 @dataclass
@@ -91,10 +91,15 @@ class FacilityTable:
         self.wait_expected = self.wait_now
 
 
-def facility_rows(params: Params, township_names: list[str], village_township: np.ndarray) -> list[tuple[str, str, int]]:
+def facility_rows(
+    params: Params, township_names: list[str], village_township: np.ndarray
+) -> list[tuple[str, str, int]]:
     """(type, name, township index or -1) of every facility, in table order:
-    village clinics, township centres, the three county hospitals, the city hospital."""
-    rows = [("village_clinic", f"{township_names[t]} village clinic {i}", int(t)) for i, t in enumerate(village_township)]
+    village clinics, township centres, the three county hospitals, the city hospital.
+    """
+    rows = [
+        ("village_clinic", f"{township_names[t]} village clinic {i}", int(t)) for i, t in enumerate(village_township)
+    ]
     rows += [("township_centre", f"{name} township health centre", i) for i, name in enumerate(township_names)]
     rows += [
         ("county_people", "County People's Hospital", -1),

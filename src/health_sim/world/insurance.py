@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from health_sim.world.facilities import FacilityTable
-from health_sim.core.names import LEVELS, Level
 from health_sim.config.schema import InsuranceParams
+from health_sim.core.names import LEVELS, Level
+from health_sim.world.facilities import FacilityTable
 
 
 class Tariff:
@@ -19,7 +19,14 @@ class Tariff:
     :func:`health_sim.sim.rules.split`.
     """
 
-    def __init__(self, ins: InsuranceParams, fac: FacilityTable, delta_outpatient=None, delta_inpatient=None, unreferred_cut: float = 0.0):
+    def __init__(
+        self,
+        ins: InsuranceParams,
+        fac: FacilityTable,
+        delta_outpatient=None,
+        delta_inpatient=None,
+        unreferred_cut: float = 0.0,
+    ):
         zero = np.zeros(len(LEVELS))
         dout = zero if delta_outpatient is None else np.asarray(delta_outpatient)
         din = zero if delta_inpatient is None else np.asarray(delta_inpatient)

@@ -50,13 +50,14 @@ class Onsets:
     def today(self, d: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Residents whose episode begins on day ``d`` (ascending) and their illness uniforms:
         uniform on [0, p) each, so that where one falls among his kinds' cumulative
-        probabilities draws the kind. They must be :meth:`renew` ed after the day."""
+        probabilities draws the kind. They must be :meth:`renew` ed after the day.
+        """
         if d >= self._until:
             self._until = d + WINDOW
             self._week, self._starts = _due_by_day(self.next_day, d, self._until)
             self._added = np.empty(0, dtype=np.int64)
         k = d - (self._until - WINDOW)
-        listed = self._week[self._starts[k]: self._starts[k + 1]]
+        listed = self._week[self._starts[k] : self._starts[k + 1]]
         return _take(self.seed, d, listed, self._added, self.next_day, p)
 
     def renew(self, ids: np.ndarray, p: np.ndarray, d: int) -> None:
@@ -107,6 +108,8 @@ def _change(ids, p, d, next_day, since, left, hazard):
         since[i] = d
         hazard[i] = _daily_hazard(p[i])
         next_day[i] = _onset(d, left[i], hazard[i])
+
+
 @jit
 def _due_by_day(next_day, first, until):
     """Residents due on days ``first`` .. ``until - 1``, ordered by day, and where each day begins."""

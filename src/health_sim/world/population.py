@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from health_sim.core import rng as crn
-from health_sim.world.county import County, township_population
-from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, LEVELS
 from health_sim.config.schema import Params
+from health_sim.core import rng as crn
+from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, LEVELS
+from health_sim.world.county import County, township_population
 
 RESIDENT = 0
 EMPLOYEE = 1
@@ -57,7 +57,8 @@ class Residents:
 
 def contract_probability(params: Params, priority: np.ndarray, rate: float | None = None) -> np.ndarray:
     """Per-resident sign-up probability: priority residents have ``contract_priority_odds``
-    times the odds, and the mean equals ``rate`` (default ``population.contract_rate``)."""
+    times the odds, and the mean equals ``rate`` (default ``population.contract_rate``).
+    """
     pp = params.population
     target, orr = (pp.contract_rate if rate is None else rate), pp.contract_priority_odds
     if target <= 0 or target >= 1:
@@ -105,8 +106,8 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
         prev = np.array([c.prevalence[b] for b in AGE_BANDS])[band]
         has = g.random(n) < prev
         knows = has & (g.random(n) < c.diagnosed)
-        conditions |= (has.astype(np.uint8) << bit)
-        diagnosed |= (knows.astype(np.uint8) << bit)
+        conditions |= has.astype(np.uint8) << bit
+        diagnosed |= knows.astype(np.uint8) << bit
 
     contract_u = g.random(n).astype(np.float32)
     mean = np.array([pp.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
@@ -138,5 +139,6 @@ def assign_contracts(params: Params, res: Residents, rate: float | None = None) 
     """Sign residents with a family doctor, priority groups first (elderly, diagnosed chronic).
 
     A resident signs when his own persistent uniform is below his probability, so a
-    higher rate only adds residents (common random numbers)."""
+    higher rate only adds residents (common random numbers).
+    """
     res.contracted = res.contract_u < contract_probability(params, res.contract_priority, rate)
