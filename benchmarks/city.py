@@ -133,30 +133,37 @@ def main() -> None:
     per365 = r["days_s"] * 365 / days
     model_mb = r["mb_peak"] - r["mb_warm"]
     print(
-        f"county set: {multiple:.3f} x Yangshan, written in {gen_s:.1f} s; {r['townships']} townships, {r['villages']} villages, {r['facilities']} facilities"
+        f"county set: {multiple:.3f} x Yangshan, written in {gen_s:.1f} s; "
+        f"{r['townships']} townships, {r['villages']} villages, {r['facilities']} facilities"
     )
     print(
-        f"residents {n:,}, days {days} (+{burn} burn-in), run.scale 1.0, fresh interpreter ({child_wall:.1f} s wall in all)"
+        f"residents {n:,}, days {days} (+{burn} burn-in), run.scale 1.0, "
+        f"fresh interpreter ({child_wall:.1f} s wall in all)"
     )
     print(
-        f"import health_sim: {r['import_s']:.1f} s; warm-up (Numba cache load/compile, tiny run; not counted): {r['warmup_s']:.1f} s; load params: {r['load_s']:.1f} s"
+        f"import health_sim: {r['import_s']:.1f} s; "
+        f"warm-up (Numba cache load/compile, tiny run; not counted): {r['warmup_s']:.1f} s; "
+        f"load params: {r['load_s']:.1f} s"
     )
     print("wall seconds:")
     print(f"  build           {r['build_s']:8.1f}")
     print(f"  burn-in ({burn:>4} d) {r['burn_in_s']:6.1f}")
     print(
-        f"  days    ({days:>4} d) {r['days_s']:6.1f}   (per 365 days: {per365:.1f}; target <= {TARGET_SECONDS_PER_365:.0f})"
+        f"  days    ({days:>4} d) {r['days_s']:6.1f}   "
+        f"(per 365 days: {per365:.1f}; target <= {TARGET_SECONDS_PER_365:.0f})"
     )
     print(f"  total           {total:8.1f}")
     print(
-        f"resident-days per second: {n * days / r['days_s']:,.0f} (recorded days); {n * (days + burn) / (r['burn_in_s'] + r['days_s']):,.0f} (burn-in and days)"
+        f"resident-days per second: {n * days / r['days_s']:,.0f} (recorded days); "
+        f"{n * (days + burn) / (r['burn_in_s'] + r['days_s']):,.0f} (burn-in and days)"
     )
     print("peak memory (ru_maxrss):")
     print(f"  interpreter after import health_sim   {r['mb_import']:8.0f} MB")
     print(f"  after the warm-up                     {r['mb_warm']:8.0f} MB")
     print(f"  after the build                       {r['mb_build']:8.0f} MB")
     print(
-        f"  peak of the run                       {r['mb_peak']:8.0f} MB = {r['mb_peak'] / mill:.0f} MB per million residents (target <= {TARGET_MB_PER_MILLION:.0f})"
+        f"  peak of the run                       {r['mb_peak']:8.0f} MB = "
+        f"{r['mb_peak'] / mill:.0f} MB per million residents (target <= {TARGET_MB_PER_MILLION:.0f})"
     )
     print(
         f"  the model's own share (peak - warm-up) {model_mb:7.0f} MB = {model_mb / mill:.0f} MB per million residents"

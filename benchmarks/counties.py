@@ -71,7 +71,7 @@ def generated_params(multiple: float) -> tuple[CountyParams, FacilityParams]:
                 row["name_zh"] = f"{t.name_zh}-{k}" if t.name_zh else ""
             row["x_km"] = round(t.x_km + dx, 3)
             row["y_km"] = round(t.y_km + dy, 3)
-            row["population"] = max(1, int(round(t.population * factor)))
+            row["population"] = max(1, round(t.population * factor))
             towns.append(row)
     data = county.model_dump()
     data["townships"] = towns
@@ -119,11 +119,13 @@ def main() -> None:
         cp = params.county
         print(f"{folder}: {cp.name}, population {cp.population:,}, townships {len(cp.townships)}")
         print(
-            f"model at scale {args.scale}: residents {model.residents.n:,}, villages {model.county.n_villages}, facilities {len(model.facilities)}, 5 days in {time.perf_counter() - t0:.1f} s"
+            f"model at scale {args.scale}: residents {model.residents.n:,}, villages {model.county.n_villages}, "
+            f"facilities {len(model.facilities)}, 5 days in {time.perf_counter() - t0:.1f} s"
         )
         tm = model.county.travel_minutes
         print(
-            f"one-way minutes to the county hospitals: median {float(sorted(tm[:, 2])[len(tm) // 2]):.0f}, max {tm[:, 2].max():.0f}; to the city: max {tm[:, 5].max():.0f}"
+            f"one-way minutes to the county hospitals: median {float(sorted(tm[:, 2])[len(tm) // 2]):.0f}, "
+            f"max {tm[:, 2].max():.0f}; to the city: max {tm[:, 5].max():.0f}"
         )
 
 

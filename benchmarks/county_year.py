@@ -64,14 +64,16 @@ def main() -> None:
     n = model.residents.n
     burn = params.run.burn_in_days
     print(
-        f"{args.params}: {n:,} residents, {params.run.days} days from {params.run.start_date} (+{burn} burn-in days), {args.repeat} repeats"
+        f"{args.params}: {n:,} residents, {params.run.days} days from {params.run.start_date} "
+        f"(+{burn} burn-in days), {args.repeat} repeats"
     )
     print(f"{'wall seconds':<14}" + "".join(f"{k:>10}" for k in runs[0]))
     for label, f in (("best", min), ("median", statistics.median)):
         print(f"{label:<14}" + "".join(f"{f(r[k] for r in runs):>10.2f}" for k in runs[0]))
     best = min(r["total"] for r in runs)
     print(
-        f"whole run, best of {args.repeat}: {best:.2f} s (target {TARGET_SECONDS:.0f} s or less: {'met' if best <= TARGET_SECONDS else 'NOT met'})"
+        f"whole run, best of {args.repeat}: {best:.2f} s "
+        f"(target {TARGET_SECONDS:.0f} s or less: {'met' if best <= TARGET_SECONDS else 'NOT met'})"
     )
     print(f"resident-days per second (burn-in included): {n * (params.run.days + burn) / best:,.0f}")
     k = model.kpis()

@@ -151,8 +151,10 @@ class Site(mesa.Agent):
 
 
 class Resident(mesa.Agent):
-    """One resident: traits from :func:`health_sim.world.population.build_residents`, his own trust
-    in each level, habit, chronic conditions, follow-up history, control and episode risks.
+    """One resident.
+
+    Traits from :func:`health_sim.world.population.build_residents`, his own trust in each level, habit, chronic
+    conditions, follow-up history, control and episode risks.
     """
 
     def __init__(self, model: ReferenceModel, i: int):
@@ -186,8 +188,9 @@ class Resident(mesa.Agent):
     # --- risks and chronic care ------------------------------------------------------
 
     def refresh_risk(self) -> None:
-        """Cumulative daily episode probabilities by kind (as :class:`health_sim.world.chronic.ChronicCare`):
-        age-band rates, follow-ups of diagnosed conditions, severe kinds raised while uncontrolled.
+        """Cumulative daily episode probabilities by kind (as :class:`health_sim.world.chronic.ChronicCare`).
+
+        Age-band rates, follow-ups of diagnosed conditions, severe kinds raised while uncontrolled.
         """
         m = self.model
         p = m.base_rates[self.age_band].copy()
@@ -246,8 +249,10 @@ class Resident(mesa.Agent):
             self.fall_ill(u)
 
     def fall_ill(self, u: float) -> None:
-        """Start an episode: kind (where ``u`` falls), severity, specialty, the per-episode
-        draws, and the utilities of the six facility columns (fixed for the day).
+        """Start an episode.
+
+        Kind (where ``u`` falls), severity, specialty, the per-episode draws, and the utilities of the six facility
+        columns (fixed for the day).
         """
         m = self.model
         rnd = self.random.random
@@ -304,8 +309,10 @@ class Resident(mesa.Agent):
         return out
 
     def choose(self, p: int) -> bool:
-        """Pass ``p``: pick a facility column (Gumbel-max over staying home and the columns above
-        his last level), or go where a formal referral sends him. False: he stays home / gives up.
+        """Pass ``p``: pick a facility column, or go where a formal referral sends him.
+
+        The column by Gumbel-max over staying home and the columns above his last level. False: he stays home / gives
+        up.
         """
         ep = self.episode
         if ep.forced >= 0:
@@ -327,9 +334,10 @@ class Resident(mesa.Agent):
         return True
 
     def request_bed(self, given: dict) -> None:
-        """At the chosen facility: resolved if the severity is within its capability; a resolved
-        episode needing admission gets a bed if one is free (first come, first served; ``given``
-        counts this pass's requests by facility), else it is unresolved and transferred.
+        """At the chosen facility: resolved if the severity is within its capability.
+
+        A resolved episode needing admission gets a bed if one is free (first come, first served; ``given`` counts this
+        pass's requests by facility), else it is unresolved and transferred.
         """
         m = self.model
         ep = self.episode
@@ -345,9 +353,10 @@ class Resident(mesa.Agent):
             given[f] += 1.0
 
     def visit(self, day: int, p: int) -> bool:
-        """The trip of pass ``p``: visits, bill, tallies, diagnoses, satisfaction and trust, habit,
-        admission (and downward referral), and what an unresolved patient does next.
-        Returns True if he still seeks care (next pass).
+        """The trip of pass ``p``.
+
+        Visits, bill, tallies, diagnoses, satisfaction and trust, habit, admission (and downward referral), and what an
+        unresolved patient does next. Returns True if he still seeks care (next pass).
         """
         m = self.model
         ep = self.episode
@@ -408,7 +417,7 @@ class Resident(mesa.Agent):
 
         # TCM services: TCM episodes, the county TCM hospital, TCM at grassroots minor and chronic visits
         tcm = s == TCM or f == m.tcm_facility
-        if not tcm and lvl <= TOWNSHIP and (k == MINOR or k == CHRONIC):
+        if not tcm and lvl <= TOWNSHIP and k in (MINOR, CHRONIC):
             tcm = rnd() < m.tcm_uptake
         if tcm:
             c["tcm_visits"] += n_visits
@@ -418,7 +427,7 @@ class Resident(mesa.Agent):
             c["late_diagnoses"] += self.diagnose(ep.late_bits)
         # A resolved chronic follow-up counts toward management
         if resolved and k == CHRONIC:
-            self.history = self.history[1:] + [day]
+            self.history = [*self.history[1:], day]
 
         # Experience -> satisfaction -> trust in that level; the level that resolved becomes the habit
         sp = m.satisfaction
@@ -685,7 +694,8 @@ def main(argv: list[str] | None = None) -> None:
     t_ref = time.perf_counter() - t0
 
     print(
-        f"residents {ref.n_residents} (engine {eng.residents.n}), days {args.days} (+{args.burn_in} burn-in), seed {args.seed}"
+        f"residents {ref.n_residents} (engine {eng.residents.n}), days {args.days} (+{args.burn_in} burn-in), "
+        f"seed {args.seed}"
     )
     print(f"warm-up (Numba compile/cache load, tiny runs of both): {warm:.2f} s")
     print(f"engine    wall {t_eng:8.2f} s")

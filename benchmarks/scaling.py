@@ -75,7 +75,7 @@ def main() -> None:
     base_days = 73 if args.quick else 365
     res_multiples = [f / 4 for f in FACTORS] if args.quick else list(FACTORS)
     days_multiple = 0.25 if args.quick else 1.0
-    day_counts = [int(round(base_days * f)) for f in FACTORS]
+    day_counts = [round(base_days * f) for f in FACTORS]
 
     t0 = time.perf_counter()
     warm = HealthSystemModel(
@@ -85,7 +85,8 @@ def main() -> None:
     del warm
     print(f"warm-up (Numba cache load/compile, tiny run; not counted): {time.perf_counter() - t0:.1f} s")
     print(
-        f"repeat {args.repeat} (best kept); no burn-in; run.scale 1.0 on generated county sets{' (quick)' if args.quick else ''}"
+        f"repeat {args.repeat} (best kept); no burn-in; "
+        f"run.scale 1.0 on generated county sets{' (quick)' if args.quick else ''}"
     )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,14 +99,15 @@ def main() -> None:
             ns.append(n), builds.append(b), runs.append(r)
             print(f"{m:>10g} {n:>11,} {b:>8.2f} {r:>8.2f} {n * base_days / r:>13,.0f}", flush=True)
         print(
-            f"exponent of the days' seconds in residents: {exponent(ns, runs):.2f}; of the build's: {exponent(ns, builds):.2f}"
+            f"exponent of the days' seconds in residents: {exponent(ns, runs):.2f}; "
+            f"of the build's: {exponent(ns, builds):.2f}"
         )
 
         folder = generated_county(days_multiple, Path(tmp) / f"days-x{days_multiple:g}")
         print(f"\ndays series: {days_multiple:g} x Yangshan")
         print(f"{'x days':>10} {'days':>11} {'build s':>8} {'days s':>8} {'res-days/s':>13}")
         dd, druns = [], []
-        for f, d in zip(FACTORS, day_counts):
+        for f, d in zip(FACTORS, day_counts, strict=True):
             n, b, r = timed_run(folder, d, args.repeat)
             dd.append(d), druns.append(r)
             print(f"{f:>10g} {d:>11,} {b:>8.2f} {r:>8.2f} {n * d / r:>13,.0f}", flush=True)

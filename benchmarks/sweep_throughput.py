@@ -1,13 +1,13 @@
-"""Benchmark: county-year runs per minute of a sweep through `--via api` with a local pool,
-and the per-run overhead of `--via notebook`.
+"""Benchmark: county-year runs per minute of a sweep through `--via api`, and the per-run overhead of `--via notebook`.
 
-A grid of the outpatient reimbursement gap (N points) x 2 replicates, each run a tenth of
-the county for 365 days (plus the usual year of burn-in). Prints runs, wall seconds and
+The sweeps run with a local pool. A grid of the outpatient reimbursement gap (N points) x 2 replicates, each run a
+tenth of the county for 365 days (plus the usual year of burn-in). Prints runs, wall seconds and
 runs per minute, through the API with the burn-in shared between the points of a seed
 (the default, :mod:`health_sim.experiments.warmstart`) and with every run simulating its own
 burn-in, and (``--via both``) the notebook route's overhead per run: its wall time per
 run minus that of the API runs that simulate their own burn-in (the same model work).
-Usage: ``uv run python benchmarks/sweep_throughput.py [--points 12] [--workers 2] [--scale 0.1] [--via api|notebook|both]``.
+Usage: ``uv run python benchmarks/sweep_throughput.py [--points 12] [--workers 2] [--scale 0.1]
+[--via api|notebook|both]``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def main() -> None:
     if args.via in ("notebook", "both"):
         per_run["notebook"] = bench(args, "notebook", shared=False)
         print(
-            f"notebook overhead per run (kernel start-up, imports, papermill, tables): {(per_run['notebook'] - per_run['api-own']) * args.workers:.2f} s"
+            "notebook overhead per run (kernel start-up, imports, papermill, tables): "
+            f"{(per_run['notebook'] - per_run['api-own']) * args.workers:.2f} s"
         )
 
 
@@ -64,7 +65,8 @@ run: {{run.scale: {args.scale}, run.days: 365, policies.reimbursement.enabled: t
     n = len(table)
     how = "" if via == "notebook" else (", burn-in shared per seed" if shared else ", every run its own burn-in")
     print(
-        f"via {via}{how}: runs {n} (scale {args.scale}, 365 days + 365 burn-in), workers {args.workers}, failed {int((table['status'] != 'ok').sum())}"
+        f"via {via}{how}: runs {n} (scale {args.scale}, 365 days + 365 burn-in), workers {args.workers}, "
+        f"failed {int((table['status'] != 'ok').sum())}"
     )
     print(f"  wall seconds: {wall:.1f}; mean run seconds in a worker: {table['seconds'].mean():.2f}")
     print(f"  county-year runs per minute: {n / wall * 60:.1f}")

@@ -66,7 +66,8 @@ def main() -> None:
         print(
             f"iter {it:2d}: visits/resident {k['visits_per_resident']:.3f}  "
             + "  ".join(f"{lvl} {shares[lvl]:.3f}" for lvl in LEVELS)
-            + f"  grassroots {k['grassroots_share']:.3f}  upward {k['upward_referrals']:.0f}  satisfaction {k['satisfaction']:.3f}  tcm {k['tcm_share']:.3f}"
+            + f"  grassroots {k['grassroots_share']:.3f}  upward {k['upward_referrals']:.0f}  "
+            f"satisfaction {k['satisfaction']:.3f}  tcm {k['tcm_share']:.3f}"
         )
         d = 0.8
         for lvl in LEVELS:

@@ -160,7 +160,10 @@ Dashboard = Annotated[
     str | None,
     typer.Option(
         metavar="ADDRESS",
-        help="With --executor dask and no --scheduler: serve the Dask dashboard at this address, e.g. 127.0.0.1:8787 [default: none].",
+        help=(
+            "With --executor dask and no --scheduler: serve the Dask dashboard at this address, e.g. 127.0.0.1:8787 "
+            "[default: none]."
+        ),
     ),
 ]
 
@@ -178,7 +181,10 @@ def run(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Output folder [default: outputs/<params file name>]; one holding other files is refused unless --force."
+            help=(
+                "Output folder [default: outputs/<params file name>]; one holding other files is refused unless "
+                "--force."
+            )
         ),
     ] = None,
     set_: Annotated[
@@ -224,13 +230,14 @@ def run(
         first = next(iter(undefined.items()))
         more = f"; also {', '.join(list(undefined)[1:])}" if len(undefined) > 1 else ""
         _warn(
-            f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, reasons in manifest.json): {first[0]}: {first[1]}{more}"
+            f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, "
+            f"reasons in manifest.json): {first[0]}: {first[1]}{more}"
         )
     if sys.stdout.isatty():
         k = result.kpis
         typer.echo(
-            f"{out}: grassroots_share {k['grassroots_share']:.3f}, visits_per_resident {k['visits_per_resident']:.2f}, "
-            f"satisfaction {k['satisfaction']:.3f} ({result.wall_seconds:.1f} s)"
+            f"{out}: grassroots_share {k['grassroots_share']:.3f}, visits_per_resident "
+            f"{k['visits_per_resident']:.2f}, satisfaction {k['satisfaction']:.3f} ({result.wall_seconds:.1f} s)"
         )
 
 
@@ -251,7 +258,10 @@ def scenarios(
         Path | None,
         typer.Option(
             metavar="CALIBRATED.yaml",
-            help="Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists].",
+            help=(
+                "Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter "
+                "uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists]."
+            ),
         ),
     ] = None,
     no_ensemble: Annotated[
@@ -304,7 +314,8 @@ def scenarios(
     met = int(ok["met"].fillna(False).astype(bool).sum()) if len(ok) else 0
     drawn = f"; parameters drawn from {chosen}" if chosen else "; parameters: the scenarios' own"
     typer.echo(
-        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets met{drawn}; scorecard: {out / 'scorecard.md'}",
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} scenarios ran; {met} of {len(ok)} scenario-targets "
+        f"met{drawn}; scorecard: {out / 'scorecard.md'}",
         err=bool(failed),
     )
     for o in failed:
@@ -340,20 +351,29 @@ def sweep(
     scheduler: Annotated[
         str | None,
         typer.Option(
-            help="With --executor dask: an existing scheduler, e.g. tcp://host:8786 or tls://host:8786 [default: start a LocalCluster on 127.0.0.1]."
+            help=(
+                "With --executor dask: an existing scheduler, e.g. tcp://host:8786 or tls://host:8786 [default: start "
+                "a LocalCluster on 127.0.0.1]."
+            )
         ),
     ] = None,
     via: Annotated[
         str,
         typer.Option(
-            help="api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed notebooks kept)."
+            help=(
+                "api (the model in-process) or notebook (notebooks/scenario.ipynb through papermill, executed "
+                "notebooks kept)."
+            )
         ),
     ] = "api",
     ensemble: Annotated[
         Path | None,
         typer.Option(
             metavar="CALIBRATED.yaml",
-            help="Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides the file's `ensemble`.",
+            help=(
+                "Draw each replicate's calibrated parameters from this ensemble (parameter uncertainty); overrides "
+                "the file's `ensemble`."
+            ),
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Start a sweep of more than 5,000 runs without asking.")] = False,
@@ -436,13 +456,15 @@ def optimize(
     best = cheapest(table)
     feasible = int(table["feasible"].sum()) if len(table) else 0
     typer.echo(
-        f"{len(table)} candidates, {feasible} feasible, {int(table['pareto'].sum()) if len(table) else 0} on the Pareto front; results: {folder}"
+        f"{len(table)} candidates, {feasible} feasible, {int(table['pareto'].sum()) if len(table) else 0} on the "
+        f"Pareto front; results: {folder}"
     )
     if best is None:
         typer.echo("no candidate met every target often enough: widen the lever ranges or add trials", err=True)
         raise typer.Exit(1)
     typer.echo(
-        f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, {best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}"
+        f"cheapest: {best['cost_yuan']:,.0f} yuan a year ({best['doctor_days']:,.0f} doctor-days, "
+        f"{best['extra_fund_yuan']:+,.0f} yuan fund); scenario: {folder / 'cheapest.yaml'}"
     )
 
 
@@ -476,7 +498,9 @@ def county_check(
     listed = "listed" if p.county.villages else "laid out at random"
     minutes = np.median(c.travel_minutes, axis=0)
     typer.echo(
-        f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre {minutes[1]:.0f}, to the county {minutes[2]:.0f}"
+        f"{folder}: {p.county.name}, {p.county.population:,} residents, {c.n_townships} townships, {c.n_villages} "
+        f"villages ({listed}); county seat {p.county.county_seat}; median minutes to the township centre "
+        f"{minutes[1]:.0f}, to the county {minutes[2]:.0f}"
     )
 
 
@@ -522,7 +546,10 @@ def calibrate(
     write: Annotated[
         Path | None,
         typer.Option(
-            help="Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing file health-sim did not write is refused unless --force."
+            help=(
+                "Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing "
+                "file health-sim did not write is refused unless --force."
+            )
         ),
     ] = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
@@ -534,7 +561,10 @@ def calibrate(
         list[Path] | None,
         typer.Option(
             metavar="FOLDER",
-            help="Working folder of an earlier search (other priors) whose candidates join the ensemble choice; repeatable.",
+            help=(
+                "Working folder of an earlier search (other priors) whose candidates join the ensemble choice; "
+                "repeatable."
+            ),
         ),
     ] = None,
     force: Force = False,
@@ -565,7 +595,8 @@ def calibrate(
         "" if within else " (none within tolerance: the ensemble is the best few; widen the priors or the tolerances)"
     )
     typer.echo(
-        f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, {len(members)} in the ensemble{note}; wrote {path}"
+        f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, "
+        f"{len(members)} in the ensemble{note}; wrote {path}"
     )
 
 
@@ -574,7 +605,10 @@ def params_cmd(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Write here instead of standard output; an existing file health-sim did not write is refused unless --force."
+            help=(
+                "Write here instead of standard output; an existing file health-sim did not write is refused unless "
+                "--force."
+            )
         ),
     ] = None,
     force: Force = False,

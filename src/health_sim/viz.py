@@ -145,7 +145,8 @@ def prim_box(discovery):
         xlim=(-0.05, 1.05),
         xlabel="share of the sweep's range",
         title=(
-            f"Where {' and '.join(discovery.targets)} hold\ndensity {discovery.density:.0%}, coverage {discovery.coverage:.0%}, mass {discovery.mass:.0%}"
+            f"Where {' and '.join(discovery.targets)} hold\ndensity {discovery.density:.0%}, coverage "
+            f"{discovery.coverage:.0%}, mass {discovery.mass:.0%}"
         ),
     )
     fig.tight_layout()
@@ -289,7 +290,7 @@ def dynamic_changes(check: pd.DataFrame, ax=None):
 
 
 def national_trend(trend: pd.DataFrame, model: pd.DataFrame | None = None, ax=None, yangshan: float = 0.671):
-    """The national grassroots share by year, Yangshan's 2023 share and, optionally, the model's baseline by year (mean, 90% band)."""
+    """The national grassroots share by year, Yangshan's 2023 share and the model's baseline (mean, 90% band)."""
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     sns.lineplot(data=trend, x="year", y="share", hue="series", marker="o", ax=ax)
     ax.scatter([2023], [yangshan], marker="x", color="crimson", s=60, zorder=3, label="Yangshan 2023 (calibrated to)")

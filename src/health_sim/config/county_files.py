@@ -88,7 +88,8 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
         for row in reader:
             if None in row:
                 raise CountyFileError(f"{path}: row {reader.line_num}: more cells than columns")
-            # Cells stay text: the schema converts each to its column's type, so a village called Nan or No stays a name.
+            # Cells stay text: the schema converts each to its column's type, so a village called Nan or No
+            # stays a name.
             cells = {k.strip(): v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
             if cells:
                 rows.append((reader.line_num, cells))
@@ -253,7 +254,10 @@ def write_county_set(county: CountyParams, facilities: Any, folder: str | Path) 
         raise CountyFileError(f"{folder}: cannot write there ({e.strerror or e})") from None
     data = county.model_dump(mode="json")
     towns, villages = data.pop("townships"), data.pop("villages")
-    head = "# The county's single values; townships.csv and villages.csv list the places. Units: see `health-sim params`.\n"
+    head = (
+        "# The county's single values; townships.csv and villages.csv list the places. "
+        "Units: see `health-sim params`.\n"
+    )
     written = [
         atomic_write_text(folder / "county.yaml", head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     ]

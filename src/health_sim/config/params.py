@@ -194,7 +194,8 @@ def resource_problems(p: Params) -> list[tuple[tuple, str]]:
         return [
             (
                 ("run", "scale"),
-                f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run needs at least {MIN_RESIDENTS}",
+                f"{p.run.scale:g} x county.population {p.county.population:,} = {residents:.3g} residents; a run "
+                f"needs at least {MIN_RESIDENTS}",
             )
         ]
     need = memory_needed(p)
@@ -203,7 +204,8 @@ def resource_problems(p: Params) -> list[tuple[tuple, str]]:
         return [
             (
                 ("county", "population"),
-                f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about {need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)",
+                f"{p.county.population:,} x run.scale {p.run.scale:g} = {residents:,.0f} residents need about "
+                f"{need / 1e9:.1f} GB of memory; {free / 1e9:.1f} GB is available (lower run.scale)",
             )
         ]
     return []
@@ -251,7 +253,8 @@ def lever_warnings(params: Params, sources: list[tuple[str, set[tuple]]]) -> lis
         if gave and (not switched or switched[-1] < gave[-1]):
             src = sources[gave[-1]][0]
             out.append(
-                f"{src}: policies.{name}: parameters given but the lever is not switched on, so they have no effect (add policies.{name}.enabled: true, or enabled: false to keep it off)"
+                f"{src}: policies.{name}: parameters given but the lever is not switched on, so they have no effect "
+                f"(add policies.{name}.enabled: true, or enabled: false to keep it off)"
             )
     return out
 
@@ -348,7 +351,8 @@ def _set_override(data: dict, parts: list[str], value: Any, origin: dict, src: s
     if fields and not isinstance(value, dict):
         where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
         raise ParamsError(
-            f"{where}: {fmt_value(value)} is not a section; set one of its keys ({', '.join(fields[:4])}{', ...' if len(fields) > 4 else ''})"
+            f"{where}: {fmt_value(value)} is not a section; set one of its keys "
+            f"({', '.join(fields[:4])}{', ...' if len(fields) > 4 else ''})"
         )
     if fields:
         for k, v in value.items():

@@ -32,8 +32,8 @@ class RunParams(Section):
     )
     scale: float = P(
         1.0,
-        "Share of the county's residents simulated. Facilities stay the same; their capacity "
-        "and beds scale with it so that crowding is scale-free. Counts are reported as full-county equivalents.",
+        "Share of the county's residents simulated. Facilities stay the same; their capacity and beds scale with it "
+        "so that crowding is scale-free. Counts are reported as full-county equivalents.",
         unit="fraction",
         source="default: whole county",
         gt=0.0,
@@ -57,9 +57,15 @@ class RunParams(Section):
     )
     burn_in_days: int = P(
         365,
-        "Days simulated before day 1 and not recorded, so that habits, trust and queues start the run in their steady state.",
+        (
+            "Days simulated before day 1 and not recorded, so that habits, trust and queues start the run in their "
+            "steady state."
+        ),
         unit="days",
-        source="assumption: a year removes the drift of trust and habits from their starting values (tests/test_baseline.py checks it)",
+        source=(
+            "assumption: a year removes the drift of trust and habits from their starting values "
+            "(tests/test_baseline.py checks it)"
+        ),
         ge=0,
         le=3650,
     )
@@ -73,13 +79,19 @@ class Township(Section):
     name_zh: str = P("", "Township name (Chinese).")
     population: int | None = P(
         None,
-        "Resident weight: residents are spread over townships in proportion to it. May be left out when `county.villages` lists the villages: then the sum of its villages.",
+        (
+            "Resident weight: residents are spread over townships in proportion to it. May be left out when "
+            "`county.villages` lists the villages: then the sum of its villages."
+        ),
         unit="residents",
         ge=0,
     )
     villages: int | None = P(
         None,
-        "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out when `county.villages` lists them.",
+        (
+            "Administrative villages, each with one village clinic, laid out at random within radius_km. Leave out "
+            "when `county.villages` lists them."
+        ),
         unit="villages",
         ge=1,
         le=2000,
@@ -129,7 +141,10 @@ class Village(Section):
     urban: bool = P(False, "The village is the town itself (urban residents: more employee-scheme members).")
     travel_minutes: dict[str, NonNeg] = P(
         dict,
-        "One-way travel minutes to village_clinic, township_centre, county, city; any left out are computed from the position and the road parameters.",
+        (
+            "One-way travel minutes to village_clinic, township_centre, county, city; any left out are computed from "
+            "the position and the road parameters."
+        ),
         unit="minutes",
     )
 
@@ -202,7 +217,10 @@ class CountyParams(Section):
     )
     villages: list[Village] = P(
         list,
-        "Villages one by one (population, position or travel times; at most 100,000). When empty, each township's `villages` are laid out at random around its seat.",
+        (
+            "Villages one by one (population, position or travel times; at most 100,000). When empty, each township's "
+            "`villages` are laid out at random around its seat."
+        ),
         source="Yangshan: laid out at random (assumption)",
         max_length=100_000,
     )
@@ -297,7 +315,9 @@ class ChronicCondition(Section):
         0.05,
         "Probability that a serious, emergency or admission episode reveals the condition when undiagnosed.",
         unit="probability per episode",
-        source="assumption, set by hand so that awareness stays near its starting value against turnover in the baseline",
+        source=(
+            "assumption, set by hand so that awareness stays near its starting value against turnover in the baseline"
+        ),
     )
 
     @field_validator("prevalence")
@@ -356,7 +376,10 @@ class PopulationParams(Section):
     )
     reputation: dict[str, Rate] = P(
         lambda: {"village": 0.50, "township": 0.55, "county": 0.75, "city": 0.90},
-        "Reputation of each level: the trust residents start with and are pulled back to by what they hear (0 none, 1 full).",
+        (
+            "Reputation of each level: the trust residents start with and are pulled back to by what they hear (0 "
+            "none, 1 full)."
+        ),
         unit="score in [0, 1]",
         source="assumption; DOMAIN: 65.7% of those refusing a family doctor doubt the doctor's skill",
     )
@@ -412,13 +435,19 @@ class ChronicParams(Section):
     )
     turnover_per_year: float = P(
         0.05,
-        "Rate at which a diagnosed condition gives way to an undiagnosed one (deaths, migration and new cases in the same resident slot), keeping awareness steady.",
+        (
+            "Rate at which a diagnosed condition gives way to an undiagnosed one (deaths, migration and new cases in "
+            "the same resident slot), keeping awareness steady."
+        ),
         unit="per year",
         source="assumption",
     )
     uncontrolled_risk_factor: float = P(
         1.5,
-        "Multiplier of serious, emergency and admission episode rates for residents with an uncontrolled (or undiagnosed) chronic condition.",
+        (
+            "Multiplier of serious, emergency and admission episode rates for residents with an uncontrolled (or "
+            "undiagnosed) chronic condition."
+        ),
         unit="factor",
         source="assumption",
         ge=1.0,
@@ -467,7 +496,10 @@ class EpisodeParams(Section):
         _rates,
         "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.",
         unit="episodes per resident-year",
-        source="assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the stay-home utilities are calibrated",
+        source=(
+            "assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the "
+            "stay-home utilities are calibrated"
+        ),
     )
     chronic_followups_per_condition: NonNeg = P(
         7.0,
@@ -477,7 +509,10 @@ class EpisodeParams(Section):
     )
     specialty_mix: dict[str, dict[str, Rate]] = P(
         _spec_mix,
-        "Specialty an episode needs, by kind (adults; children's internal_general is paediatrics; men's obstetrics_gynaecology is internal_general).",
+        (
+            "Specialty an episode needs, by kind (adults; children's internal_general is paediatrics; men's "
+            "obstetrics_gynaecology is internal_general)."
+        ),
         unit="share",
         source="assumption",
     )
@@ -524,7 +559,10 @@ class EpisodeParams(Section):
 class FacilityType(Section):
     doctors: dict[str, Annotated[float, Field(ge=0.0, le=5000.0)]] = P(
         ...,
-        "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for township centres (at most 5,000).",
+        (
+            "Doctors by specialty: per facility for hospitals and clinics; per 10,000 residents of the township for "
+            "township centres (at most 5,000)."
+        ),
         unit="doctors",
     )
     visits_per_doctor_day: float = P(
@@ -580,7 +618,8 @@ def _facility_defaults() -> dict:
             capability=_cap(0.82, 0.80, 0.08, 0.05, 0.0),
             missing_specialty_factor=0.6,
         ),
-        # Township centre: GPs, a few beds, TCM hall. Price per visit/admission: 49.2/1,141 yuan (2012), inflated (assumption).
+        # Township centre: GPs, a few beds, TCM hall. Price per visit/admission: 49.2/1,141 yuan (2012), inflated
+        # (assumption).
         # Beds per 10,000: about 11 (assumption from township occupancy ~59%).
         "township_centre": dict(
             doctors={
@@ -668,17 +707,26 @@ class FacilityParams(Section):
     village_clinic: FacilityType = P(
         ...,
         "Village clinics, one per administrative village.",
-        source="DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity and capability: assumption",
+        source=(
+            "DOMAIN: one or two village doctors, basic drugs, minor illness and chronic follow-up; price, capacity "
+            "and capability: assumption"
+        ),
     )
     township_centre: FacilityType = P(
         ...,
         "Township health centres, one per township (doctors and beds per 10,000 residents).",
-        source="prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds and capability: assumption (few township admissions in the baseline, so occupancy is low)",
+        source=(
+            "prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds "
+            "and capability: assumption (few township admissions in the baseline, so occupancy is low)"
+        ),
     )
     county_people: FacilityType = P(
         ...,
         "County people's hospital, lead of the county medical community.",
-        source="prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, capability: assumption (occupancy near the public-hospital 86%)",
+        source=(
+            "prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, "
+            "capability: assumption (occupancy near the public-hospital 86%)"
+        ),
     )
     county_tcm: FacilityType = P(..., "County TCM hospital.", source="assumption")
     county_mch: FacilityType = P(
@@ -687,11 +735,17 @@ class FacilityParams(Section):
     city_tertiary: FacilityType = P(
         ...,
         "City tertiary hospital (Qingyuan), outside the county.",
-        source="prices: public tertiary 354 yuan a visit, 13,931 an admission (national 2023, DOMAIN); capacity large against the county's demand",
+        source=(
+            "prices: public tertiary 354 yuan a visit, 13,931 an admission (national 2023, DOMAIN); capacity large "
+            "against the county's demand"
+        ),
     )
     wait_memory_days: float = P(
         7.0,
-        "Memory of crowding: a facility's demand is the exponential average of its daily visits over this many days; sustained demand above capacity builds a queue.",
+        (
+            "Memory of crowding: a facility's demand is the exponential average of its daily visits over this many "
+            "days; sustained demand above capacity builds a queue."
+        ),
         unit="days",
         source="assumption",
         ge=1.0,
@@ -743,7 +797,8 @@ class ChoiceParams(Section):
             asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.58},
             quality=4.5,  # Yu et al. 2021, BMJ Open: good treatment effect 4.50
             trust=2.0,  # assumption
-            cost_per_100_yuan=-0.50,  # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
+            # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
+            cost_per_100_yuan=-0.50,
             travel_per_hour=-1.0,
             wait_per_day=-2.0,  # assumption
             contract=0.6,  # assumption, same order as good communication 0.77 (Yu et al. 2021)
@@ -752,11 +807,12 @@ class ChoiceParams(Section):
         ),
         "Weights for minor acute and chronic follow-up episodes.",
         source=(
-            "quality 4.5: Yu et al. 2021 BMJ Open, good treatment effect 4.50 (hypertension DCE); "
-            "cost -0.5 per 100 yuan with travel -1.0 per hour: Jia et al. 2020 IJERPH, willingness to pay 102.8 yuan "
-            "for travel under 30 minutes (0.5 h x 1.0 / 0.005 = 100 yuan); contract 0.6: assumption, the order of good "
-            "communication 0.77 (Yu et al. 2021); employee_hospital 1.69 = ln 5.4, odds ratio of employee-insured going "
-            "first to a general hospital (DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; trust, wait, habit: assumption"
+            "quality 4.5: Yu et al. 2021 BMJ Open, good treatment effect 4.50 (hypertension DCE); cost -0.5 per 100 "
+            "yuan with travel -1.0 per hour: Jia et al. 2020 IJERPH, willingness to pay 102.8 yuan for travel under "
+            "30 minutes (0.5 h x 1.0 / 0.005 = 100 yuan); contract 0.6: assumption, the order of good communication "
+            "0.77 (Yu et al. 2021); employee_hospital 1.69 = ln 5.4, odds ratio of employee-insured going first to a "
+            "general hospital (DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; trust, wait, habit: "
+            "assumption"
         ),
     )
     severe: ChoiceWeights = P(
@@ -773,9 +829,9 @@ class ChoiceParams(Section):
         ),
         "Weights for serious, emergency and admission episodes.",
         source=(
-            "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost "
-            "-0.02 per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 (DOMAIN); "
-            "asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
+            "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost -0.02 "
+            "per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 "
+            "(DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
         ),
     )
     stay_home_utility: dict[str, float] = P(
@@ -797,7 +853,10 @@ class ChoiceParams(Section):
 class ReferralParams(Section):
     formal_upward: dict[str, Rate] = P(
         lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0},
-        "Probability that an episode beyond a facility's capability is formally referred up (else the patient goes up on his own or gives up).",
+        (
+            "Probability that an episode beyond a facility's capability is formally referred up (else the patient "
+            "goes up on his own or gives up)."
+        ),
         unit="probability",
         source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots",
     )
@@ -831,7 +890,10 @@ class SatisfactionParams(Section):
         3.16,
         "Log-odds of satisfaction for a resolved visit with no wait and no cost.",
         unit="log-odds",
-        source="calibrated by scripts/calibrate_baseline.py to satisfaction 0.90 (assumption: below the 93% target for end-2023)",
+        source=(
+            "calibrated by scripts/calibrate_baseline.py to satisfaction 0.90 (assumption: below the 93% target for "
+            "end-2023)"
+        ),
     )
     unresolved: float = P(
         -2.0,
@@ -933,7 +995,10 @@ class InsuranceParams(Section):
             )()
         ),
         "Inpatient benefits by level.",
-        source="DOMAIN: resident scheme ~70% within policy scope, employee ~80%; higher rates, lower deductibles at lower levels",
+        source=(
+            "DOMAIN: resident scheme ~70% within policy scope, employee ~80%; higher rates, lower deductibles at "
+            "lower levels"
+        ),
     )
 
 

@@ -92,7 +92,9 @@ def key(seed, stream, day, slot):
 
 @jit
 def uniform(k, i):
-    """The uniform in [0, 1) of id ``i`` (a resident, or a resident's alternative: ``resident * k + j``) under key ``k``.
+    """The uniform in [0, 1) of id ``i`` under key ``k``.
+
+    ``i`` is a resident, or one of his alternatives (``resident * n + j``).
 
     ``k`` is cast to uint64: a key that crossed into Python comes back as a plain int, which
     Numba would otherwise type as int64 (and mix with the id in floating point).

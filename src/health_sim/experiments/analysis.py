@@ -24,7 +24,8 @@ def _point_means(table: pd.DataFrame, spec: SweepSpec, kpi: str) -> np.ndarray:
     missing = sorted(set(range(n)) - set(means.index))
     if missing:
         raise ValueError(
-            f"{len(missing)} of {n} points have no successful run (first: point {missing[0]}); rerun the sweep to retry them"
+            f"{len(missing)} of {n} points have no successful run (first: point {missing[0]}); rerun the sweep to "
+            "retry them"
         )
     return means.sort_index().to_numpy(dtype=float)
 
@@ -136,7 +137,8 @@ def discover(
     y = (ok[cols] == 1.0).all(axis=1).to_numpy()
     if y.all() or not y.any():
         raise ValueError(
-            f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the targets)"
+            f"{int(y.sum())} of {len(y)} runs meet the targets: nothing to discover (widen the ranges or move the "
+            "targets)"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecations inside the workbench, not ours to fix

@@ -118,7 +118,10 @@ class CalibrationSpec(Section):
     seed: int = P(20230101, "Seed of the sampler and the replicates.", ge=0, le=2**32 - 1)
     parallel_trials: int = P(
         1,
-        "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the sampler's proposals then depend on which trial finishes first.",
+        (
+            "Trials evaluated at once. 1: the search is reproducible from the seed; more uses more cores, but the "
+            "sampler's proposals then depend on which trial finishes first."
+        ),
         ge=1,
         le=256,
     )
@@ -238,7 +241,8 @@ def calibrate(
             return _calibrate(spec, Path(spec_path), base, folder, target, pool_spec, progress, pool)
         except KeyboardInterrupt:
             raise Interrupted(
-                f"interrupted: {completed_trials(folder / 'study.db', spec.name)} of {spec.trials} trials are saved in {folder / 'study.db'}",
+                f"interrupted: {completed_trials(folder / 'study.db', spec.name)} of {spec.trials} trials are saved "
+                f"in {folder / 'study.db'}",
                 folder,
             ) from None
 
@@ -373,7 +377,8 @@ def _check_pooled(spec: CalibrationSpec, folder: Path) -> dict:
     made = folder / "spec.json"
     if not made.exists() or not (folder / "study.db").exists() or not (folder / "candidates.parquet").exists():
         raise ParamsError(
-            f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, candidates.parquet)"
+            f"--pool {folder}: not the working folder of a finished calibration (spec.json, study.db, "
+            "candidates.parquet)"
         )
     old = json.loads(made.read_text())["spec"]
     mine = spec.model_dump(mode="json")
@@ -384,7 +389,8 @@ def _check_pooled(spec: CalibrationSpec, folder: Path) -> dict:
     for key in ("name", "observed", "run", "replicates", "seed", "ensemble.replicates"):
         if old.get(key) != mine.get(key):
             raise ParamsError(
-                f"--pool {folder}: its {key} differs from this calibration's; only searches with other priors can be pooled"
+                f"--pool {folder}: its {key} differs from this calibration's; only searches with other priors can be "
+                "pooled"
             )
     missing = [k for k in spec.parameters if k not in old.get("parameters", {})]
     if missing:
@@ -544,7 +550,10 @@ def calibrated_document(
             "trials": trials,
             "replicates_per_trial": spec.replicates,
             "run": json.loads(json.dumps(spec.run, default=str)),
-            "ensemble_rule": f"the best {spec.ensemble.candidates} trials re-run with {spec.ensemble.replicates} fresh replicates; members at distance <= {spec.ensemble.max_distance} (at most {spec.ensemble.size})",
+            "ensemble_rule": (
+                f"the best {spec.ensemble.candidates} trials re-run with {spec.ensemble.replicates} fresh replicates; "
+                f"members at distance <= {spec.ensemble.max_distance} (at most {spec.ensemble.size})"
+            ),
             "within_tolerance": within,
             "candidates_within_tolerance": int((cand["distance"] <= spec.ensemble.max_distance).sum()),
             "parallel_trials": spec.parallel_trials,

@@ -45,7 +45,8 @@ class Ensemble:
         out = []
         if not self.within_tolerance:
             out.append(
-                f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate with wider priors or tolerances)"
+                f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate "
+                "with wider priors or tolerances)"
             )
         if self.base and self.base_params_sha256:
             from health_sim.config.params import load_params, params_hash
@@ -57,7 +58,8 @@ class Ensemble:
                 now = ""
             if now != self.base_params_sha256:
                 out.append(
-                    f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate (health-sim calibrate) before trusting it"
+                    f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate "
+                    "(health-sim calibrate) before trusting it"
                 )
         return out
 

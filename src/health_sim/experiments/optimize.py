@@ -90,7 +90,11 @@ class OptimizeSpec(Section):
     cost: Cost = P(Cost, "Prices that add the two costs up.")
     max_oop_increase: float | None = P(
         None,
-        "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to patients.",
+        (
+            "Most that out-of-pocket payment per visit and per admission may rise against the base scenario in the "
+            "last year (0.1: by 10%); none: no limit. Without it the fund's cheapest mix may simply shift costs to "
+            "patients."
+        ),
         unit="share",
         ge=0.0,
     )
@@ -132,7 +136,8 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
     for t in targets:  # a target the runs never reach could never be met
         if t.year is not None and not final.run.start_date.year <= t.year <= last_year:
             raise ParamsError(
-                f"{path}: targets: '{t.name}' is judged in {t.year}, outside the runs ({final.run.start_date.year}-{last_year}): change run.days or the target"
+                f"{path}: targets: '{t.name}' is judged in {t.year}, outside the runs "
+                f"({final.run.start_date.year}-{last_year}): change run.days or the target"
             )
     return spec, base, targets
 
@@ -218,7 +223,8 @@ def optimize(
             return _optimize(spec, base, targets, out, pool_spec, progress)
         except KeyboardInterrupt:
             raise Interrupted(
-                f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved in {out / 'study.db'}",
+                f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved "
+                f"in {out / 'study.db'}",
                 out,
             ) from None
 
@@ -366,9 +372,12 @@ def write_results(out: Path, table: pd.DataFrame, spec: OptimizeSpec, base: Path
             d = d.setdefault(h, {})
         d[last] = v.isoformat() if hasattr(v, "isoformat") else v
     header = (
-        f"# The cheapest lever mix found by `health-sim optimize` ({spec.name}, trial {int(best['trial'])}): every target met in\n"
-        f"# {best['p:all']:.0%} of {spec.replicates} replicates; {best['doctor_days']:,.0f} doctor-days and {best['extra_fund_yuan']:+,.0f} yuan of fund spending\n"
-        f"# a year against the base ({best['cost_yuan']:,.0f} yuan at {spec.cost.yuan_per_doctor_day:g} yuan a doctor-day).\n"
+        f"# The cheapest lever mix found by `health-sim optimize` ({spec.name}, trial {int(best['trial'])}): every "
+        "target met in\n"
+        f"# {best['p:all']:.0%} of {spec.replicates} replicates; {best['doctor_days']:,.0f} doctor-days and "
+        f"{best['extra_fund_yuan']:+,.0f} yuan of fund spending\n"
+        f"# a year against the base ({best['cost_yuan']:,.0f} yuan at {spec.cost.yuan_per_doctor_day:g} yuan a "
+        "doctor-day).\n"
     )
     text = header + yaml.safe_dump(
         {"extends": os.path.relpath(base.resolve(), out.resolve()), **nested}, sort_keys=False

@@ -315,7 +315,8 @@ def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = 
             head = ""
         if not path.is_file() or not owned(head):
             raise OutputRefused(
-                f"{flag} {_short(path)}: exists and was not written by health-sim; give another name, or --force to replace it"
+                f"{flag} {_short(path)}: exists and was not written by health-sim; give another name, or --force to "
+                "replace it"
             )
 
 
@@ -374,7 +375,8 @@ def claim(
     except OSError:
         os.close(fd)
         raise OutputRefused(
-            f"{flag} {_short(folder)}: another health-sim {kind} is filling it now; wait for it to end or give another --out"
+            f"{flag} {_short(folder)}: another health-sim {kind} is filling it now; wait for it to end or give "
+            "another --out"
         ) from None
     try:
         if not f.exists() and not force:  # under the lock: a claim made a moment ago has its spec.json whole
@@ -385,7 +387,8 @@ def claim(
                 if not had_lock:  # someone else's folder is left as it was found
                     (folder / ".lock").unlink(missing_ok=True)
                 raise OutputRefused(
-                    f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give a new or empty folder, or --force to add to it"
+                    f"{flag} {_short(folder)}: holds files health-sim did not write ({', '.join(entries[:3])}); give "
+                    "a new or empty folder, or --force to add to it"
                 )
         _claim_spec(f, made, kind, differs, flag)
         clean_temps(folder)
@@ -420,5 +423,6 @@ def _claim_spec(f: Path, made: dict, kind: str, differs, flag: str) -> None:
     if old != made:
         what = differs(old, made) if differs else "the specification"
         raise OutputRefused(
-            f"{flag} {_short(f.parent)}: holds the runs of another {kind} ({what} differs); delete it or give another --out"
+            f"{flag} {_short(f.parent)}: holds the runs of another {kind} ({what} differs); delete it or give another "
+            "--out"
         )

@@ -92,7 +92,8 @@ def check_parameters(notebook: str) -> None:
                 value = ip.user_ns.get(name)
                 if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
                     raise ParamsError(
-                        f"{notebook}: parameter {name}: {short(value, 40)} is not of type {known[name]['inferred_type_name']}"
+                        f"{notebook}: parameter {name}: {short(value, 40)} is not of type "
+                        f"{known[name]['inferred_type_name']}"
                     )
 
 

@@ -179,7 +179,10 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
         "scorecard.csv": lambda p: card.to_csv(p, index=False),
         "scorecard.md": lambda p: p.write_text(
             SCORECARD_HEADS["scorecard.md"]
-            + "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of replicates that meet it.\n\n"
+            + (
+                "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of "
+                "replicates that meet it.\n\n"
+            )
             + _markdown(shown),
             encoding="utf-8",
         ),
@@ -281,7 +284,8 @@ def run_suite(
     except KeyboardInterrupt:
         done = sorted(n for n, o in outcomes.items())
         raise Interrupted(
-            f"interrupted: {len(done)} of {len(files)} scenarios finished and were written to {out / 'scenarios'}; the others' folders are as they were and the scorecard was not written",
+            f"interrupted: {len(done)} of {len(files)} scenarios finished and were written to {out / 'scenarios'}; "
+            "the others' folders are as they were and the scorecard was not written",
             out,
             again="to run them all again",
         ) from None

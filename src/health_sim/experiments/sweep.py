@@ -82,11 +82,17 @@ class Factor(Section):
 class Design(Section):
     method: Literal["grid", "lhs", "sobol", "morris"] = P(
         "grid",
-        "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol indices (SALib); morris: Morris trajectories (SALib).",
+        (
+            "grid: every combination; lhs: Latin hypercube (scipy.stats.qmc); sobol: Saltelli sampling for Sobol "
+            "indices (SALib); morris: Morris trajectories (SALib)."
+        ),
     )
     samples: int = P(
         16,
-        "Points (lhs), base samples N (sobol: N x (D + 2) points for D factors, N a power of 2) or trajectories (morris: r x (D + 1) points).",
+        (
+            "Points (lhs), base samples N (sobol: N x (D + 2) points for D factors, N a power of 2) or trajectories "
+            "(morris: r x (D + 1) points)."
+        ),
         ge=1,
         le=100_000,
     )
@@ -101,11 +107,17 @@ class SweepSpec(Section):
     replicates: int = P(2, "Runs per point (common random numbers across points).", ge=1, le=1000)
     kpis: list[str] = P(
         lambda: ["grassroots_share", "visits_per_resident", "satisfaction", "fund_spending", "doctor_days_sunk"],
-        "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as final:<kpi>.",
+        (
+            "KPIs recorded for every run, over the whole run (parts as name.part), or in its last calendar year as "
+            "final:<kpi>."
+        ),
     )
     targets: TargetList = P(
         list,
-        "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets written out (name, kpi, op, threshold, year, source).",
+        (
+            "Targets judged for every run (a column met:<name> of 1 or 0): names in the targets file, or targets "
+            "written out (name, kpi, op, threshold, year, source)."
+        ),
     )
     targets_file: str = P(
         "params/targets.yaml", "File of the targets (relative to the sweep file or the repository root)."
@@ -114,7 +126,11 @@ class SweepSpec(Section):
     seed: int = P(20230101, "Base seed.", ge=0, le=2**32 - 1)
     ensemble: str | None = P(
         None,
-        "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win over members. [default: none]",
+        (
+            "Calibrated file (params/calibrated/*.yaml): replicate r of every point draws the calibrated parameters "
+            "from the same ensemble member, so results carry parameter uncertainty; run overrides and factors win "
+            "over members. [default: none]"
+        ),
     )
 
     @field_validator("factors")
@@ -478,7 +494,8 @@ def check_memory(where: str, params, factors: dict, pool) -> None:
     each, free = memory_needed(params), available_memory()
     if free is not None and each * pool.workers > 0.8 * free:
         raise ParamsError(
-            f"{where}: {pool.workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB of memory available; use fewer --workers or a smaller run.scale"
+            f"{where}: {pool.workers} workers x about {each / 1e9:.1f} GB a run is more than the {free / 1e9:.1f} GB "
+            "of memory available; use fewer --workers or a smaller run.scale"
         )
 
 
@@ -487,7 +504,8 @@ def check_size(path: str | Path, spec: SweepSpec) -> int:
     points = design_size(spec)
     if points * spec.replicates > MAX_RUNS:
         raise ParamsError(
-            f"{path}: design: {points:,} points x {spec.replicates} replicates = {points * spec.replicates:,} runs, more than the limit of {MAX_RUNS:,}; use fewer levels or samples"
+            f"{path}: design: {points:,} points x {spec.replicates} replicates = {points * spec.replicates:,} runs, "
+            f"more than the limit of {MAX_RUNS:,}; use fewer levels or samples"
         )
     return points * spec.replicates
 

@@ -87,7 +87,7 @@ def national_trend(evidence: dict) -> pd.DataFrame:
 
 
 def _runs(setting: Setting, overrides: dict | None = None, scenario: str | Path = BASE, days: int | None = None):
-    """Replicates of ``scenario`` with ``overrides`` (the same run is made once: the baseline serves several comparisons)."""
+    """Replicates of ``scenario`` with ``overrides``, made once (the baseline serves several comparisons)."""
     return _cached_runs(setting, tuple(sorted((overrides or {}).items())), str(scenario), days or setting.days)
 
 
@@ -138,7 +138,10 @@ def price_experiments(setting: Setting) -> dict[str, dict]:
             np.log(dearer["visits_total"] / base["visits_total"]) / lnp
         )
         | {
-            "how": "elasticity of all visits, every outpatient price +10% (the model's visits per episode do not respond to price)"
+            "how": (
+                "elasticity of all visits, every outpatient price +10% (the model's visits per episode do not respond "
+                "to price)"
+            )
         },
         "price_elasticity_village_clinic_visits_rmhc": _summary(
             np.log(village["visits_by_level.village"] / base["visits_by_level.village"]) / lnp
@@ -202,7 +205,10 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
     return {
         "distance_thc_remoteness_outpatient_visits": _summary(np.expm1(slopes))
         | {
-            "how": "across the townships: relative change of township-centre visits per resident per hour of travel to the county hospitals, holding travel to the own centre (log-linear fit)"
+            "how": (
+                "across the townships: relative change of township-centre visits per resident per hour of travel to "
+                "the county hospitals, holding travel to the own centre (log-linear fit)"
+            )
         },
         "distance_wtp_travel_minor_chronic": fixed(
             wtp(c.minor),
@@ -226,11 +232,17 @@ def contract_experiments(setting: Setting) -> dict[str, dict]:
     return {
         "contract_first_choice_chc_shenzhen": _summary(raw)
         | {
-            "how": "baseline: share of first trips to the grassroots, contracted minus other residents (raw, like the study's unadjusted figure)"
+            "how": (
+                "baseline: share of first trips to the grassroots, contracted minus other residents (raw, like the "
+                "study's unadjusted figure)"
+            )
         },
         "contract_grassroots_visit_share_tianjin": _summary(causal)
         | {
-            "how": "everyone contracted minus no one contracted: share of first trips to the grassroots (the model's causal effect, like a matched comparison)"
+            "how": (
+                "everyone contracted minus no one contracted: share of first trips to the grassroots (the model's "
+                "causal effect, like a matched comparison)"
+            )
         },
     }
 

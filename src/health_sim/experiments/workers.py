@@ -168,7 +168,10 @@ class Pool:
 
             if importlib.util.find_spec("bokeh") is None:
                 raise ParamsError(
-                    "--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this environment)"
+                    (
+                        "--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this "
+                        "environment)"
+                    )
                 )
         self._client = self._cluster = self._local = None
 

@@ -18,7 +18,10 @@ class Capitation(Lever):
         580.0,
         "Capitation budget of the medical community (village, township, county) per resident-year.",
         unit="yuan per resident-year",
-        source="assumption: the baseline fund spending at village, township and county facilities (about 577 yuan per resident-year), so a surplus comes only from savings",
+        source=(
+            "assumption: the baseline fund spending at village, township and county facilities (about 577 yuan per "
+            "resident-year), so a surplus comes only from savings"
+        ),
         ge=0.0,
     )
     surplus_retention: Rate = P(

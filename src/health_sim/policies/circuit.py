@@ -46,7 +46,8 @@ class Circuit(Lever):
             return [
                 (
                     (name, "teams"),
-                    f"{self.teams} teams of {self.team_size} is more than the county people's hospital's {staff} doctors",
+                    f"{self.teams} teams of {self.team_size} is more than the county people's hospital's {staff} "
+                    "doctors",
                 )
             ]
         return []

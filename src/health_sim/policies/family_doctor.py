@@ -22,7 +22,10 @@ class FamilyDoctor(Lever):
     )
     scheduled_followup: float = P(
         1.5,
-        "Utility added to grassroots follow-up visits of signed residents with a chronic condition (scheduled, reminded).",
+        (
+            "Utility added to grassroots follow-up visits of signed residents with a chronic condition (scheduled, "
+            "reminded)."
+        ),
         unit="utility",
         source="assumption; protocol >= 4 follow-ups a year",
     )

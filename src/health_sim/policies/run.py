@@ -81,7 +81,7 @@ class PolicyRun:
         return False
 
     def staff_extra(self, staff: np.ndarray) -> np.ndarray:
-        """Doctors present (facilities x specialties), with the TCM specialty present at village clinics if they offer TCM."""
+        """Doctors present (facilities x specialties); TCM counts as present at village clinics that offer it."""
         if self.state.village_tcm:
             staff = staff.copy()
             village = self.model.facilities.level == Level.VILLAGE

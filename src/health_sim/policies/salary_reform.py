@@ -24,7 +24,10 @@ class SalaryReform(Lever):
     )
     effort_lift: Rate = P(
         0.33,
-        "Share of the gap to the next level closed at village and township through effort, per unit of performance-pay share (0.1 at 30% performance pay).",
+        (
+            "Share of the gap to the next level closed at village and township through effort, per unit of "
+            "performance-pay share (0.1 at 30% performance pay)."
+        ),
         unit="share of the gap per unit share",
         source="assumption",
     )

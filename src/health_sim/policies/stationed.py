@@ -34,12 +34,18 @@ class Stationed(Lever):
     )
     dispatch: Literal["ordered", "untargeted"] = P(
         "untargeted",
-        "ordered (点单式派医): each centre gets the specialty its own unresolved-episode record says it lacks; untargeted: whoever is free.",
+        (
+            "ordered (点单式派医): each centre gets the specialty its own unresolved-episode record says it lacks; "
+            "untargeted: whoever is free."
+        ),
         source="DOMAIN",
     )
     lift: Rate = P(
         0.5,
-        "Share of the gap to the county hospital's capability a posted doctor closes, for episodes of his specialty, while there.",
+        (
+            "Share of the gap to the county hospital's capability a posted doctor closes, for episodes of his "
+            "specialty, while there."
+        ),
         unit="share of the gap",
         source="assumption",
     )
@@ -88,7 +94,8 @@ class Stationed(Lever):
             out.append(
                 (
                     (name, "doctors_per_year_county"),
-                    f"{self.doctors_per_year_county} a year ({county_out} away at once with the circuit teams) is more than the county people's hospital's {staff['county_people']} doctors",
+                    f"{self.doctors_per_year_county} a year ({county_out} away at once with the circuit teams) is "
+                    f"more than the county people's hospital's {staff['county_people']} doctors",
                 )
             )
         if self.doctors_per_year_city > staff["city_tertiary"]:

@@ -43,7 +43,10 @@ class Training(Lever):
         0.0,
         "Share of grassroots staff sent to rotation training (>= 3 months at the county hospital) a year.",
         unit="share per year",
-        source="DOMAIN: at least once in 5 years, rate >= 80% (0.32 a year reaches it: 1 - exp(-0.32 x 5) = 0.80; a training counts for 5 years)",
+        source=(
+            "DOMAIN: at least once in 5 years, rate >= 80% (0.32 a year reaches it: 1 - exp(-0.32 x 5) = 0.80; a "
+            "training counts for 5 years)"
+        ),
     )
     rotation_lift: Rate = P(
         0.25,
@@ -67,7 +70,10 @@ class Training(Lever):
     )
     technique_lift: Rate = P(
         0.03,
-        "Share of the gap to the county hospital closed, for serious and admission episodes, by each technique a centre receives (lasting).",
+        (
+            "Share of the gap to the county hospital closed, for serious and admission episodes, by each technique a "
+            "centre receives (lasting)."
+        ),
         unit="share of the gap",
         source="assumption",
     )

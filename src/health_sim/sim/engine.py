@@ -19,9 +19,10 @@ here touches residents who are not ill that day. One call runs these stages, in 
 The arrays come in as named tuples (:data:`People`, :data:`Sites`, :data:`Choice`,
 :data:`Care`, :data:`Books`); state is updated in place. Counters are tallied into
 ``books.tally`` (one row per KPI counter, :data:`health_sim.sim.kpis.COUNTERS`), summed
-pass by pass so that float sums are the same as tallying each pass with ``numpy.bincount``. Random numbers are the counter-based
-ones of :mod:`health_sim.core.rng` keyed by (seed, stream, day, pass, resident): a decision
-draws the same uniform whatever else happens (common random numbers).
+pass by pass so that float sums are the same as tallying each pass with ``numpy.bincount``.
+Random numbers are the counter-based ones of :mod:`health_sim.core.rng` keyed by (seed, stream,
+day, pass, resident): a decision draws the same uniform whatever else happens (common random
+numbers).
 """
 
 from __future__ import annotations
@@ -40,24 +41,38 @@ from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, T
 
 People = namedtuple(
     "People",
-    "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day history uncontrolled cum_ok cum_bad",
+    (
+        "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day "
+        "history uncontrolled cum_ok cum_bad"
+    ),
 )
-"""Residents' arrays (see :class:`health_sim.world.population.Residents` and :class:`health_sim.world.chronic.ChronicCare`)."""
+"""Residents' arrays (:class:`health_sim.world.population.Residents`, :class:`health_sim.world.chronic.ChronicCare`)."""
 Sites = namedtuple(
     "Sites",
-    "capability wait_now wait_expected base_wait beds occupied length_of_stay price_visit price_admission rate_visit ded_visit scope_visit rate_admission ded_admission scope_admission expected_oop_visit expected_oop_admission hospitals town_fac0",
+    (
+        "capability wait_now wait_expected base_wait beds occupied length_of_stay price_visit price_admission "
+        "rate_visit ded_visit scope_visit rate_admission ded_admission scope_admission expected_oop_visit "
+        "expected_oop_admission hospitals town_fac0"
+    ),
 )
-"""Facilities' arrays (:class:`health_sim.world.facilities.FacilityTable`), the tariff (:class:`health_sim.world.insurance.Tariff`),
-the facility index of the four hospital columns and of the first township centre."""
+"""Facilities' arrays (:class:`health_sim.world.facilities.FacilityTable`).
+
+Also the tariff (:class:`health_sim.world.insurance.Tariff`), the out-of-pocket cost residents
+expect, the facility index of the four hospital columns and of the first township centre."""
 Choice = namedtuple(
     "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes"
 )
-"""Choice weights by group (0 minor, 1 severe; :class:`health_sim.world.choice.Weights`) and villages' travel minutes (V, 6)."""
+"""Choice weights by group (0 minor, 1 severe; :class:`health_sim.world.choice.Weights`); travel minutes (V, 6)."""
 Care = namedtuple(
     "Care",
-    "admit_p extra spec_cum formal down late_p satisfaction acute_share screening_min_age screening_sensitivity tcm_facility",
+    (
+        "admit_p extra spec_cum formal down late_p satisfaction acute_share screening_min_age screening_sensitivity "
+        "tcm_facility"
+    ),
 )
-"""Episode and referral parameters as arrays by kind or level; satisfaction = (intercept, unresolved, wait, cost, learning rate)."""
+"""Episode and referral parameters as arrays by kind or level.
+
+``satisfaction`` = (intercept, unresolved, wait, cost, learning rate)."""
 Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
@@ -265,9 +280,17 @@ def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, b
     """
     v = _resolve(d, seed, trip, eps, sites, care)
     _give_beds(d, seed, trip, eps, v, sites)
-    keys = Keys(crn.key(seed, crn.EXTRA_VISITS, d, 0), crn.key(seed, crn.LENGTH_OF_STAY, d, 0), crn.key(seed, crn.TCM, d, p),
-                crn.key(seed, crn.LATE_DIAGNOSIS, d, 0), crn.key(seed, crn.SCREENING, d, p), crn.key(seed, crn.SATISFACTION, d, p),
-                crn.key(seed, crn.DOWNWARD, d, 0), crn.key(seed, crn.TRACKING, d, 0), crn.key(seed, crn.FORMAL_REFERRAL, d, 0))  # fmt: skip
+    keys = Keys(
+        crn.key(seed, crn.EXTRA_VISITS, d, 0),
+        crn.key(seed, crn.LENGTH_OF_STAY, d, 0),
+        crn.key(seed, crn.TCM, d, p),
+        crn.key(seed, crn.LATE_DIAGNOSIS, d, 0),
+        crn.key(seed, crn.SCREENING, d, p),
+        crn.key(seed, crn.SATISFACTION, d, p),
+        crn.key(seed, crn.DOWNWARD, d, 0),
+        crn.key(seed, crn.TRACKING, d, 0),
+        crn.key(seed, crn.FORMAL_REFERRAL, d, 0),
+    )
     bill = _pay(trip, eps, v, people, sites, care, policy, keys)
     _count(buf, p, trip, eps, v, bill, people, choice, policy, books)
     _treat(buf, d, trip, eps, v, bill, people, care, policy, keys, found)

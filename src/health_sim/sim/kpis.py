@@ -277,7 +277,10 @@ def _rotation(c, days, scale):
 @kpi(
     "chronic_followup_rate",
     "share of residents",
-    "residents with a diagnosed chronic condition and >= 4 follow-ups in the past year / residents with one (mean over days)",
+    (
+        "residents with a diagnosed chronic condition and >= 4 follow-ups in the past year / residents with one (mean "
+        "over days)"
+    ),
 )
 def _followup(c, days, scale):
     return ratio(c["chronic_managed"], c["chronic_residents"])
@@ -313,7 +316,10 @@ def _early(c, days, scale):
 @kpi(
     "grassroots_first",
     "share of first trips",
-    "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: serious, emergency, admission) and for residents with and without a family-doctor contract",
+    (
+        "first trips of an episode to a village clinic or township centre / first trips, by episode kind (severe: "
+        "serious, emergency, admission) and for residents with and without a family-doctor contract"
+    ),
     parts=("all", *KIND_GROUPS, "contracted", "not_contracted"),
 )
 def _grassroots_first(c, days, scale):

@@ -132,7 +132,7 @@ def _control(
     total,
     by_township,
 ):
-    """Weekly control review of every resident (see :meth:`ChronicCare.refresh_control`); fills the last three arrays."""
+    """Weekly control review of every resident (:meth:`ChronicCare.refresh_control`); fills the last three arrays."""
     last = cum_ok.shape[1] - 1
     for i in range(conditions.size):
         managed = day - history[i, 0] < 365
