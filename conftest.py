@@ -3,7 +3,8 @@
 The tests never write into the repository's ``outputs/`` (where the main job, ``make
 scenarios``, leaves its results) or its root: HEALTH_SIM_OUTPUTS points every default
 output place, the notebooks' included, at a temporary folder removed when the session
-ends, and hypothesis keeps its caches there too."""
+ends, and hypothesis keeps its caches there too.
+"""
 
 import os
 import shutil
@@ -20,4 +21,5 @@ os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(_OUTPUTS, ".hypothesis
 
 
 def pytest_unconfigure(config):
+    """Remove the session's temporary outputs folder."""
     shutil.rmtree(_OUTPUTS, ignore_errors=True)

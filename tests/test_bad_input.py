@@ -1,10 +1,10 @@
-"""A corpus of bad inputs and faults, across every entry point of ``health-sim``.
+r"""A corpus of bad inputs and faults, across every entry point of ``health-sim``.
 
 The contract every case of ``CASES`` asserts (what the README promises for bad input):
 
 * the exit code is 2 (bad input), or 1 where the case is a runtime fault (a full disk);
   never a Python traceback;
-* stderr is exactly one line (it ends with "\\n" and holds no other), at most 300
+* stderr is exactly one line (it ends with "\n" and holds no other), at most 300
   characters, without "Traceback";
 * stdout is empty;
 * the line names the file (its path as given, or its name) and the dotted key (or the CSV
@@ -31,6 +31,7 @@ slow: each starts a kernel).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -123,8 +124,9 @@ def copy_scenarios(name: str) -> Callable[[Path], None]:
 
 
 def repo_like(d: Path) -> None:
-    """What ``health-sim scenarios`` needs around it (it works from the repository root):
-    a copy of params/ and of the template, so that the case stays inside its folder.
+    """What ``health-sim scenarios`` needs around it (it works from the repository root).
+
+    A copy of params/ and of the template, so that the case stays inside its folder.
     """
     shutil.copytree(REPO / "params", d / "params")
     (d / "notebooks").mkdir()
@@ -186,7 +188,10 @@ def townships(x: str = "0", y: str = "0", header: str = "name,population,village
 
 
 def cs(**files: str | None) -> dict[str, str]:
-    """The files of a small county set in cs/; keywords (county_yaml=..., townships_csv=...) replace a file, None drops it."""
+    """The files of a small county set in cs/.
+
+    Keywords (county_yaml=..., townships_csv=...) replace a file, None drops it.
+    """
     renamed = {}
     for k, v in files.items():
         stem, _, ext = k.rpartition("_")
@@ -819,8 +824,9 @@ CASES: dict[str, Case] = {
 
 
 def listing(root: Path) -> dict[str, tuple]:
-    """Every path under ``root`` (hidden ones too, symlinks not followed) -> what it is (a
-    file: its SHA-256 and size; a folder: its mode; a link: its target).
+    """Every path under ``root`` (hidden ones too, symlinks not followed) -> what it is.
+
+    A file: its SHA-256 and size; a folder: its mode; a link: its target.
     """
     out: dict[str, tuple] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -889,10 +895,8 @@ def run_process(
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         out, err = proc.communicate()
         return Done(
             None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace") + f"[killed after {timeout:g} s]\n"
@@ -952,7 +956,8 @@ def repository_untouched():
         removed = sorted(set(before[part]) - set(after[part]))
         changed = sorted(k for k in set(before[part]) & set(after[part]) if before[part][k] != after[part][k])
         assert not (added or removed or changed), (
-            f"the module changed the repository's {part}: added {added[:10]}, removed {removed[:10]}, changed {changed[:10]}"
+            f"the module changed the repository's {part}: "
+            f"added {added[:10]}, removed {removed[:10]}, changed {changed[:10]}"
         )
 
 
@@ -1028,8 +1033,9 @@ PAPERMILL_CASES = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(PAPERMILL_CASES))
 def test_papermill_template_refuses(name, tmp_path):
-    """``papermill notebooks/scenario.ipynb`` must exit non-zero and write no results (only the
-    executed notebook papermill itself keeps).
+    """``papermill notebooks/scenario.ipynb`` must exit non-zero and write no results.
+
+    The only new file allowed is the executed notebook papermill itself keeps.
     """
     papermill = Path(sys.executable).parent / "papermill"
     args = [a.replace("{tmp}", str(tmp_path)) for a in PAPERMILL_CASES[name]]

@@ -45,8 +45,10 @@ def test_baseline_is_stationary_across_the_year(small_run):
 
 
 def test_summary_matches_the_stored_baseline(small_run):
-    """Regression: the small baseline's KPIs equal the stored ones (regenerate deliberately with
-    `uv run python scripts/update_baseline_summary.py` when a model change is intended).
+    """Regression: the small baseline's KPIs equal the stored ones.
+
+    Regenerate them deliberately with `uv run python scripts/update_baseline_summary.py` when a model change is
+    intended.
     """
     stored = json.loads(SUMMARY.read_text())
     assert stored["params"] == {"scale": 0.05, "days": 365, "seed": small_run.seed}

@@ -1,6 +1,8 @@
-"""Calibration: the distance, one-line errors in calibration files, a tiny real calibration
-(the base's own values first, the calibrated file and its readers), resuming with more trials,
-refusing another calibration's folder, and the command line.
+"""Calibration.
+
+The distance, one-line errors in calibration files, a tiny real calibration (the base's own values first, the
+calibrated file and its readers), resuming with more trials, refusing another calibration's folder, and the command
+line.
 
 Every calibration here writes into tmp_path only (``out=`` and ``write=``), never into
 outputs/calibrate/ or params/calibrated/.
@@ -33,7 +35,7 @@ from health_sim.experiments.calibrate import (
     predictive_check,
 )
 from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.experiments.sweep import run_one
+from health_sim.experiments.sweep import run_point
 
 from .conftest import health_sim_exe
 
@@ -196,7 +198,11 @@ def test_a_bad_run_override_is_blamed_on_run(tmp_path):
     "old, new, key",
     [
         (
-            "observed:\n  share: {kpi: grassroots_share, value: 0.65, tolerance: 0.02, source: test}\n  tcm: {kpi: tcm_share, value: 0.45, tolerance: 0.02, source: test}\n",
+            (
+                "observed:\n"
+                "  share: {kpi: grassroots_share, value: 0.65, tolerance: 0.02, source: test}\n"
+                "  tcm: {kpi: tcm_share, value: 0.45, tolerance: 0.02, source: test}\n"
+            ),
             "observed: {}\n",
             "observed",
         ),
@@ -284,7 +290,7 @@ def test_the_base_values_are_trial_0_and_its_distance_is_recomputable(calibrated
     # the search distance of trial 0: the base run again here with the calibration's seeds
     seeds = replicate_seeds(SEED, 1)
     rows = pd.DataFrame(
-        [run_one(str(BASE), RUN, {STAY: 5.74, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds]
+        [run_point(str(BASE), RUN, {STAY: 5.74, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds]
     )
     expected = math.sqrt(
         (((rows["grassroots_share"].mean() - 0.65) / 0.02) ** 2 + ((rows["tcm_share"].mean() - 0.45) / 0.02) ** 2) / 2
@@ -309,7 +315,7 @@ def test_ensemble_table_uses_fresh_seeds_and_its_own_distances(calibrated):
     for _, r in ensemble.iterrows():
         values = {STAY: float(r[STAY]), TCM: float(r[TCM])}
         assert values == trials[int(r["trial"])].params
-        fresh = run_one(str(BASE), RUN, values, replicate_seeds(SEED + 1, 1)[0], ["grassroots_share"])
+        fresh = run_point(str(BASE), RUN, values, replicate_seeds(SEED + 1, 1)[0], ["grassroots_share"])
         assert r["sim:share"] == pytest.approx(fresh["grassroots_share"], rel=1e-12)
         assert r["sim:share"] != pytest.approx(trials[int(r["trial"])].user_attrs["sim:share"], rel=1e-9), "fresh seeds"
     assert ensemble["member"].all()
@@ -367,7 +373,7 @@ def test_predictive_check_draws_from_the_ensemble(calibrated):
 
 
 def test_resume_adds_trials_and_reuses_the_candidate_reruns(calibrated, tmp_path):
-    f, out, ensemble, _ = calibrated
+    f, out, _, _ = calibrated
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     before = {t.number: (t.params, t.value) for t in study_trials(copy)}
@@ -457,8 +463,9 @@ def test_bad_output_places_are_refused_before_the_search(tmp_path):
 
 
 def test_pooling_an_earlier_search_with_other_priors(calibrated, tmp_path):
-    """A second search with a narrower prior pools the first's candidates into one ensemble;
-    a search of other figures (or seeds) cannot be pooled.
+    """A second search with a narrower prior pools the first's candidates into one ensemble.
+
+    A search of other figures (or seeds) cannot be pooled.
     """
     _, first_out, first_ens, _ = calibrated
     f = write_spec(tmp_path, old="low: 5.0, high: 6.5", new="low: 5.5, high: 6.0")

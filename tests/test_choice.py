@@ -1,5 +1,4 @@
-"""The compiled rules of a choice and a bill, called as the engine calls them, and the
-common-random-number streams.
+"""The compiled rules of a choice and a bill, called as the engine calls them, and the common-random-number streams.
 
 Each test exercises the function that runs (:func:`health_sim.sim.rules.utility`,
 :func:`health_sim.sim.engine.choose`, :func:`health_sim.sim.rules.split`), so a test fails
@@ -27,7 +26,7 @@ def logit(home: float, util: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 def picks(util: np.ndarray, n: int = 20000, mch_ok: bool = True, cur_level: int = -1, seed: int = 3) -> np.ndarray:
     """Columns chosen (-1: home) by ``n`` residents deciding once each, as the engine decides."""
-    key = crn.key(seed, crn.CHOICE, 10, 0)
+    key = np.uint64(crn.key(seed, crn.CHOICE, 10, 0))  # a compiled key returns to Python as a plain int
     return np.array([engine.choose(util, HOME, mch_ok, cur_level, key, r) for r in range(n)])
 
 
@@ -133,5 +132,6 @@ def test_crn_uniforms_are_uniform_and_independent():
     assert abs(np.corrcoef(u, v)[0, 1]) < 0.01
     key = crn._key(1, crn.SEVERITY, 3, 0)
     assert [crn.uniform(key, i) for i in ids[:1000]] == u[:1000].tolist()  # the compiled hash is the same function
-    plain = crn.key(1, crn.SEVERITY, 3, 0)  # the compiled key, back in Python as a plain int
-    assert [crn.uniform(plain, i) for i in ids[:1000]] == u[:1000].tolist()
+    back = np.uint64(crn.key(1, crn.SEVERITY, 3, 0))  # the compiled key equals the Python one
+    assert back == key
+    assert [crn.uniform(back, i) for i in ids[:1000]] == u[:1000].tolist()

@@ -197,7 +197,7 @@ def test_template_township_populations_come_from_villages(template_params):
     assert all(t.population is None for t in c.townships)  # townships.csv gives none
     pops = township_population(c)
     assert len(pops) == 6
-    for t, pop in zip(c.townships, pops):
+    for t, pop in zip(c.townships, pops, strict=True):
         assert pop == sum(v.population for v in c.villages if v.township == t.name), t.name
     assert pops.sum() == sum(v.population for v in c.villages) == 182000
     assert pops[0] == 52000  # Chengguan: 28600 + 3815 + 5933 + 3483 + 5445 + 4724
@@ -791,7 +791,8 @@ def test_county_new_into_a_file_and_a_table_that_is_a_folder_are_one_line(tmp_pa
 def test_a_yaml_county_problem_names_the_township_not_the_villages(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text(
-        f"extends: {REPO / 'params' / 'baseline.yaml'}\ncounty:\n  townships:\n    - {{name: A, population: 100, x_km: 0, y_km: 0}}\n  county_seat: A\n",
+        f"extends: {REPO / 'params' / 'baseline.yaml'}\n"
+        "county:\n  townships:\n    - {name: A, population: 100, x_km: 0, y_km: 0}\n  county_seat: A\n",
         encoding="utf-8",
     )
     with pytest.raises(ParamsError) as e:

@@ -1,5 +1,7 @@
-"""Scenario discovery (PRIM) on a synthetic table and on a real sweep, its errors, and where
-a sweep's results go when the sweep file is changed by ``changes``.
+"""Scenario discovery (PRIM).
+
+On a synthetic table and on a real sweep, its errors, and where a sweep's results go when the sweep file is changed by
+``changes``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Parameter uncertainty: reading a calibrated ensemble, drawing its members, replicates and
-sweeps that carry them (common parameters across scenarios, overrides and factors winning),
-and the command line's --ensemble / --no-ensemble.
+"""Parameter uncertainty.
+
+Reading a calibrated ensemble, drawing its members, replicates and sweeps that carry them (common parameters across
+scenarios, overrides and factors winning), and the command line's --ensemble / --no-ensemble.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from health_sim.config.params import load_params, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.experiments.ensemble import Ensemble, load_ensemble
 from health_sim.experiments.scenario_runs import replicate_seeds, run_replicates
-from health_sim.experiments.sweep import load_sweep, run_one, run_sweep, sweep_members
+from health_sim.experiments.sweep import load_sweep, run_point, run_sweep, sweep_members
 
 from .conftest import health_sim_exe
 
@@ -204,7 +205,7 @@ def test_sweep_with_an_ensemble_records_members_and_factors_win(calibrated, tmp_
     assert list(table["member"]) == drawn and list(table["seed"]) == replicate_seeds(SEED, 3)
     for _, row in table.iterrows():  # the member's values, but the factor's value for the key they share
         values = {**MEMBERS[int(row["member"])], STAY: 5.74}
-        alone = run_one(str(BASE), RUN, values, int(row["seed"]), ["grassroots_share", "visits_total", "tcm_share"])
+        alone = run_point(str(BASE), RUN, values, int(row["seed"]), ["grassroots_share", "visits_total", "tcm_share"])
         for k in ("grassroots_share", "visits_total", "tcm_share"):
             assert row[k] == pytest.approx(alone[k], rel=1e-12), k
     # the members' TCM uptakes differ, so the replicates' TCM shares do
@@ -309,14 +310,15 @@ def test_cli_bad_ensemble_is_one_line_before_any_run(tmp_path):
 def test_sweep_run_overrides_win_over_members(tmp_path):
     """A sweep's `run` overrides are the experiment's conditions: a member never changes them."""
     (tmp_path / "cal.yaml").write_text(
-        f"provenance: {{seed: 1}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.68, run.burn_in_days: 20}}}}\n",
+        "provenance: {seed: 1}\n"
+        f"ensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.68, run.burn_in_days: 20}}}}\n",
         encoding="utf-8",
     )
     f = sweep_file(tmp_path)
     table, _ = run_sweep(f, out=tmp_path / "out", workers=1, progress=False)
     assert (table["status"] == "ok").all(), table.get("error")
     row = table.iloc[0]
-    alone = run_one(
+    alone = run_point(
         str(BASE), RUN, {TCM: 0.68, STAY: 5.74}, int(row["seed"]), ["tcm_share"]
     )  # burn-in 10 (run), not 20 (member)
     assert row["tcm_share"] == pytest.approx(alone["tcm_share"], rel=1e-12)
@@ -328,12 +330,14 @@ def test_ensemble_warnings_for_a_fallback_or_a_stale_calibration(tmp_path):
     good = params_hash(load_params(BASE))
     f = tmp_path / "cal.yaml"
     f.write_text(
-        f"provenance: {{within_tolerance: true, base: {BASE}, base_params_sha256: {good}}}\nensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.5}}}}\n",
+        f"provenance: {{within_tolerance: true, base: {BASE}, base_params_sha256: {good}}}\n"
+        f"ensemble:\n- {{trial: 1, distance: 0.1, values: {{{TCM}: 0.5}}}}\n",
         encoding="utf-8",
     )
     assert load_ensemble(f).warnings() == []
     f.write_text(
-        f"provenance: {{within_tolerance: false, base: {BASE}, base_params_sha256: 0000}}\nensemble:\n- {{trial: 1, distance: 3.0, values: {{{TCM}: 0.5}}}}\n",
+        f"provenance: {{within_tolerance: false, base: {BASE}, base_params_sha256: 0000}}\n"
+        f"ensemble:\n- {{trial: 1, distance: 3.0, values: {{{TCM}: 0.5}}}}\n",
         encoding="utf-8",
     )
     w = load_ensemble(f).warnings()

@@ -9,6 +9,7 @@ playwright package; CI installs both. Elsewhere the test is skipped if they are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -101,10 +102,8 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{lab}/lab/tree/notebooks/explore.ipynb", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        try:  # the kernel dialog on first open
+        with contextlib.suppress(Exception):  # the kernel dialog on first open
             page.locator(".jp-Dialog .jp-mod-accept").click(timeout=10_000)
-        except Exception:
-            pass
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-mod-idle", timeout=120_000, state="attached"
         )
@@ -116,7 +115,10 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
         kpis = page.locator(".hs-kpis")
         kpis.wait_for(timeout=180_000)
         page.wait_for_function(
-            "() => { const e = document.querySelector('.hs-kpis'); return e && e.innerText.includes('grassroots share'); }",
+            (
+                "() => { const e = document.querySelector('.hs-kpis'); "
+                "return e && e.innerText.includes('grassroots share'); }"
+            ),
             timeout=180_000,
         )
         before = kpis.inner_text()
@@ -125,7 +127,10 @@ def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
         for _ in range(6):  # 60 more stationed doctors a year
             page.keyboard.press("ArrowRight")
         page.wait_for_function(
-            "(b) => { const e = document.querySelector('.hs-kpis'); return e && e.innerText.includes('grassroots share') && e.innerText !== b; }",
+            (
+                "(b) => { const e = document.querySelector('.hs-kpis'); "
+                "return e && e.innerText.includes('grassroots share') && e.innerText !== b; }"
+            ),
             arg=before,
             timeout=180_000,
         )

@@ -1,5 +1,7 @@
-"""Faults: SIGKILL during the output swap, two sweeps claiming one folder at once, a full
-disk, and pool workers outliving their parent.
+"""Faults.
+
+SIGKILL during the output swap, two sweeps claiming one folder at once, a full disk, and pool workers outliving their
+parent.
 
 The promises (see src/health_sim/outdir.py and src/health_sim/workers.py):
 - at every instant, the final path holds either the complete old output or the complete
@@ -32,24 +34,25 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = 60  # files per generation: wide enough that a kill lands inside the writing, the swap and the clean-up
 
 WRITER = textwrap.dedent(
-    """
+    f"""
     import json, sys, time
     from pathlib import Path
     from health_sim.experiments import outdir
     final, fallback = Path(sys.argv[1]), sys.argv[2] == "fallback"
     if fallback:  # a file system without an atomic exchange: two renames, undone by recover()
         outdir._exchange = lambda a, b: False
-    names = [f"f{i:03d}.txt" for i in range(%d)] + ["manifest.json"]
+    names = [f"f{{i:03d}}.txt" for i in range({FILES})] + ["manifest.json"]
     outdir.KINDS["fault-test"] = frozenset(names)  # a kind of output of its own
     gen = 0
     while True:
         gen += 1
-        files = {f"f{i:03d}.txt": (lambda p, g=gen: p.write_text(f"{g}\\n")) for i in range(%d)}
-        files["manifest.json"] = lambda p, g=gen: p.write_text(json.dumps({"written_by": "fault-test", "generation": g}))
+        files = {{f"f{{i:03d}}.txt": (lambda p, g=gen: p.write_text(f"{{g}}\\n")) for i in range({FILES})}}
+        files["manifest.json"] = lambda p, g=gen: p.write_text(
+            json.dumps({{"written_by": "fault-test", "generation": g}})
+        )
         outdir.write_dir(final, files, "fault-test")
         print(gen, flush=True)
     """
-    % (FILES, FILES)
 )
 
 
@@ -304,7 +307,8 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
         f"name: o\nbase: {ROOT / 'params' / 'scenarios' / 'baseline_2023.yaml'}\n"
         "levers:\n  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 0.3}\n"
         "targets: [{name: g, kpi: grassroots_share, threshold: 0.6, source: test}]\n"
-        "replicates: 2\ntrials: 400\nrun: {run.scale: 0.02, run.days: 120, run.burn_in_days: 30, policies.reimbursement.enabled: true}\n",
+        "replicates: 2\ntrials: 400\n"
+        "run: {run.scale: 0.02, run.days: 120, run.burn_in_days: 30, policies.reimbursement.enabled: true}\n",
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -331,8 +335,8 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
 
 def test_ctrl_c_on_the_scenario_suite_says_what_was_written(tmp_path):
     out = tmp_path / "out"
-    args = [health_sim_exe(), "scenarios", "--out", str(out), "--scale", "0.02", "--jobs", "1", "--reps", "1", "--no-ensemble",
-            "--only", "baseline_2023", "--only", "drg", "--only", "all_levers"]  # fmt: skip
+    args = [health_sim_exe(), "scenarios", "--out", str(out), "--scale", "0.02", "--jobs", "1", "--reps", "1",
+            "--no-ensemble", "--only", "baseline_2023", "--only", "drg", "--only", "all_levers"]  # fmt: skip
     proc = subprocess.Popen(
         args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )

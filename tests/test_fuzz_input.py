@@ -71,8 +71,9 @@ HANG_SECONDS = 10.0
 
 
 class Hang(BaseException):
-    """Raised by the alarm when one example runs longer than HANG_SECONDS (a BaseException, so
-    that ``except Exception`` in the code under test does not swallow it).
+    """Raised by the alarm when one example runs longer than HANG_SECONDS.
+
+    A BaseException, so that ``except Exception`` in the code under test does not swallow it.
     """
 
 
@@ -92,7 +93,9 @@ def time_limit(seconds: float):
 
 @dataclass
 class Failure:
-    kind: str  # "exception", "hang", "multi-line message", "overlong message", "empty message", "non-finite accepted", "accepted", "bad return"
+    # "exception", "hang", "multi-line message", "overlong message", "empty message", "non-finite accepted", "accepted",
+    # "bad return"
+    kind: str
     detail: str
     exc: BaseException | None = None
 
@@ -123,8 +126,9 @@ def check_error(e: ParamsError) -> Failure | None:
 
 
 def outcome(call: Callable[[], Any], must_reject: str | None = None) -> Failure | None:
-    """None if ``call()`` keeps the contract, else what went wrong. ``must_reject`` names a
-    defect of the input that must not be accepted silently (duplicated keys).
+    """None if ``call()`` keeps the contract, else what went wrong.
+
+    ``must_reject`` names a defect of the input that must not be accepted silently (duplicated keys).
     """
     try:
         with time_limit(HANG_SECONDS), warnings.catch_warnings():
@@ -174,16 +178,16 @@ def _walk(tp: Any, default: Any, key: tuple[str, ...], out: list[tuple[tuple[str
     origin = typing.get_origin(tp)
     if _is_model(tp):
         for name, f in tp.model_fields.items():
-            _walk(f.annotation, default.get(name) if isinstance(default, dict) else None, key + (name,), out)
+            _walk(f.annotation, default.get(name) if isinstance(default, dict) else None, (*key, name), out)
     elif origin is dict:
         for k, v in (default or {}).items():  # the real keys of the default
-            _walk(typing.get_args(tp)[1], v, key + (str(k),), out)
+            _walk(typing.get_args(tp)[1], v, (*key, str(k)), out)
     elif origin in (list, tuple):
         args = typing.get_args(tp)
         items = default if isinstance(default, list) and default else [None]
         for i, d in enumerate(items):
             item_tp = args[i] if origin is tuple and i < len(args) and args[-1] is not Ellipsis else args[0]
-            _walk(item_tp, d, key + (str(i),), out)
+            _walk(item_tp, d, (*key, str(i)), out)
 
 
 def schema_keys() -> list[tuple[tuple[str, ...], Any]]:
@@ -593,7 +597,10 @@ class Doc:
     extends: str | None = None  # the sibling file it extends, if it names one
 
     def __repr__(self) -> str:  # what hypothesis prints for a failing example
-        return f"Doc(duplicates={self.duplicates}, extends={self.extends!r}, text={self.data.decode('utf-8', 'backslashreplace')!r})"
+        return (
+            f"Doc(duplicates={self.duplicates}, extends={self.extends!r}, "
+            f"text={self.data.decode('utf-8', 'backslashreplace')!r})"
+        )
 
 
 SIBLINGS = ["main.yaml", "a.yaml", "b.yaml"]
@@ -602,8 +609,17 @@ SIBLINGS = ["main.yaml", "a.yaml", "b.yaml"]
 def extends_target() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(
-            SIBLINGS
-            + ["missing.yaml", "sub/missing.yaml", "", ".", "..", "/", str(BASELINE), "../" * 30 + "etc/passwd"]
+            [
+                *SIBLINGS,
+                "missing.yaml",
+                "sub/missing.yaml",
+                "",
+                ".",
+                "..",
+                "/",
+                str(BASELINE),
+                "../" * 30 + "etc/passwd",
+            ]
         ).map(quoted),
         st.sampled_from(["a" * 300 + ".yaml", "nul\x00.yaml", "a\nb.yaml"]).map(quoted),
         nasty_value,
@@ -737,11 +753,11 @@ def set_key(draw) -> str:
                 st.sampled_from(["x", "1.5", "", " 1", "1 ", "١", "０", "0x1", "1_0", "+1", "-0", "nan", "1e3"])
             )
         rest = draw(st.sampled_from([(), ("population",), ("name",), ("x_km",), ("nosuch",), ("0",)]))
-        return ".".join(key + (index,) + rest)
+        return ".".join((*key, index, *rest))
     if kind == "empty_part":
         key = list(draw(st.sampled_from(LEAVES)))
         i = draw(st.integers(min_value=0, max_value=len(key)))
-        return ".".join(key[:i] + [""] + key[i:])
+        return ".".join([*key[:i], "", *key[i:]])
     if kind == "section":
         return ".".join(draw(st.sampled_from(SECTIONS)))
     if kind == "beyond_leaf":
@@ -950,9 +966,7 @@ def county_set(draw) -> CountySpec:
             elif how == "add":
                 k = draw(
                     st.one_of(
-                        st.sampled_from(
-                            list(CountyParams.model_fields) + ["townships", "villages", "extends", "county"]
-                        ),
+                        st.sampled_from([*CountyParams.model_fields, "townships", "villages", "extends", "county"]),
                         st.text(max_size=8),
                     )
                 )

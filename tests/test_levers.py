@@ -1,5 +1,7 @@
-"""Every lever moves its KPIs the way its mechanism says (same seed: common random numbers),
-switching a lever off restores the baseline exactly, and nonsensical combinations are rejected.
+"""Levers.
+
+Every lever moves its KPIs the way its mechanism says (same seed: common random numbers), switching a lever off
+restores the baseline exactly, and nonsensical combinations are rejected.
 """
 
 from functools import cache
@@ -269,7 +271,8 @@ def test_nonsensical_combinations_are_rejected(over, key):
 def test_the_nonsense_check_names_the_scenario_file(tmp_path):
     f = tmp_path / "late.yaml"
     f.write_text(
-        f"extends: {(__import__('pathlib').Path('params/baseline.yaml').resolve())}\npolicies:\n  drg: {{enabled: true, start: 2030-01-01}}\n"
+        f"extends: {(__import__('pathlib').Path('params/baseline.yaml').resolve())}\n"
+        "policies:\n  drg: {enabled: true, start: 2030-01-01}\n"
     )
     with pytest.raises(ParamsError, match=r"late.yaml: policies.drg.start: 2030-01-01 is after the run ends"):
         load_params(f)

@@ -60,10 +60,11 @@ def test_rng_may_be_a_generator_or_seed_sequence(baseline_params):
 
 
 def test_common_random_numbers_illness_does_not_depend_on_policy(baseline_params):
-    """Two runs with one seed differ only through the policy: residents fall ill on the same days
-    whatever the reimbursement, except the few whose chronic control (hence risk) the policy
-    changed through their follow-ups, whose onsets move by the least (tests/test_onset.py);
-    choices do change.
+    """Two runs with one seed differ only through the policy.
+
+    Residents fall ill on the same days whatever the reimbursement, except the few whose chronic control (hence risk)
+    the policy changed through their follow-ups, whose onsets move by the least (tests/test_onset.py); choices do
+    change.
     """
     base = quick(baseline_params)
     policy = quick(
@@ -89,8 +90,9 @@ def test_common_random_numbers_a_policy_that_touches_nobody_changes_nothing(base
 
 
 def test_episode_rates_match_the_parameters(small_params):
-    """Episodes per resident-year by kind equal the age-specific rates, raised for residents
-    with an uncontrolled chronic condition (a statistical test).
+    """Episodes per resident-year by kind equal the age-specific rates (a statistical test).
+
+    The rates are raised for residents with an uncontrolled chronic condition.
     """
     m = HealthSystemModel(small_params)
     m.run_days()
@@ -151,8 +153,9 @@ def test_cheaper_grassroots_raises_grassroots_share(baseline_params):
 
 
 def test_dearer_city_sends_fewer_to_the_city(baseline_params):
-    """A city visit at 2,000 yuan instead of 354: a sixth fewer city visits (0.81-0.87 of them
-    on single seeds of this small run, so three seeds are pooled).
+    """A city visit at 2,000 yuan instead of 354: a sixth fewer city visits.
+
+    0.81-0.87 of them on single seeds of this small run, so three seeds are pooled.
     """
     over = {"facilities.city_tertiary.price_visit": 2000.0}
     a = sum(health_sim.run(quick(baseline_params), seed=s).kpis["visits_by_level"]["city"] for s in (7, 8, 9))

@@ -10,6 +10,7 @@ from health_sim.world.onset import NEVER, WINDOW, Onsets
 
 def simulate(p_of_day, n, days, seed=3):
     """Run a calendar for ``days`` days; ``p_of_day(d)`` gives the probabilities in force on day d.
+
     Returns the (day, resident) onsets and the largest list of residents looked at on a day.
     """
     p = p_of_day(0)

@@ -1,6 +1,8 @@
-"""Optimisation: one-line errors in optimisation files, a small real optimisation (the low-end
-first trial, feasibility, the Pareto front, the cheapest mix and its scenario file, the CLI),
-resuming with more trials, refusing another optimisation's folder, and reproducibility.
+"""Optimisation.
+
+One-line errors in optimisation files, a small real optimisation (the low-end first trial, feasibility, the Pareto
+front, the cheapest mix and its scenario file, the CLI), resuming with more trials, refusing another optimisation's
+folder, and reproducibility.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from health_sim.config.params import load_params
 from health_sim.core.errors import ParamsError
 from health_sim.experiments.optimize import COSTS, cheapest, load_optimize, optimize, summarise_candidate
 from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.experiments.sweep import run_one
+from health_sim.experiments.sweep import run_point
 
 from .conftest import health_sim_exe
 
@@ -102,7 +104,10 @@ def nondominated(rows: pd.DataFrame) -> set[int]:
             f"  {GAP.replace('increase', 'increse')}: {{low: 0.0, high: 0.3}}",
             TARGET,
             0.5,
-            f"levers.{GAP.replace('increase', 'increse')}: unknown key (did you mean 'outpatient_grassroots_increase'?)",
+            (
+                f"levers.{GAP.replace('increase', 'increse')}: "
+                "unknown key (did you mean 'outpatient_grassroots_increase'?)"
+            ),
         ),
         (f"  {GAP}: {{low: 0.0, high: 1.4}}", TARGET, 0.5, f"levers.{GAP}: 1.4 is above 1"),
         (f"  {DOCTORS}: {{low: 0, high: 5000, integer: true}}", TARGET, 0.5, f"levers.{DOCTORS}: 5000 a year"),
@@ -225,7 +230,7 @@ def optimised(tmp_path_factory):
 
 
 def test_small_optimisation(optimised):
-    f, table, out = optimised
+    _, table, out = optimised
     table = table.sort_values("trial").reset_index(drop=True)
     assert list(table["trial"]) == list(range(8))
     # the first candidate is every lever at its low end; it misses the target (see THRESHOLD)
@@ -270,15 +275,16 @@ def test_small_optimisation(optimised):
 
 
 def test_cheapest_candidate_matches_its_runs_recomputed(optimised):
-    """The table's probability and costs of the cheapest mix are those of its replicates run
-    again here with the optimisation's seeds, against the reference spending it recorded.
+    """The table's probability and costs of the cheapest mix are those of its replicates run again here.
+
+    The replicates run with the optimisation's seeds, against the reference spending it recorded.
     """
     _, table, out = optimised
     best = cheapest(table)
     levers = {GAP: float(best[GAP]), DOCTORS: int(best[DOCTORS])}
     rows = pd.DataFrame(
         [
-            run_one(str(BASE), RUN, levers, s, ["grassroots_share", *(f"final:{k}" for k in COSTS)], [])
+            run_point(str(BASE), RUN, levers, s, ["grassroots_share", *(f"final:{k}" for k in COSTS)], [])
             for s in replicate_seeds(7, 2)
         ]
     )
@@ -350,10 +356,11 @@ def test_pareto_front_and_feasible_flag_agree_with_two_targets(tmp_path):
     """With two targets, the feasible flag and the sampler's constraint must use one rule.
 
     At seed 7 (see THRESHOLD) the first replicate's grassroots share is above 0.663 and the
-    second's below for every gap in [0, 0.3] (0.671 and up; 0.6557 and down); so each of the targets "above" and "below" is met
-    in 1 of 2 replicates and both together in none. Whether feasibility means each target in
-    half the replicates (every candidate feasible) or all targets together (none feasible),
-    the Pareto front must be the feasible candidates no feasible one beats.
+    second's below for every gap in [0, 0.3] (0.671 and up; 0.6557 and down); so each of the
+    targets "above" and "below" is met in 1 of 2 replicates and both together in none. Whether
+    feasibility means each target in half the replicates (every candidate feasible) or all
+    targets together (none feasible), the Pareto front must be the feasible candidates no
+    feasible one beats.
     """
     targets = """
   - {name: above, kpi: grassroots_share, op: ">=", threshold: 0.663, source: test}
@@ -370,9 +377,10 @@ def test_pareto_front_and_feasible_flag_agree_with_two_targets(tmp_path):
 
 
 def test_a_target_the_runs_do_not_reach_is_a_one_line_error(tmp_path):
-    """A target judged in a year after the runs end (e.g. cheapest_mix.yaml with a shorter
-    run.days in `changes`) cannot be met or missed: a one-line error naming it, not a crash
-    inside the sampler.
+    """A target judged in a year after the runs end cannot be met or missed.
+
+    Such a target (e.g. cheapest_mix.yaml with a shorter run.days in `changes`) gives a one-line error naming it, not a
+    crash inside the sampler.
     """
     late = "[{name: share_by_2030, kpi: grassroots_share, threshold: 0.1, year: 2030, source: test}]"
     f = spec(tmp_path, levers=f"  {GAP}: {{low: 0.0, high: 0.3}}", targets=late, reps=1, trials=1, name="late")

@@ -54,7 +54,7 @@ def flatten(d, prefix=()) -> dict:
         return {".".join(map(str, prefix)): d}
     out = {}
     for k, v in items:
-        out.update(flatten(v, prefix + (k,)))
+        out.update(flatten(v, (*prefix, k)))
     return out
 
 

@@ -150,7 +150,8 @@ def mini_repo(tmp_path):
     sc.mkdir()
     (sc / "fine.yaml").write_text("# fine\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\n")
     (sc / "broken.yaml").write_text(
-        "# broken\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\ninsurance: {outpatient: {township: {reimbursement: 1.5}}}\n"
+        "# broken\nextends: ../baseline.yaml\nrun: {burn_in_days: 30}\n"
+        "insurance: {outpatient: {township: {reimbursement: 1.5}}}\n"
     )
     return tmp_path
 
@@ -184,7 +185,7 @@ def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     (fine / "stray.txt").write_text("old")
     before = sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir())
     proc = subprocess.run(
-        cmd + ["--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
+        [*cmd, "--only", "fine"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
     )
     assert (
         proc.returncode == 2
@@ -194,7 +195,7 @@ def test_suite_keeps_going_marks_failures_and_exits_non_zero(mini_repo):
     assert sorted((p.name, p.stat().st_mtime_ns) for p in fine.iterdir()) == before
     # with --force it is replaced whole, and no temporary folders are left
     proc = subprocess.run(
-        cmd + ["--only", "fine", "--force"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
+        [*cmd, "--only", "fine", "--force"], cwd=mini_repo, capture_output=True, text=True, timeout=900, env=_repo_env()
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not (fine / "stray.txt").exists() and (fine / "kpis.parquet").exists()

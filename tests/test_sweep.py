@@ -1,5 +1,7 @@
-"""Sweeps: validation, designs, seeds independent of the worker count, failures recorded,
-and a sweep killed with SIGKILL that resumes to the table of an uninterrupted one.
+"""Sweeps.
+
+Validation, designs, seeds independent of the worker count, failures recorded, and a sweep killed with SIGKILL that
+resumes to the table of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ def test_the_repository_sweeps_are_valid():
     [
         (
             "  policies.reimbursement.outpatient_grassroots_increse: {values: [0.1]}",
-            "factors.policies.reimbursement.outpatient_grassroots_increse: unknown key (did you mean 'outpatient_grassroots_increase'?)",
+            (
+                "factors.policies.reimbursement.outpatient_grassroots_increse: "
+                "unknown key (did you mean 'outpatient_grassroots_increase'?)"
+            ),
         ),
         ("  policies.reimbursement.outpatient_grassroots_increase: {low: 0.0, high: 1.4}", "1.4 is above 1"),
         (
@@ -282,9 +287,10 @@ def test_warm_kernels_are_fresh_and_shut_down(tmp_path):
 
 
 def test_sensitivity_indices_rank_an_influential_lever_above_an_inert_one(tmp_path):
-    """Sobol and Morris on a real sweep: the outpatient reimbursement gap moves the grassroots
-    share; the admission price at village clinics (which do not admit) barely does (it only
-    enters the cost residents expect for severe episodes there).
+    """Sobol and Morris on a real sweep: the outpatient reimbursement gap moves the grassroots share.
+
+    The admission price at village clinics (which do not admit) barely does (it only enters the cost residents expect
+    for severe episodes there).
     """
     from health_sim.experiments.analysis import morris_indices, sobol_indices
 
@@ -370,7 +376,10 @@ def test_more_workers_than_the_memory_holds_are_refused_before_anything_is_writt
     run_sweep(f, out=tmp_path / "two", workers=2, progress=False)
     with pytest.raises(
         ParamsError,
-        match=r"s\.yaml: run: 3 workers x about .* GB a run is more than the .* GB of memory available; use fewer --workers",
+        match=(
+            r"s\.yaml: run: 3 workers x about .* GB a run is more than the .* GB of memory available; "
+            r"use fewer --workers"
+        ),
     ):
         run_sweep(f, out=tmp_path / "three", workers=3, progress=False)
     assert not (tmp_path / "three").exists()

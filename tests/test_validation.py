@@ -1,6 +1,7 @@
-"""Validation against published evidence: the verdict rule, the evidence file, the comparison
-table, the townships' travel times, cheap paired experiments end to end, and the KPIs they
-read (grassroots_first, grassroots_visits).
+"""Validation against published evidence.
+
+The verdict rule, the evidence file, the comparison table, the townships' travel times, cheap paired experiments end
+to end, and the KPIs they read (grassroots_first, grassroots_visits).
 """
 
 from __future__ import annotations
@@ -267,8 +268,9 @@ def test_grassroots_visits_are_the_grassroots_share_of_all_visits(tiny_kpis):
 
 
 def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
-    """The model's causal effect of contracting (the contract experiment) has the sign of the
-    published associations: everyone contracted against no one, same residents and seeds.
+    """The model's causal effect of contracting (the contract experiment) has the sign of the published associations.
+
+    Everyone contracted against no one, same residents and seeds.
     """
     r = contract_experiments(TWO)
     assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0

@@ -86,8 +86,10 @@ def test_a_lever_starting_on_the_first_day_is_shared_too(baseline_params):
 
 
 def test_a_burn_in_cached_by_a_run_with_every_lever_serves_the_others_exactly(baseline_params):
-    """In a sweep the cached burn-in usually comes from a run with levers enabled (their daily
-    updates ran, at zero strength): it must serve the baseline and other settings exactly.
+    """A cached burn-in must serve the baseline and other settings exactly.
+
+    In a sweep the cached burn-in usually comes from a run with levers enabled (their daily updates ran, at zero
+    strength).
     """
     warmstart.clear()
     warmstart.warm_model(quick(health_sim.load_params("params/scenarios/all_levers.yaml"), **WINDOW), seed=11)

@@ -31,9 +31,11 @@ _pending: list[str] = []
 
 
 def _warnings_once():
-    """A ``warnings.showwarning`` that holds each parameter warning back (once each: a sweep
-    reads its base scenario several times) until the command's checks have passed: bad
-    input is then one line, and a run that starts is preceded by its warnings.
+    """A ``warnings.showwarning`` that holds each parameter warning back until the checks pass.
+
+    Each warning is held once (a sweep reads its base scenario several times) until the command's
+    checks have passed: bad input is then one line, and a run that starts is preceded by its
+    warnings.
     """
     from health_sim.core.errors import ParamsWarning
 
@@ -61,10 +63,12 @@ _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 class _OneLineErrors(TyperGroup):
-    """Every failure as one line on stderr: usage errors (a flag of the wrong type, an
-    unknown option) and bad input exit 2, a failed write exits 1, Ctrl-C exits 130 saying
-    what was saved and how to resume, an internal error exits 1 (HEALTH_SIM_DEBUG=1 shows
-    its traceback). Parameter warnings print as ``warning: ...`` lines.
+    """Every failure as one line on stderr.
+
+    Usage errors (a flag of the wrong type, an unknown option) and bad input exit 2, a failed
+    write exits 1, Ctrl-C exits 130 saying what was saved and how to resume, an internal error
+    exits 1 (HEALTH_SIM_DEBUG=1 shows its traceback). Parameter warnings print as
+    ``warning: ...`` lines.
 
     Typer carries its own copy of click, so its exceptions are recognised by their
     interface (``format_message`` and ``exit_code``) rather than by class.
@@ -197,8 +201,10 @@ def run(
     ] = None,
     force: Force = False,
 ) -> None:
-    """Run one parameter file and write kpis.json, daily.parquet, township.parquet,
-    params.resolved.yaml and manifest.json into the output directory.
+    """Run one parameter file and write its outputs into the output directory.
+
+    The outputs: kpis.json, daily.parquet, township.parquet, annual.parquet, capability.parquet,
+    params.resolved.yaml and manifest.json.
     """
     from health_sim.config.params import load_params
     from health_sim.core.paths import outputs_root
@@ -272,8 +278,10 @@ def scenarios(
     ] = False,
     force: Force = False,
 ) -> None:
-    """Run every params/scenarios/*.yaml through notebooks/scenario.ipynb (papermill), J at a
-    time, into OUT/scenarios/<name>/, then write OUT/scorecard.csv, .md and .html.
+    """Run every params/scenarios/*.yaml through the notebook template, then score them.
+
+    Each scenario runs through notebooks/scenario.ipynb (papermill), J at a time, into
+    OUT/scenarios/<name>/; then OUT/scorecard.csv, .md and .html are written.
     """
     from health_sim.core.paths import outputs_root
     from health_sim.experiments.ensemble import default_ensemble, load_ensemble
@@ -325,8 +333,10 @@ def scenarios(
 
 
 def _check_counts(workers: int | None, trials: int | None = None) -> None:
-    """--workers and --trials in range (--executor, --scheduler and --dashboard are checked
-    by the pool itself, :class:`health_sim.experiments.workers.Pool`).
+    """Refuse --workers and --trials out of range.
+
+    --executor, --scheduler and --dashboard are checked by the pool itself
+    (:class:`health_sim.experiments.workers.Pool`).
     """
     if workers is not None and not 1 <= workers <= 512:
         _fail(f"--workers: {workers} is outside [1, 512]")
@@ -381,6 +391,7 @@ def sweep(
     dashboard: Dashboard = None,
 ) -> None:
     """Run a replicated sweep, one row per run in OUT/runs/ and OUT/results.parquet.
+
     Rerunning resumes: finished runs are skipped, failed ones retried.
     """
     from health_sim.experiments.sweep import CONFIRM_RUNS, run_sweep
@@ -432,8 +443,9 @@ def optimize(
     force: Force = False,
     dashboard: Dashboard = None,
 ) -> None:
-    """Find the cheapest lever mix meeting the targets in enough replicates (Optuna), and the
-    Pareto front of doctor-days against extra fund spending. Rerunning resumes.
+    """Find the cheapest lever mix meeting the targets in enough replicates (Optuna).
+
+    Also the Pareto front of doctor-days against extra fund spending. Rerunning resumes.
     """
     from health_sim.experiments.optimize import cheapest
     from health_sim.experiments.optimize import optimize as run_optimize
@@ -570,8 +582,9 @@ def calibrate(
     force: Force = False,
     dashboard: Dashboard = None,
 ) -> None:
-    """Fit parameters to observed figures (Optuna), then keep the parameter sets that fit
-    about equally well as an ensemble; write the calibrated file. Rerunning resumes.
+    """Fit parameters to observed figures (Optuna) and write the calibrated file.
+
+    The parameter sets that fit about equally well are kept as an ensemble. Rerunning resumes.
     """
     from health_sim.experiments.calibrate import calibrate as run_calibration
 
@@ -598,6 +611,37 @@ def calibrate(
         f"best distance {ens['distance'].min():.3f}; {within} of {len(ens)} re-run candidates within tolerance, "
         f"{len(members)} in the ensemble{note}; wrote {path}"
     )
+
+
+@app.command("docs")
+def docs_cmd(
+    check: Annotated[
+        bool, typer.Option(help="Only say whether the file is up to date (exit 1 if not); write nothing.")
+    ] = False,
+    file: Annotated[Path, typer.Option(help="The Markdown file whose generated blocks to rewrite.")] = Path(
+        "docs/model.md"
+    ),
+) -> None:
+    """Rewrite the tables of docs/model.md generated from the schema and the KPI registry (levers, KPIs)."""
+    from health_sim.config.files import read_text
+    from health_sim.core.errors import ParamsError
+    from health_sim.core.paths import atomic_write_text, resolve
+    from health_sim.reference import blocks_in, render
+
+    path = resolve(file)
+    old = read_text(path, "Markdown file")
+    if not blocks_in(old):
+        raise ParamsError(f"--file {file}: holds no generated block (<!-- generated: NAME -->)")
+    new = render(old)
+    if check:
+        if new != old:
+            typer.echo(f"{file}: out of date (run health-sim docs)", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{file}: up to date")
+        return
+    if new != old:
+        atomic_write_text(path, new)
+    typer.echo(f"{file}: {'rewrote' if new != old else 'already up to date:'} {', '.join(blocks_in(new))}")
 
 
 @app.command("params")
@@ -653,4 +697,5 @@ BASELINE_HEADER = """\
 
 
 def main() -> None:  # pragma: no cover
+    """Run the ``health-sim`` command."""
     app()

@@ -1,5 +1,6 @@
-"""Figures for notebooks (seaborn). The model knows nothing of plotting; this module only
-reads the tables that runs write.
+"""Figures for notebooks (seaborn).
+
+The model knows nothing of plotting; this module only reads the tables that runs write.
 """
 
 from __future__ import annotations
@@ -77,18 +78,19 @@ def costs(annual: pd.DataFrame):
 
 
 def _short(factor: str) -> str:
-    """policies.stationed.doctors_per_year_county -> stationed.doctors_per_year_county"""
+    """Drop ``policies.``: policies.stationed.doctors_per_year_county -> stationed.doctors_per_year_county."""
     return factor.removeprefix("policies.")
 
 
 def sobol_bars(indices: dict[str, pd.DataFrame]):
-    """Tornado of Sobol indices: first-order (S1) and total (ST) with their intervals, one
-    panel per KPI, factors sorted by total effect.
+    """Tornado of Sobol indices: first-order (S1) and total (ST) with their intervals.
+
+    One panel per KPI, factors sorted by total effect.
     """
     fig, axes = plt.subplots(
         1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False
     )
-    for ax, (kpi, si) in zip(axes[0], indices.items()):
+    for ax, (kpi, si) in zip(axes[0], indices.items(), strict=True):
         si = si.sort_values("ST")
         y = range(len(si))
         ax.barh([i + 0.2 for i in y], si["ST"], height=0.4, xerr=si["ST_conf"], label="total (ST)", color="steelblue")
@@ -104,13 +106,14 @@ def sobol_bars(indices: dict[str, pd.DataFrame]):
 
 
 def morris_bars(indices: dict[str, pd.DataFrame]):
-    """Morris screening: mu* (mean absolute elementary effect) with its interval, and sigma
-    (interactions and non-linearity), one panel per KPI.
+    """Morris screening: mu* (mean absolute elementary effect) with its interval, and sigma.
+
+    Sigma: interactions and non-linearity. One panel per KPI.
     """
     fig, axes = plt.subplots(
         1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False
     )
-    for ax, (kpi, m) in zip(axes[0], indices.items()):
+    for ax, (kpi, m) in zip(axes[0], indices.items(), strict=True):
         m = m.sort_values("mu_star")
         y = range(len(m))
         ax.barh([i + 0.2 for i in y], m["mu_star"], height=0.4, xerr=m["mu_star_conf"], label="mu*", color="seagreen")
@@ -123,8 +126,9 @@ def morris_bars(indices: dict[str, pd.DataFrame]):
 
 
 def prim_box(discovery):
-    """The PRIM box: each factor's range in the box (dark) within its sweep range (light),
-    scaled to [0, 1], with the box's limits written at its ends.
+    """The PRIM box: each factor's range in the box (dark) within its sweep range (light).
+
+    Scaled to [0, 1], with the box's limits written at its ends.
     """
     b = discovery.box
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(b) + 1.5))
@@ -134,7 +138,7 @@ def prim_box(discovery):
     y = list(range(len(b)))
     ax.barh(y, [1.0] * len(b), color="lightgrey", height=0.6)
     ax.barh(y, hi - lo, left=lo, color=["darkgreen" if r else "silver" for r in b["restricted"]], height=0.6)
-    for i, (f, row) in enumerate(b.iterrows()):
+    for i, (_, row) in enumerate(b.iterrows()):
         if row["restricted"] and row["values"]:
             ax.text(0.5, i, row["values"], ha="center", va="center", fontsize=8, color="white")
         elif row["restricted"]:
@@ -154,8 +158,9 @@ def prim_box(discovery):
 
 
 def peeling(discovery, ax=None):
-    """PRIM's peeling trajectory: coverage against density of each candidate box, coloured
-    by the number of factors it restricts; the chosen box circled.
+    """PRIM's peeling trajectory: coverage against density of each candidate box.
+
+    Coloured by the number of factors it restricts; the chosen box circled.
     """
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     t = discovery.trajectory
@@ -173,8 +178,9 @@ def peeling(discovery, ax=None):
 
 
 def pareto(table: pd.DataFrame, ax=None):
-    """Candidates of an optimisation: doctor-days against extra fund spending, feasible or
-    not, the Pareto front of the feasible ones joined, the cheapest starred.
+    """Candidates of an optimisation: doctor-days against extra fund spending, feasible or not.
+
+    The Pareto front of the feasible ones joined, the cheapest starred.
     """
     ax = ax or plt.subplots(figsize=(7, 4.5))[1]
     t = table.assign(
@@ -250,15 +256,18 @@ def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None):
     ax = ax or plt.subplots(figsize=(7, 0.5 + 0.45 * len(ident)))[1]
     for i, r in enumerate(ident.itertuples()):
         f = (
-            (lambda v: (np.log(v) - np.log(r.prior_low)) / (np.log(r.prior_high) - np.log(r.prior_low)))
+            (lambda v, r=r: (np.log(v) - np.log(r.prior_low)) / (np.log(r.prior_high) - np.log(r.prior_low)))
             if r.log
-            else (lambda v: (v - r.prior_low) / (r.prior_high - r.prior_low))
+            else (lambda v, r=r: (v - r.prior_low) / (r.prior_high - r.prior_low))
         )
         ax.scatter(f(members[r.parameter].to_numpy(float)), [i] * len(members), alpha=0.5, color="steelblue", s=18)
         ax.scatter([f(r.best)], [i], marker="D", color="crimson", s=30, zorder=3)
     ax.set_yticks(
         range(len(ident)),
-        [f"{_short(p)} ({n:.2f})" if n == n else _short(p) for p, n in zip(ident["parameter"], ident["narrowed"])],
+        [
+            f"{_short(p)} ({n:.2f})" if n == n else _short(p)
+            for p, n in zip(ident["parameter"], ident["narrowed"], strict=True)
+        ],
     )
     ax.set(
         xlim=(-0.02, 1.02),
@@ -319,7 +328,7 @@ def evidence(table: pd.DataFrame, cols: int = 4):
     t = table[table["model"].notna()].reset_index(drop=True)
     rows = math.ceil(len(t) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.5 * rows), squeeze=False)
-    for ax, r in zip(axes.flat, t.itertuples()):
+    for ax, r in zip(axes.flat, t.itertuples(), strict=False):
         lo = r.low if r.low == r.low and r.low is not None else r.published
         hi = r.high if r.high == r.high and r.high is not None else r.published
         ax.errorbar(

@@ -1,1 +1,1 @@
-""""""
+"""Parameters: the schema, and reading parameter files and county sets into it."""

@@ -48,7 +48,7 @@ class CountyFileError(ParamsError):
 def _columns(model: type, nested: dict[str, tuple[str, tuple[str, ...]]]) -> list[str]:
     """CSV columns of a section: its plain fields, and ``<prefix>_<key>`` for dict fields."""
     cols = [f for f in model.model_fields if f not in nested]
-    for field, (prefix, keys) in nested.items():
+    for prefix, keys in nested.values():
         cols += [f"{prefix}_{k}" for k in keys]
     return cols
 
@@ -63,8 +63,9 @@ COLUMNS["facilities.csv"] = ["type"] + COLUMNS["facilities.csv"]
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict]]:
-    """(line number, row) of every non-empty row; empty cells are left out; unknown or
-    repeated columns are errors. The file must be a regular UTF-8 text file of at most 20 MB.
+    """(line number, row) of every non-empty row; empty cells are left out; unknown or repeated columns are errors.
+
+    The file must be a regular UTF-8 text file of at most 20 MB.
     """
     try:
         text = read_text(path, "county table")
@@ -111,8 +112,10 @@ def _fold(cells: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
 
 
 def column_of(parts: list[str] | tuple) -> str:
-    """The CSV column of a key inside a row: ``("travel_minutes", "city")`` -> ``minutes_city``,
-    ``("doctors", "surgery")`` -> ``doctors_surgery``; plain fields are their own column.
+    """The CSV column of a key inside a row; plain fields are their own column.
+
+    ``("travel_minutes", "city")`` -> ``minutes_city``, ``("doctors", "surgery")`` ->
+    ``doctors_surgery``.
     """
     parts = [str(p) for p in parts]
     for _, nested in _NESTED.values():
@@ -146,8 +149,9 @@ def _unfold(row: dict, nested: dict[str, tuple[str, tuple[str, ...]]]) -> dict:
 
 
 def _section_rows(path: Path) -> list[tuple[int, dict, Any]]:
-    """(line, row data, the row validated as its section) of a table; facility rows are
-    validated with the whole parameters, so they carry None.
+    """(line, row data, the row validated as its section) of a table.
+
+    Facility rows are validated with the whole parameters, so they carry None.
     """
     model, nested = _NESTED[path.name]
     out = []

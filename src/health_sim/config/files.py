@@ -1,5 +1,7 @@
-"""Reading input files safely: regular files of bounded size, YAML without duplicate keys,
-impossible dates, alias bombs or runaway nesting. Every failure is one :class:`ParamsError` line.
+"""Reading input files safely.
+
+Regular files of bounded size, YAML without duplicate keys, impossible dates, alias bombs or
+runaway nesting. Every failure is one :class:`ParamsError` line.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class _Loader(_BASE_LOADER):
 
 
 def _check_size(root) -> None:
-    """Refuse documents that expand to more than MAX_NODES values, nest deeper than
-    MAX_DEPTH or refer to themselves (iteratively: no recursion on hostile input).
+    """Refuse documents that expand to more than MAX_NODES values, nest deeper than MAX_DEPTH or refer to themselves.
+
+    Iteratively: no recursion on hostile input.
     """
     sizes: dict[int, int] = {}
     stack = [(root, 0, False)]
@@ -108,8 +111,9 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _BASE_LOADER.construct_yaml_map
 
 
 def file_kind(path: Path) -> str:
-    """ "file", "folder", "missing" or "other" (a FIFO, a device, a socket); a path that
-    cannot even be looked at (too long, no permission) is one ParamsError line.
+    """The kind of thing at ``path``: "file", "folder", "missing" or "other" (a FIFO, a device, a socket).
+
+    A path that cannot even be looked at (too long, no permission) is one ParamsError line.
     """
     try:
         mode = os.stat(path).st_mode
@@ -123,8 +127,10 @@ def file_kind(path: Path) -> str:
 
 
 def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BYTES) -> str:
-    """The text of a regular file of at most ``limit`` bytes; anything else (missing, a
-    folder, a FIFO or device, too large, not UTF-8) is one ParamsError line.
+    """The text of a regular file of at most ``limit`` bytes.
+
+    Anything else (missing, a folder, a FIFO or device, too large, not UTF-8) is one ParamsError
+    line.
     """
     path = Path(path)
     kind = file_kind(path)
@@ -148,9 +154,10 @@ def read_text(path: Path, what: str = "parameter file", limit: int = MAX_FILE_BY
 
 
 def _check_depth(text: str, where: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH from the parser's event stream, which is read
-    without recursion: composing a document of 100,000 nested lists would overflow the
-    stack of the compiled loader and crash the process.
+    """Refuse nesting deeper than MAX_DEPTH, from the parser's event stream.
+
+    The stream is read without recursion: composing a document of 100,000 nested lists would
+    overflow the stack of the compiled loader and crash the process.
     """
     parser = _BASE_LOADER(text)
     depth = 0

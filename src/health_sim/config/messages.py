@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import typing
@@ -41,6 +42,7 @@ def fields_at(loc: tuple) -> list[str]:
 
 
 def fmt_value(v: Any) -> str:
+    """A value as an error message shows it: whole floats as integers, text quoted, dates in ISO form."""
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
         return str(int(v))
     if isinstance(v, str):
@@ -57,10 +59,8 @@ def describe(err: dict) -> tuple[tuple, str]:
     loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
     typ, ctx, val = err["type"], err.get("ctx", {}), err.get("input", _MISSING)
     if isinstance(val, str) and typ in ("less_than_equal", "less_than", "greater_than_equal", "greater_than"):
-        try:  # a number read as text (a CSV cell) is reported as the number
+        with contextlib.suppress(ValueError):  # a number read as text (a CSV cell) is reported as the number
             val = int(val) if val.strip().lstrip("+-").isdigit() else float(val)
-        except ValueError:
-            pass
     if typ == "extra_forbidden":
         key = short(str(loc[-1]), 60)
         close = difflib.get_close_matches(key, fields_at(loc[:-1]), n=1)
@@ -100,8 +100,10 @@ def validate_data(model: type[BaseModel], data: dict, where: str):
 
 
 def sorted_errors(e: ValidationError) -> list[dict]:
-    """A ValidationError's errors, unknown keys first: a misspelt key is also reported as the
-    real key 'missing', and the misspelling (with its did-you-mean) is the useful line.
+    """A ValidationError's errors, unknown keys first.
+
+    A misspelt key is also reported as the real key 'missing', and the misspelling (with its
+    did-you-mean) is the useful line.
     """
     errors = e.errors()
     return sorted(errors, key=lambda err: err["type"] != "extra_forbidden")

@@ -32,7 +32,7 @@ def _merge(base: dict, over: dict, origin: dict, src: str, prefix: tuple = ()) -
     """Deep-merge ``over`` into a copy of ``base``; record which source set each key."""
     out = dict(base)
     for k, v in over.items():
-        key = prefix + (k,)
+        key = (*prefix, k)
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v, origin, src, key)
         else:
@@ -50,7 +50,7 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
     except (OSError, ValueError, RuntimeError) as e:
         raise ParamsError(f"{short(path, 120)}: cannot be read ({e})") from None
     if resolved in seen:
-        raise ParamsError(f"{path}: extends: circular ({' -> '.join(p.name for p in seen + (resolved,))})")
+        raise ParamsError(f"{path}: extends: circular ({' -> '.join(p.name for p in (*seen, resolved))})")
     data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
@@ -63,12 +63,13 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
         raise ParamsError(f"{path}: extends: {short(parent)}: no such file")
     if kind != "file":
         raise ParamsError(f"{path}: extends: {short(parent)}: not a regular file (a parameter file is a text file)")
-    return _chain(parent_path, seen + (resolved,)) + [(path, data)]
+    return [*_chain(parent_path, (*seen, resolved)), (path, data)]
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:
-    """Parse one ``dotted.key=value`` override; the value is read as YAML (numbers, lists...),
-    or kept as text when it is not valid YAML.
+    """Parse one ``dotted.key=value`` override.
+
+    The value is read as YAML (numbers, lists...), or kept as text when it is not valid YAML.
     """
     if "=" not in item:
         raise ParamsError(f"--set {short(item)}: expected dotted.key=value")
@@ -84,8 +85,10 @@ def parse_set(item: str) -> tuple[list[str], Any]:
 
 
 def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) -> None:
-    """Set dotted key ``parts`` of ``data`` to ``value``; a key through a value that is not a
-    section or list, or an index outside a list, is one ParamsError line.
+    """Set dotted key ``parts`` of ``data`` to ``value``.
+
+    A key through a value that is not a section or list, or an index outside a list, is one
+    ParamsError line.
     """
     where = f"{src} {short('.'.join(parts))}" if src.startswith("--") else f"{src}: {short('.'.join(parts))}"
     node: Any = data
@@ -111,8 +114,9 @@ def _set_path(data: dict, parts: list[str], value: Any, origin: dict, src: str) 
 
 
 def _index(node: list, part: str, where: str) -> int:
-    """A list index written plainly (0, 1, 12: not -0, +1, 01 or 1_0, which would be
-    recorded under another name than the element they set).
+    """A list index written plainly: 0, 1, 12.
+
+    Not -0, +1, 01 or 1_0, which would be recorded under another name than the element they set.
     """
     if not (part.isascii() and part.isdigit() and len(part) <= 9 and (part == "0" or not part.startswith("0"))):
         raise ParamsError(f"{where}: {short(part)} is not an index of this list (0 to {len(node) - 1})")
@@ -162,10 +166,10 @@ MIN_RESIDENTS = 100
 def _numbers(x: Any, loc: tuple = ()):
     if isinstance(x, dict):
         for k, v in x.items():
-            yield from _numbers(v, loc + (str(k),))
+            yield from _numbers(v, (*loc, str(k)))
     elif isinstance(x, (list, tuple)):
         for i, v in enumerate(x):
-            yield from _numbers(v, loc + (str(i),))
+            yield from _numbers(v, (*loc, str(i)))
     elif isinstance(x, (int, float)) and not isinstance(x, bool):
         yield loc, x
 
@@ -235,10 +239,11 @@ def validate(data: dict, origin: dict | None = None, source: str = "<params>") -
 
 
 def lever_warnings(params: Params, sources: list[tuple[str, set[tuple]]]) -> list[str]:
-    """Levers given parameters but not switched on: for each lever that is off, the last
-    source (file, ``--set``, sweep factors ...) that set one of its parameters, when no
-    source from then on set its ``enabled``. ``sources``: (name, dotted keys it set), in
-    the order they were applied.
+    """Levers given parameters but not switched on.
+
+    For each lever that is off, the last source (file, ``--set``, sweep factors ...) that set
+    one of its parameters, when no source from then on set its ``enabled``. ``sources``: (name,
+    dotted keys it set), in the order they were applied.
     """
     out = []
     for name, lever in params.policies.levers():

@@ -27,6 +27,8 @@ from health_sim.policies.registry import PolicyParams
 
 
 class RunParams(Section):
+    """The ``run`` section: length, scale, seed, start date and burn-in of a run."""
+
     days: int = P(
         365, "Simulated days (one model step is one day).", unit="days", source="default: one year", ge=1, le=3650
     )
@@ -75,6 +77,8 @@ class RunParams(Section):
 
 
 class Township(Section):
+    """One entry of ``county.townships``: a township's name, residents, villages and position (km)."""
+
     name: str = P(..., "Township name (pinyin).")
     name_zh: str = P("", "Township name (Chinese).")
     population: int | None = P(
@@ -123,7 +127,7 @@ def _yangshan_townships() -> list[dict]:
         ("Chengjia", "秤架瑶族乡", 14175, 9, -8.0, 60.0, 12.0, 0.08),
     ]
     keys = ("name", "name_zh", "population", "villages", "x_km", "y_km", "radius_km", "urban_share")
-    return [dict(zip(keys, r)) for r in rows]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 TRAVEL_TARGETS = ("village_clinic", "township_centre", "county", "city")
@@ -131,6 +135,8 @@ TRAVEL_TARGETS = ("village_clinic", "township_centre", "county", "city")
 
 
 class Village(Section):
+    """One entry of ``county.villages``: a village's township, residents, position (km) and travel minutes."""
+
     township: str = P(..., "Township the village belongs to (a name in `county.townships`).")
     name: str = P("", "Village name.")
     population: int = P(..., "Residents of the village (its share of its township).", unit="residents", ge=0)
@@ -165,9 +171,10 @@ class Village(Section):
 
 
 def county_problems(townships: list, villages: list) -> list[tuple[str, int, str, str]]:
-    """What is wrong between the townships and the villages: (``"township"`` or
-    ``"village"``, index in its list, key, message). Used by the schema and, with row
-    numbers, by the county file-set reader.
+    """What is wrong between the townships and the villages.
+
+    (``"township"`` or ``"village"``, index in its list, key, message) for each problem. Used by
+    the schema and, with row numbers, by the county file-set reader.
     """
     names = [t.name for t in townships]
     out = []
@@ -199,6 +206,8 @@ def county_problems(townships: list, villages: list) -> list[tuple[str, int, str
 
 
 class CountyParams(Section):
+    """The ``county`` section: townships, villages, the county seat, the city hospital and the roads."""
+
     name: str = P("Yangshan", "County name.", source="Yangshan county, Qingyuan, Guangdong")
     population: int = P(
         367175,
@@ -305,10 +314,12 @@ class CountyParams(Section):
 
 
 def _band(values: tuple[float, ...]) -> Any:
-    return lambda: dict(zip(AGE_BANDS, values))
+    return lambda: dict(zip(AGE_BANDS, values, strict=True))
 
 
 class ChronicCondition(Section):
+    """One entry of ``population.conditions``: prevalence by age band, diagnosed share, late diagnosis."""
+
     prevalence: dict[str, Rate] = P(..., "Prevalence by age band.", unit="share of residents")
     diagnosed: Rate = P(..., "Share of prevalent cases already diagnosed (aware) at the start.", unit="share")
     late_diagnosis: Rate = P(
@@ -329,12 +340,12 @@ class ChronicCondition(Section):
 def _conditions() -> dict:
     return {
         # Wang Z et al. 2018, Circulation (China Hypertension Survey): 23.2% of adults, awareness 46.9%.
-        "hypertension": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.10, 0.35, 0.55))), "diagnosed": 0.469},
+        "hypertension": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.10, 0.35, 0.55), strict=True)), "diagnosed": 0.469},
         # Li Y et al. 2020, BMJ: 12.8% of adults, awareness 43.3%.
-        "diabetes": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.05, 0.14, 0.20))), "diagnosed": 0.433},
+        "diabetes": {"prevalence": dict(zip(AGE_BANDS, (0.0, 0.05, 0.14, 0.20), strict=True)), "diagnosed": 0.433},
         # Wang C et al. 2018, Lancet (China Pulmonary Health): 13.7% of 40+; few ever tested (12%).
         "copd": {
-            "prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22))),
+            "prevalence": dict(zip(AGE_BANDS, (0.0, 0.02, 0.10, 0.22), strict=True)),
             "diagnosed": 0.25,
             "late_diagnosis": 0.02,
         },
@@ -342,6 +353,8 @@ def _conditions() -> dict:
 
 
 class PopulationParams(Section):
+    """The ``population`` section: ages, sex, insurance scheme, chronic conditions, contracts and trust."""
+
     age_shares: dict[str, Rate] = P(
         _band((0.21, 0.36, 0.27, 0.16)),
         "Share of residents in each age band.",
@@ -459,10 +472,10 @@ class ChronicParams(Section):
 
 def _rates() -> dict:
     return {
-        "minor": dict(zip(AGE_BANDS, (6.0, 3.6, 3.9, 4.4))),
-        "serious": dict(zip(AGE_BANDS, (0.12, 0.22, 0.34, 0.50))),
-        "emergency": dict(zip(AGE_BANDS, (0.03, 0.04, 0.05, 0.09))),
-        "admission": dict(zip(AGE_BANDS, (0.06, 0.08, 0.16, 0.34))),
+        "minor": dict(zip(AGE_BANDS, (6.0, 3.6, 3.9, 4.4), strict=True)),
+        "serious": dict(zip(AGE_BANDS, (0.12, 0.22, 0.34, 0.50), strict=True)),
+        "emergency": dict(zip(AGE_BANDS, (0.03, 0.04, 0.05, 0.09), strict=True)),
+        "admission": dict(zip(AGE_BANDS, (0.06, 0.08, 0.16, 0.34), strict=True)),
     }
 
 
@@ -492,6 +505,8 @@ def _spec_mix() -> dict:
 
 
 class EpisodeParams(Section):
+    """The ``episodes`` section: rates per resident-year, specialty mix, admissions and return visits."""
+
     rates: dict[str, dict[str, NonNeg]] = P(
         _rates,
         "Episodes per resident-year by kind (minor, serious, emergency, admission) and age band.",
@@ -557,6 +572,8 @@ class EpisodeParams(Section):
 
 
 class FacilityType(Section):
+    """One type of the ``facilities`` section: doctors, capacity, beds, prices (yuan), waits, capability."""
+
     doctors: dict[str, Annotated[float, Field(ge=0.0, le=5000.0)]] = P(
         ...,
         (
@@ -601,7 +618,7 @@ class FacilityType(Section):
 
 
 def _cap(*v: float) -> dict:
-    return dict(zip(KINDS, v))
+    return dict(zip(KINDS, v, strict=True))
 
 
 def _facility_defaults() -> dict:
@@ -704,6 +721,8 @@ def _facility_defaults() -> dict:
 
 
 class FacilityParams(Section):
+    """The ``facilities`` section: the six facility types and the memory of crowding (days)."""
+
     village_clinic: FacilityType = P(
         ...,
         "Village clinics, one per administrative village.",
@@ -792,6 +811,8 @@ class ChoiceWeights(Section):
 
 
 class ChoiceParams(Section):
+    """The ``choice`` section: logit weights of minor and severe episodes, and the utility of staying home."""
+
     minor: ChoiceWeights = P(
         lambda: ChoiceWeights(
             asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.58},
@@ -851,6 +872,8 @@ class ChoiceParams(Section):
 
 
 class ReferralParams(Section):
+    """The ``referral`` section: formal upward and downward referral, and closed-loop tracking."""
+
     formal_upward: dict[str, Rate] = P(
         lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0},
         (
@@ -886,6 +909,8 @@ class ReferralParams(Section):
 
 
 class SatisfactionParams(Section):
+    """The ``satisfaction`` section: log-odds of satisfaction after a visit, and how trust learns from it."""
+
     intercept: float = P(
         3.16,
         "Log-odds of satisfaction for a resolved visit with no wait and no cost.",
@@ -930,6 +955,8 @@ class SatisfactionParams(Section):
 
 
 class Benefit(Section):
+    """Insurance benefits at one level: in-scope share, reimbursement and deductibles (yuan) of both schemes."""
+
     in_scope: Rate = P(
         0.85,
         "Share of the bill within the policy scope (drugs and services the fund covers).",
@@ -944,10 +971,12 @@ class Benefit(Section):
 
 def _benefits(rows: dict[str, tuple[float, float, float, float]]) -> Any:
     keys = ("reimbursement", "deductible", "employee_reimbursement", "employee_deductible")
-    return lambda: {lvl: Benefit(**dict(zip(keys, r))) for lvl, r in rows.items()}
+    return lambda: {lvl: Benefit(**dict(zip(keys, r, strict=True))) for lvl, r in rows.items()}
 
 
 class BenefitsByLevel(Section):
+    """Insurance benefits at each facility level: village, township, county, city."""
+
     village: Benefit
     township: Benefit
     county: Benefit
@@ -955,6 +984,8 @@ class BenefitsByLevel(Section):
 
 
 class InsuranceParams(Section):
+    """The ``insurance`` section: fund income per member-year (yuan) and benefits by level and scheme."""
+
     contribution_per_resident_year: float = P(
         1020.0,
         "Fund income per resident-scheme member a year (individual premium plus government subsidy).",
@@ -1003,6 +1034,8 @@ class InsuranceParams(Section):
 
 
 class TCMParams(Section):
+    """The ``tcm`` section: uptake of traditional Chinese medicine services at the grassroots."""
+
     uptake_grassroots: Rate = P(
         0.48,
         "Share of minor and chronic visits at village clinics and township centres that receive TCM services.",

@@ -1,1 +1,1 @@
-""""""
+"""Foundations every layer uses: errors, paths, names, random streams, schema fields and compilation."""

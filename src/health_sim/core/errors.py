@@ -11,8 +11,10 @@ MAX_MESSAGE = 300
 
 
 class ParamsError(ValueError):
-    """A parameter file or override is invalid. ``str(err)`` is one line for the user (at
-    most MAX_MESSAGE characters); in a notebook it shows as that line, not a traceback.
+    """A parameter file or override is invalid.
+
+    ``str(err)`` is one line for the user (at most MAX_MESSAGE characters); in a notebook it shows
+    as that line, not a traceback.
     """
 
     def __init__(self, message: object = ""):
@@ -24,14 +26,13 @@ class ParamsError(ValueError):
 
 
 class ParamsWarning(UserWarning):
-    """A choice that runs but probably does not do what was meant (a lever given
-    parameters but not switched on).
-    """
+    """A choice that runs but probably does not do what was meant (a lever given parameters but not switched on)."""
 
 
 def short(v: Any, limit: int = 80) -> str:
-    """``v`` as text of at most ``limit`` characters, however large it is (an alias bomb
-    stays cheap: nested containers are cut before they are rendered).
+    """``v`` as text of at most ``limit`` characters, however large it is.
+
+    An alias bomb stays cheap: nested containers are cut before they are rendered.
     """
     r = reprlib.Repr(
         maxlevel=3, maxdict=4, maxlist=4, maxtuple=4, maxset=4, maxstring=limit, maxother=limit, maxlong=limit

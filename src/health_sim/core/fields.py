@@ -1,5 +1,7 @@
-"""Building blocks of the parameter schema: sections that reject unknown keys, and fields
-that carry a description, a unit and the source of their default.
+"""Building blocks of the parameter schema.
+
+Sections that reject unknown keys, and fields that carry a description, a unit and the source of
+their default.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ NonNeg = Annotated[float, Field(ge=0.0)]
 
 
 class Section(BaseModel):
-    """Base of every parameter section: unknown keys are errors; assignments are validated;
-    NaN and infinite numbers are errors.
+    """Base of every parameter section: strict about keys, assignments and numbers.
+
+    Unknown keys are errors; assignments are validated; NaN and infinite numbers are errors.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True, allow_inf_nan=False)

@@ -1,5 +1,7 @@
-"""The model's vocabulary, each list written once: facility levels, episode kinds, specialties,
-chronic conditions, facility types, age bands and the columns of a care choice.
+"""The model's vocabulary, each list written once.
+
+Facility levels, episode kinds, specialties, chronic conditions, facility types, age bands and
+the columns of a care choice.
 
 The enums give each name its integer code (the index used by every array and by the compiled
 engine); the tuples of lower-case names (``LEVELS``, ``KINDS``, ...) are derived from them and
@@ -51,8 +53,10 @@ class Condition(IntEnum):
 
 
 class Column(IntEnum):
-    """Facility columns of a care choice (staying home is apart): the resident's own village
-    clinic and township centre, the three county hospitals, the city tertiary hospital.
+    """Facility columns of a care choice (staying home is apart).
+
+    The resident's own village clinic and township centre, the three county hospitals, the city
+    tertiary hospital.
     """
 
     VILLAGE = 0

@@ -8,8 +8,10 @@ from pathlib import Path
 
 
 def repo_root(start: str | Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: the working directory) holding
-    ``params/baseline.yaml``; notebooks run from notebooks/ or from the root alike.
+    """The nearest folder at or above ``start`` holding ``params/baseline.yaml``.
+
+    ``start`` defaults to the working directory; notebooks run from notebooks/ or from the root
+    alike.
     """
     here = Path(start or Path.cwd()).resolve()
     for d in (here, *here.parents):
@@ -24,8 +26,10 @@ point it at a temporary folder, so they never touch the main job's outputs)."""
 
 
 def outputs_root(start: str | Path | None = None) -> Path:
-    """Where outputs go by default: $HEALTH_SIM_OUTPUTS if set, else the repository's
-    ``outputs/`` (from anywhere inside it), else ``outputs/`` in the working directory.
+    """Where outputs go by default.
+
+    $HEALTH_SIM_OUTPUTS if set, else the repository's ``outputs/`` (from anywhere inside it),
+    else ``outputs/`` in the working directory.
     """
     env = os.environ.get(OUTPUTS_ENV)
     if env:
@@ -37,8 +41,9 @@ def outputs_root(start: str | Path | None = None) -> Path:
 
 
 def resolve(path: str | Path, start: str | Path | None = None) -> Path:
-    """``path`` as given if it exists, else relative to the repository root (as given
-    when there is no repository around, so that the caller reports it missing).
+    """``path`` as given if it exists, else relative to the repository root.
+
+    As given when there is no repository around, so that the caller reports it missing.
     """
     p = Path(path)
     if p.is_absolute() or p.exists():
@@ -50,8 +55,10 @@ def resolve(path: str | Path, start: str | Path | None = None) -> Path:
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Write ``path`` whole or not at all: ``write(tmp)`` to a temporary name beside it,
-    then rename over it (an interruption leaves the old file, never half a new one).
+    """Write ``path`` whole or not at all.
+
+    ``write(tmp)`` writes to a temporary name beside it, which is then renamed over it (an
+    interruption leaves the old file, never half a new one).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -1,1 +1,1 @@
-""""""
+"""Experiments with the model: runs, sweeps, the scenario suite, calibration, optimisation, validation."""

@@ -88,8 +88,9 @@ class Discovery:
 
 
 def _prim_inputs(x: pd.DataFrame) -> pd.DataFrame:
-    """Factors as PRIM takes them: numbers as floats, dates as days since 1970-01-01, text
-    (e.g. a dispatch mode) as categories.
+    """Factors as PRIM takes them: numbers as floats, dates as days since 1970-01-01, text as categories.
+
+    A text factor is, for example, a dispatch mode.
     """
     out = {}
     for c in x.columns:

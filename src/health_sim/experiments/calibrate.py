@@ -47,11 +47,13 @@ from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
 from health_sim.core.paths import atomic_write, atomic_write_text, resolve
 from health_sim.experiments.scenario_runs import replicate_seeds
-from health_sim.experiments.sweep import Factor, check_factors, check_memory, claim, default_out, load_spec, run_one
+from health_sim.experiments.sweep import Factor, check_factors, check_memory, claim, default_out, load_spec, run_point
 from health_sim.experiments.workers import quiet_optuna_interrupts
 
 
 class Observed(Section):
+    """One observed figure of a calibration file: a KPI, its observed value, tolerance and source."""
+
     kpi: str = P(..., "KPI name (health-sim kpis), or final:<kpi> for its value in the run's last calendar year.")
     value: float = P(..., "Observed value, in the KPI's unit.")
     tolerance: float = P(
@@ -83,6 +85,8 @@ class Observed(Section):
 
 
 class Prior(Section):
+    """The prior range of one fitted parameter of a calibration file (on a linear or log scale)."""
+
     low: float = P(..., "Lower end of the prior range.")
     high: float = P(..., "Upper end of the prior range.")
     log: bool = P(False, "Search on a log scale (for positive parameters spanning orders of magnitude).")
@@ -98,6 +102,8 @@ class Prior(Section):
 
 
 class EnsembleSpec(Section):
+    """The ``ensemble`` section of a calibration file: which candidates are re-run and which join."""
+
     candidates: int = P(30, "Best trials of the search run again with fresh seeds.", ge=1, le=10_000)
     replicates: int = P(4, "Fresh replicates per candidate.", ge=1, le=1000)
     max_distance: float = P(
@@ -107,6 +113,8 @@ class EnsembleSpec(Section):
 
 
 class CalibrationSpec(Section):
+    """A calibration file (params/calibrate/*.yaml): observed figures, parameters to fit and the search."""
+
     name: str = P(..., "Name; the study goes to outputs/calibrate/<name>/.")
     description: str = P("", "What is fitted to what.")
     base: str = P(..., "Base scenario file (relative to this file or the repository root).")
@@ -160,7 +168,7 @@ def _evaluate(pool, spec: CalibrationSpec, base: Path, seeds: list[int], values:
     """Mean of each observed KPI over the replicates of one parameter set."""
     kpis = sorted({o.kpi for o in spec.observed.values()})
     rows = pd.DataFrame(
-        [f.result() for f in [pool.submit(run_one, str(base), dict(spec.run), values, s, kpis) for s in seeds]]
+        [f.result() for f in [pool.submit(run_point, str(base), dict(spec.run), values, s, kpis) for s in seeds]]
     )
     return {label: float(rows[o.kpi].mean()) for label, o in spec.observed.items()}
 
@@ -370,9 +378,11 @@ def trials_table(study, spec: CalibrationSpec) -> pd.DataFrame:
 
 
 def _check_pooled(spec: CalibrationSpec, folder: Path) -> dict:
-    """The spec of the earlier search in ``folder``, refused in one line unless its figures,
-    tolerances, run, replicates, seed and re-run replicates are this spec's (so that its
-    distances mean the same) and it fitted every parameter this spec fits.
+    """The spec of the earlier search in ``folder``, refused in one line unless it matches this spec.
+
+    It must have this spec's figures, tolerances, run, replicates, seed and re-run replicates
+    (so that its distances mean the same), and it must have fitted every parameter this spec
+    fits.
     """
     made = folder / "spec.json"
     if not made.exists() or not (folder / "study.db").exists() or not (folder / "candidates.parquet").exists():
@@ -470,15 +480,16 @@ PROFILE_BINS = 5
 
 
 def _identification(spec: CalibrationSpec, members: pd.DataFrame, trials: pd.DataFrame) -> dict:
-    """Per parameter: prior range, ensemble range and mean; ``narrowed``, the share of the
-    prior's spread the ensemble removed (1 - ensemble sd / prior sd, on the search scale: an
-    upper bound on what the data say, because the search concentrates its trials, and so its
-    ensemble, where it found good fits); ``profile``, the best search distance any trial
-    reached in each fifth of the prior range, and ``fifths_that_fit``, the share of fifths
-    where some trial came within ``ensemble.max_distance`` (1/5: pinned to one fifth; 1:
-    the data do not constrain it); and ``at_prior_edge`` when an ensemble member lies within
-    2% of a bound or the best fitting fifth is an outer one (the prior may be cutting off
-    good values).
+    """Per parameter: prior range, ensemble range and mean, and how well the data identify it.
+
+    ``narrowed``, the share of the prior's spread the ensemble removed (1 - ensemble sd / prior
+    sd, on the search scale: an upper bound on what the data say, because the search
+    concentrates its trials, and so its ensemble, where it found good fits); ``profile``, the
+    best search distance any trial reached in each fifth of the prior range, and
+    ``fifths_that_fit``, the share of fifths where some trial came within
+    ``ensemble.max_distance`` (1/5: pinned to one fifth; 1: the data do not constrain it); and
+    ``at_prior_edge`` when an ensemble member lies within 2% of a bound or the best fitting
+    fifth is an outer one (the prior may be cutting off good values).
     """
     out = {}
     for k, p in spec.parameters.items():
@@ -588,8 +599,9 @@ def load_calibrated(path: str | Path) -> dict:
 
 
 def fit_table(doc: dict) -> pd.DataFrame:
-    """Observed against simulated (the ensemble's mean and range) for each observed figure,
-    with the error in tolerances.
+    """Observed against simulated (the ensemble's mean and range) for each observed figure.
+
+    With the error in tolerances.
     """
     t = pd.DataFrame.from_dict(doc["fit"], orient="index").rename_axis("figure").reset_index()
     t["error_in_tolerances"] = (t["simulated"] - t["observed"]) / t["tolerance"]
@@ -597,9 +609,11 @@ def fit_table(doc: dict) -> pd.DataFrame:
 
 
 def identification_table(doc: dict) -> pd.DataFrame:
-    """Per parameter: prior range, ensemble range and mean, best value, ``narrowed`` (an upper
-    bound), ``fifths_that_fit`` (the profile's verdict: small means pinned down), whether it
-    sits at the prior's edge, and the profile (best distance by fifth of the prior).
+    """Per parameter: prior range, ensemble range and mean, best value, and how well it is identified.
+
+    ``narrowed`` (an upper bound), ``fifths_that_fit`` (the profile's verdict: small means
+    pinned down), whether it sits at the prior's edge, and the profile (best distance by fifth
+    of the prior).
     """
     rows = []
     for k, v in doc["identification"].items():
@@ -637,11 +651,12 @@ def predictive_check(
     calibrated: str | Path | None = None,
     overrides: dict | None = None,
 ) -> pd.DataFrame:
-    """Run the scenario with replicates drawing from the ensemble (fresh seeds: by default
-    spawned from the calibration's seed + 2; the search used the seed and the ensemble stage
-    seed + 1): each observed
-    figure against the simulated mean and 90% interval, which carry chance and parameter
-    uncertainty together; ``covered``: the observed value lies inside the interval.
+    """Run the scenario with replicates drawing from the ensemble, against each observed figure.
+
+    Fresh seeds: by default spawned from the calibration's seed + 2 (the search used the seed
+    and the ensemble stage seed + 1). Each observed figure is set against the simulated mean and
+    90% interval, which carry chance and parameter uncertainty together; ``covered``: the
+    observed value lies inside the interval.
     """
     from health_sim.experiments.scenario_runs import run_replicates
 

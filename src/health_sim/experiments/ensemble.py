@@ -28,9 +28,10 @@ DEFAULT = Path("params") / "calibrated" / "yangshan_2023.yaml"
 
 @dataclass(frozen=True)
 class Ensemble:
-    """Members (dotted-key parameter values) of a calibrated file, best first, and what its
-    provenance says: whether the members fit within tolerance, and the hash of the base
-    parameters they were fitted on.
+    """Members (dotted-key parameter values) of a calibrated file, best first, and what its provenance says.
+
+    Whether the members fit within tolerance, and the hash of the base parameters they were
+    fitted on.
     """
 
     path: Path
@@ -67,8 +68,9 @@ class Ensemble:
         return len(self.members)
 
     def draw(self, replicates: int, seed: int) -> list[int]:
-        """Member index of each replicate: a shuffle of the members (from ``seed``), repeated
-        as needed, so that few replicates still span the ensemble rather than its best.
+        """Member index of each replicate: a shuffle of the members (from ``seed``), repeated as needed.
+
+        So that few replicates still span the ensemble rather than its best.
         """
         g = np.random.default_rng(np.random.SeedSequence([seed, 0xE45E]))
         order: list[int] = []
@@ -116,13 +118,14 @@ def default_ensemble() -> Path | None:
 
 
 def check_ensemble(where: str, ensemble: Path, params) -> None:
-    """The calibrated file must exist and its members must be valid parameters of the base;
-    errors are one line starting with ``where`` (the spec file and key, or the flag).
+    """The calibrated file must exist and its members must be valid parameters of the base.
+
+    Errors are one line starting with ``where`` (the spec file and key, or the flag).
     """
     if not ensemble.exists():
         raise ParamsError(f"{where}: {ensemble}: no such file (write it with health-sim calibrate)")
     ens = load_ensemble(ensemble)
-    for trial, member in zip(ens.trials, ens.members):
+    for trial, member in zip(ens.trials, ens.members, strict=True):
         try:
             with_overrides(params, member)
         except ParamsError as e:

@@ -11,6 +11,7 @@ the warm-up is silent (it leaves no trace in the executed notebook).
 from __future__ import annotations
 
 import atexit
+import contextlib
 
 WARM_UP = "import health_sim.experiments.scenario_runs, health_sim.sim.model; health_sim.sim.model.warm_up()"
 """What a kernel runs at start-up, silently, before it is handed over: the imports, and the
@@ -58,10 +59,8 @@ def _discard() -> None:
 def shutdown_all() -> None:
     """Stop every kernel this process started (its worker is exiting)."""
     for km in list(_running):
-        try:
+        with contextlib.suppress(Exception):
             km.shutdown_kernel(now=True)
-        except Exception:
-            pass
     _running.clear()
     _discard()
 

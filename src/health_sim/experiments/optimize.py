@@ -44,7 +44,7 @@ from health_sim.experiments.sweep import (
     check_factors,
     check_memory,
     load_spec,
-    run_one,
+    run_point,
     sweep_targets,
 )
 from health_sim.experiments.targets import Target
@@ -57,6 +57,8 @@ _FINAL = [f"final:{k}" for k in COSTS]
 
 
 class Cost(Section):
+    """The ``cost`` section of an optimisation file: the price of a doctor-day at the grassroots (yuan)."""
+
     yuan_per_doctor_day: float = P(
         600.0,
         "Price of a doctor-day spent at the grassroots (salary, allowance and travel of a county doctor).",
@@ -67,6 +69,8 @@ class Cost(Section):
 
 
 class OptimizeSpec(Section):
+    """An optimisation file (params/optimize/*.yaml): base scenario, levers, targets and the search."""
+
     name: str = P(..., "Name; results go to outputs/optimize/<name>/.")
     base: str = P(..., "Base scenario file (relative to this file or the repository root).")
     levers: dict[str, Factor] = P(
@@ -146,7 +150,7 @@ def _evaluate(
     pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict
 ) -> pd.DataFrame:
     """The replicates of one lever mix, one row each (raises if a run fails)."""
-    futs = [pool.submit(run_one, str(base), dict(spec.run), levers, s, _FINAL, targets) for s in seeds]
+    futs = [pool.submit(run_point, str(base), dict(spec.run), levers, s, _FINAL, targets) for s in seeds]
     return pd.DataFrame([f.result() for f in futs])
 
 
@@ -157,9 +161,10 @@ def summarise_candidate(
     spec: OptimizeSpec,
     reference_oop: dict | None = None,
 ) -> dict:
-    """Probabilities of meeting each target, the costs, what patients pay, and feasibility
-    of one candidate. ``reference_oop``: the base's out-of-pocket per visit and per admission
-    (needed when the spec limits their rise).
+    """Probabilities of meeting each target, the costs, what patients pay, and feasibility of one candidate.
+
+    ``reference_oop``: the base's out-of-pocket per visit and per admission (needed when the spec
+    limits their rise).
     """
     out = {f"p:{t.name}": float(rows[f"met:{t.name}"].mean()) for t in targets}
     p_all = float((rows[[f"met:{t.name}" for t in targets]] == 1.0).all(axis=1).mean())
@@ -272,7 +277,7 @@ def _optimize(
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
             ref = pd.DataFrame(
-                [f.result() for f in [pool.submit(run_one, str(base), base_over, {}, s, _FINAL) for s in seeds]]
+                [f.result() for f in [pool.submit(run_point, str(base), base_over, {}, s, _FINAL) for s in seeds]]
             )
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
             valid = {k: (v if np.isfinite(v) else None) for k, v in reference.items()}  # valid JSON: NaN as null
@@ -331,8 +336,9 @@ def completed_trials(db: Path, name: str) -> int:
 
 
 def candidates(study, keys: list[str]) -> pd.DataFrame:
-    """One row per completed candidate: its levers, probabilities, costs, feasibility and
-    whether it is on the Pareto front of the feasible candidates.
+    """One row per completed candidate: levers, probabilities, costs, feasibility and Pareto membership.
+
+    ``pareto``: whether it is on the Pareto front of the feasible candidates.
     """
     import optuna
 

@@ -84,8 +84,9 @@ def _short(path: Path | str) -> str:
 
 
 def written_by(folder: Path) -> str | None:
-    """The kind of health_sim output ``folder`` is, from its manifest (or, for folders
-    written before manifests named their kind, from its file names); None if it is not one.
+    """The kind of health_sim output ``folder`` is, from its manifest; None if it is not one.
+
+    For folders written before manifests named their kind, the kind comes from their file names.
     (:func:`check_place` also requires that it holds nothing but what that kind writes.)
     """
     try:
@@ -110,8 +111,9 @@ def written_by(folder: Path) -> str | None:
 
 
 def check_place(final: Path, kind: str, *, force: bool = False, flag: str = "--out") -> None:
-    """Refuse ``final`` (one line naming it) if it is a file, or a folder that is not empty
-    and not a previous ``kind`` output, unless ``force``.
+    """Refuse ``final`` (one line naming it) if it is a file or a folder it may not replace, unless ``force``.
+
+    A folder may be replaced when it is empty or a previous ``kind`` output.
     """
     final = Path(final)
     if final.is_symlink():  # the swap would replace the link itself, not the folder it names
@@ -172,8 +174,9 @@ def _leftovers(final: Path) -> list[Path]:
 
 
 def clean_temps(folder: Path) -> None:
-    """Remove the temporary files and folders (``.NAME.tmp-PID...``) that killed processes
-    left directly in ``folder``.
+    """Remove the temporary files and folders that killed processes left directly in ``folder``.
+
+    Their names are ``.NAME.tmp-PID...``.
     """
     try:
         entries = list(Path(folder).iterdir())
@@ -185,9 +188,10 @@ def clean_temps(folder: Path) -> None:
 
 
 def recover(final: Path) -> None:
-    """Clean up after killed runs into ``final``: put back an old output whose swap was cut
-    between its two renames (file systems without an atomic exchange), and remove the
-    temporary folders of dead processes.
+    """Clean up after killed runs into ``final``.
+
+    Put back an old output whose swap was cut between its two renames (file systems without an
+    atomic exchange), and remove the temporary folders of dead processes.
     """
     final = Path(final)
     stale = _leftovers(final)
@@ -202,8 +206,10 @@ def recover(final: Path) -> None:
 
 
 def stage(final: Path, kind: str, *, force: bool = False, flag: str = "--out") -> Path:
-    """Check ``final`` (see :func:`check_place`), clean up after killed runs, and create this
-    run's temporary folder beside it (proving the place writable); returns that folder.
+    """Check ``final``, clean up after killed runs, and create this run's temporary folder beside it.
+
+    The check is :func:`check_place`; creating the folder proves the place writable. Returns
+    that folder.
     """
     final = Path(final)
     check_place(final, kind, force=force, flag=flag)
@@ -239,8 +245,9 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def commit(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by the finished folder ``tmp`` beside it, in one atomic step where
-    the system allows (else two renames, undone by :func:`recover` if cut between them).
+    """Replace ``final`` by the finished folder ``tmp`` beside it, in one atomic step where the system allows.
+
+    Else two renames, undone by :func:`recover` if cut between them.
     """
     tmp, final = Path(tmp), Path(final)
     if not final.exists():
@@ -294,8 +301,10 @@ def discard(tmp: Path | None) -> None:
 
 
 def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = False, flag: str = "--out") -> None:
-    """Refuse to overwrite ``path`` unless it is absent, health_sim's own (``owned(text of
-    its first 4 kB)``), or ``force``; refuse a folder, a missing parent or a parent that is a file.
+    """Refuse to overwrite ``path`` unless it is absent, health_sim's own, or ``force``.
+
+    It is health_sim's own when ``owned(text of its first 4 kB)``. A folder, a missing parent or
+    a parent that is a file is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -324,14 +333,16 @@ def check_file_place(path: Path, owned: Callable[[str], bool], *, force: bool = 
 
 
 class Claim:
-    """An exclusive claim on a folder for this process (``with claim(...) as c``); released
-    when the process ends, however it ends.
+    """An exclusive claim on a folder for this process (``with claim(...) as c``).
+
+    Released when the process ends, however it ends.
     """
 
     def __init__(self, folder: Path, fd: int):
         self.folder, self._fd = folder, fd
 
     def release(self) -> None:
+        """Release the claim now (close its lock file); later calls do nothing."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -352,9 +363,10 @@ def claim(
     differs: Callable[[dict, dict], str] | None = None,
     flag: str = "--out",
 ) -> Claim:
-    """Claim ``folder`` for a resumable ``kind`` (sweep, optimisation, calibration) whose
-    specification is ``made``: lock it for this process, then create ``spec.json``
-    atomically or check that the one there is the same specification.
+    """Claim ``folder`` for a resumable ``kind`` (sweep, optimisation, calibration) whose specification is ``made``.
+
+    Lock it for this process, then create ``spec.json`` atomically or check that the one there
+    is the same specification.
 
     Refused (one line): a file; a folder holding someone else's files (unless ``force``);
     a folder another process is filling now; a folder of another specification (``differs``

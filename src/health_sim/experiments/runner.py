@@ -21,8 +21,10 @@ from health_sim.sim.model import HealthSystemModel
 
 @dataclass
 class RunResult:
-    """What a run produced: KPIs (name -> value), a row a day, a row per township, a row
-    per calendar year, and the township centres' capability day by day.
+    """What a run produced: its KPIs and tables.
+
+    KPIs (name -> value), a row a day, a row per township, a row per calendar year, and the
+    township centres' capability day by day.
     """
 
     kpis: dict
@@ -36,10 +38,12 @@ class RunResult:
     manifest: dict = field(default_factory=dict)
 
     def write(self, out: str | Path, *, force: bool = False, staged: Path | None = None) -> Path:
-        """Write the outputs into folder ``out`` whole (a temporary folder beside it, then
-        an atomic swap; see :mod:`health_sim.experiments.outdir`). A folder holding anything but an
-        earlier run's output is refused unless ``force``; ``staged``: the temporary folder
-        that :func:`health_sim.experiments.outdir.stage` made before the run.
+        """Write the outputs into folder ``out`` whole.
+
+        A temporary folder beside it, then an atomic swap; see
+        :mod:`health_sim.experiments.outdir`. A folder holding anything but an earlier run's
+        output is refused unless ``force``; ``staged``: the temporary folder that
+        :func:`health_sim.experiments.outdir.stage` made before the run.
         """
         out = Path(out)
         kpis, undefined = json_kpis(self.kpis)
@@ -63,8 +67,9 @@ class RunResult:
 
 
 def json_kpis(kpis: dict) -> tuple[dict, dict[str, str]]:
-    """KPIs as JSON values (NaN becomes null) and, for each null, why: its denominator
-    (the part of its definition after '/') was zero in the run.
+    """KPIs as JSON values (NaN becomes null) and, for each null, why.
+
+    The reason: its denominator (the part of its definition after '/') was zero in the run.
     """
     from health_sim.sim.kpis import KPIS
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,10 @@ def smoke() -> bool:
 
 
 def scratch(name: str) -> Path | None:
-    """A fresh temporary folder for a notebook's sweep or study when the smallest designs
-    run (HEALTH_SIM_SMOKE=1), so that a test never resumes the leftovers of an earlier
-    model; None otherwise (the default folder under outputs/, which resumes).
+    """A fresh temporary folder for a notebook's sweep or study when the smallest designs run (HEALTH_SIM_SMOKE=1).
+
+    So that a test never resumes the leftovers of an earlier model; None otherwise (the default
+    folder under outputs/, which resumes).
     """
     import tempfile
 
@@ -50,9 +52,10 @@ _TYPES = {"str": (str,), "float": (int, float), "int": (int,), "bool": (bool,), 
 
 
 def check_parameters(notebook: str) -> None:
-    """In a notebook that papermill runs: refuse a parameter the notebook does not take, or
-    one of the wrong type, in one line naming it and the valid ones (papermill itself only
-    warns, and the notebook would run its defaults). Does nothing outside papermill.
+    """In a notebook that papermill runs: refuse a parameter the notebook does not take, or one of the wrong type.
+
+    The refusal is one line naming it and the valid ones (papermill itself only warns, and the
+    notebook would run its defaults). Does nothing outside papermill.
 
     ``notebook``: the notebook's path relative to the repository root, e.g.
     ``notebooks/scenario.ipynb``; its ``parameters`` cell is the list of what it takes.
@@ -142,15 +145,16 @@ class Replicates:
     capability: pd.DataFrame
 
     def write(self, out_dir: str | Path, extra: dict | None = None, *, force: bool = False) -> Path:
-        """Write the tables (parquet), a manifest and any ``extra`` files (name ->
-        writer(path)) into ``out_dir`` whole. A folder holding anything but an earlier
-        scenario output is refused (:class:`health_sim.experiments.outdir.OutputRefused`) unless ``force``.
+        """Write the tables (parquet), a manifest and any ``extra`` files (name -> writer(path)) into ``out_dir`` whole.
+
+        A folder holding anything but an earlier scenario output is refused
+        (:class:`health_sim.experiments.outdir.OutputRefused`) unless ``force``.
         """
         from health_sim.config.params import params_hash
         from health_sim.experiments.runner import provenance
 
         files = {
-            f"{n}.parquet": (lambda p, df=getattr(self, n): df.to_parquet(p, index=False))
+            f"{n}.parquet": partial(getattr(self, n).to_parquet, index=False)
             for n in ("kpis", "daily", "township", "annual", "capability")
         }
         manifest = {
@@ -221,7 +225,7 @@ def run_replicates(
         ensemble = load_ensemble(ensemble)
     members = ensemble.overrides(len(seeds), seed) if ensemble is not None else [(None, {})] * len(seeds)
     tables: dict[str, list] = {k: [] for k in ("kpis", "daily", "township", "annual", "capability")}
-    for r, (s, (trial, values)) in enumerate(zip(seeds, members)):
+    for r, (s, (trial, values)) in enumerate(zip(seeds, members, strict=True)):
         p = with_overrides(params, {**values, **over}) if values else params
         res = run(p, seed=s, progress=progress)
         tables["kpis"].append(

@@ -1,5 +1,6 @@
-"""The scenario suite: every params/scenarios/*.yaml through the papermill template, J at a
-time, then a scorecard against params/targets.yaml.
+"""The scenario suite: every params/scenarios/*.yaml through the papermill template, then a scorecard.
+
+The scenarios run J at a time; the scorecard is against params/targets.yaml.
 
 Each scenario's folder ``outputs/scenarios/<name>/`` holds the executed notebook, its
 tables and figures, and an HTML export. It is written beside its final place and swapped
@@ -29,6 +30,8 @@ TEMPLATE = Path("notebooks") / "scenario.ipynb"
 
 @dataclass
 class Outcome:
+    """How one scenario of the suite went: name, success, wall seconds and the first line of any error."""
+
     name: str
     ok: bool
     seconds: float
@@ -61,11 +64,12 @@ def _html(notebook: Path, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-def run_one(
+def run_scenario(
     root: str, scenario: str, scale: float, reps: int, seed: int, days: int, staged: str, final: str, ensemble: str = ""
 ) -> Outcome:
-    """Execute the template for one scenario into the staged folder ``staged`` (made by
-    :func:`health_sim.experiments.outdir.stage`), then swap it in at ``final``.
+    """Execute the template for one scenario into the staged folder ``staged``, then swap it in at ``final``.
+
+    ``staged`` is made by :func:`health_sim.experiments.outdir.stage`.
     """
     import papermill as pm
 
@@ -74,33 +78,32 @@ def run_one(
     executed, log_path = Path(f"{side}-executed.ipynb"), Path(f"{side}-kernel.log")
     t0 = time.perf_counter()
     error = ""
-    log = open(log_path, "wb")  # the kernel's own chatter goes here, not to the terminal
-    saved = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        pm.execute_notebook(
-            str(root_p / TEMPLATE),
-            str(executed),
-            cwd=str(root_p),
-            **PAPERMILL_OPTIONS,
-            parameters={
-                "scenario": str(scen),
-                "scale": scale,
-                "seed": seed,
-                "replicates": reps,
-                "days": days,
-                "out_dir": str(tmp),
-                "ensemble": ensemble,
-            },
-        )
-    except Exception as e:
-        error = f"{type(e).__name__}: {e}".strip()
-        if not error or len(error) > 4000:
-            error = error[:4000] or traceback.format_exc()[-4000:]
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        log.close()
+    with open(log_path, "wb") as log:  # the kernel's own chatter goes here, not to the terminal
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            pm.execute_notebook(
+                str(root_p / TEMPLATE),
+                str(executed),
+                cwd=str(root_p),
+                **PAPERMILL_OPTIONS,
+                parameters={
+                    "scenario": str(scen),
+                    "scale": scale,
+                    "seed": seed,
+                    "replicates": reps,
+                    "days": days,
+                    "out_dir": str(tmp),
+                    "ensemble": ensemble,
+                },
+            )
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}".strip()
+            if not error or len(error) > 4000:
+                error = error[:4000] or traceback.format_exc()[-4000:]
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     try:
         tmp.mkdir(exist_ok=True)
         shutil.move(str(log_path), tmp / "kernel.log")
@@ -260,7 +263,7 @@ def run_suite(
         ):
             futures = {
                 pool.submit(
-                    run_one,
+                    run_scenario,
                     str(root),
                     str(f),
                     scale,

@@ -1,5 +1,6 @@
-"""Replicated parameter sweeps: a design over levers and uncertain parameters, run in
-parallel, one row per run, resumable.
+"""Replicated parameter sweeps: a design over levers and uncertain parameters.
+
+Run in parallel, one row per run, resumable.
 
 A sweep file (params/sweeps/*.yaml) names a base scenario, the factors (dotted parameter
 keys with a range or a list of values), a design (grid; Latin hypercube via
@@ -80,6 +81,8 @@ class Factor(Section):
 
 
 class Design(Section):
+    """The ``design`` section of a sweep file: the method (grid, lhs, sobol, morris) and its size."""
+
     method: Literal["grid", "lhs", "sobol", "morris"] = P(
         "grid",
         (
@@ -100,6 +103,8 @@ class Design(Section):
 
 
 class SweepSpec(Section):
+    """A sweep file (params/sweeps/*.yaml): base scenario, factors, design, replicates, KPIs and targets."""
+
     name: str = P(..., "Name of the sweep; results go to outputs/sweeps/<name>/.")
     base: str = P(..., "Base scenario file (relative to the sweep file or the repository root).")
     factors: dict[str, Factor] = P(..., "Factors by dotted parameter key.")
@@ -164,8 +169,9 @@ class SweepSpec(Section):
 
 
 def with_changes(spec, changes: dict | None, path: Path):
-    """``spec`` with fields replaced by ``changes`` (dict fields such as ``run`` merged),
-    validated; a bad change is one ParamsError line naming ``changes`` and the key.
+    """``spec`` with fields replaced by ``changes`` (dict fields such as ``run`` merged), validated.
+
+    A bad change is one ParamsError line naming ``changes`` and the key.
     """
     if not changes:
         return spec
@@ -176,8 +182,9 @@ def with_changes(spec, changes: dict | None, path: Path):
 
 
 def load_spec(model: type, path: str | Path, changes: dict | None = None):
-    """Read a spec file (sweep, optimisation, calibration) into ``model`` with ``changes``
-    applied; return it and its base scenario file, which must exist.
+    """Read a spec file (sweep, optimisation, calibration) into ``model`` with ``changes`` applied.
+
+    Return it and its base scenario file, which must exist.
     """
     path = Path(path)
     spec = with_changes(validate_file(model, path), changes, path)
@@ -210,8 +217,10 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
 
 
 def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
-    """Every factor must be a real parameter, valid at both ends and inside its range (a
-    whole-number parameter needs ``integer: true``); else one line naming ``section.key``.
+    """Every factor must be a real parameter, valid at both ends and inside its range.
+
+    A whole-number parameter needs ``integer: true``. A factor that fails is one line naming
+    ``section.key``.
     """
     try:
         with_run = with_overrides(params, dict(run))
@@ -227,7 +236,7 @@ def check_factors(path: Path, section: str, params, run: dict, factors: dict[str
         )
         for v in probe:
             try:
-                with_overrides(params, {**run, key: int(round(v)) if f.integer else v})
+                with_overrides(params, {**run, key: round(v) if f.integer else v})
             except ParamsError as e:
                 raise ParamsError(f"{path}: {section}.{key}: {str(e).split(': ', 1)[-1]}") from None
 
@@ -242,8 +251,10 @@ def sweep_members(spec: SweepSpec, path: str | Path) -> list[tuple[int | None, d
 
 
 def sweep_targets(spec, path: str | Path) -> list[Target]:
-    """The targets a sweep (or optimisation) judges: names looked up in its targets file
-    (unknown names are one-line errors), or targets written out in the spec.
+    """The targets a sweep (or optimisation) judges.
+
+    Names looked up in its targets file (unknown names are one-line errors), or targets written
+    out in the spec.
     """
     import difflib
 
@@ -273,9 +284,10 @@ def sweep_targets(spec, path: str | Path) -> list[Target]:
 
 
 def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Target]) -> dict:
-    """A run's row: the named KPIs (whole run; a name ``final:<kpi>``: the value in the
-    run's last calendar year) and, for each target, ``met:<name>``
-    (1, 0, or NaN when the run does not cover the target's year).
+    """A run's row: the named KPIs and, for each target, ``met:<name>``.
+
+    The KPIs are over the whole run; a name ``final:<kpi>`` gives the value in the run's last
+    calendar year. ``met:<name>`` is 1, 0, or NaN when the run does not cover the target's year.
     """
     last = annual.loc[annual["year"].idxmax()]
     row = {}
@@ -284,7 +296,7 @@ def record(kpis: dict, annual: pd.DataFrame, names: list[str], targets: list[Tar
         row[name] = kpis.get(name, np.nan) if k == name else (float(last[k]) if k in last.index else np.nan)
     if targets:
         judged = score(annual, targets)
-        row |= {f"met:{t}": float(s) for t, s in zip(judged["target"], judged["share_met"])}
+        row |= {f"met:{t}": float(s) for t, s in zip(judged["target"], judged["share_met"], strict=True)}
     return row
 
 
@@ -316,7 +328,7 @@ def design_points(spec: SweepSpec) -> pd.DataFrame:
                 salib_problem(spec), spec.design.samples, num_levels=spec.design.morris_levels, seed=spec.seed
             )
         pts = pd.DataFrame(x, columns=keys)
-    for k, f in zip(keys, fs):
+    for k, f in zip(keys, fs, strict=True):
         if f.integer:
             pts[k] = pts[k].round().astype(int)
     pts.insert(0, "point", np.arange(len(pts)))
@@ -324,6 +336,7 @@ def design_points(spec: SweepSpec) -> pd.DataFrame:
 
 
 def salib_problem(spec: SweepSpec) -> dict:
+    """The SALib problem of a sweep: the factors' names and [low, high] bounds."""
     keys = list(spec.factors)
     return {"num_vars": len(keys), "names": keys, "bounds": [[spec.factors[k].low, spec.factors[k].high] for k in keys]}
 
@@ -332,8 +345,8 @@ def _native(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], targets: list[Target] = ()) -> dict:
-    """One run in a worker: its row (KPIs, targets met, seconds), or raises.
+def run_point(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str], targets: list[Target] = ()) -> dict:
+    """One run of a design point in a worker: its row (KPIs, targets met, seconds), or raises.
 
     The burn-in is shared between runs of the same seed in this process when the levers
     allow it (:mod:`health_sim.experiments.warmstart`); the results are the same either way.
@@ -348,7 +361,7 @@ def run_one(base: str, run_over: dict, factors: dict, seed: int, kpis: list[str]
     return row | {"seconds": round(time.perf_counter() - t0, 3)}
 
 
-def run_one_notebook(
+def run_point_notebook(
     root: str,
     base: str,
     run_over: dict,
@@ -415,9 +428,10 @@ def done_runs(runs: Path) -> dict[tuple[int, int], str]:
 
 
 def default_out(spec, as_written, kind: str = "sweeps") -> Path:
-    """outputs/<kind>/<name> for the specification as written in its file (``as_written``),
-    or <name>-<hash> when changes made it another one (changes that change nothing, or only
-    the number of trials, keep the plain folder).
+    """outputs/<kind>/<name> for the specification as written in its file (``as_written``).
+
+    Or <name>-<hash> when changes made it another one (changes that change nothing, or only the
+    number of trials, keep the plain folder).
     """
     folder = outputs_root() / kind
     a, b = (
@@ -431,10 +445,11 @@ def default_out(spec, as_written, kind: str = "sweeps") -> Path:
 
 
 def claim(out: Path, spec, base: Path, targets: list[Target], kind: str = "sweep", force: bool = False):
-    """Claim folder ``out`` for this specification (:func:`health_sim.experiments.outdir.claim`): locked
-    while this process fills it, ``spec.json`` created atomically; a folder of another
-    specification (or base scenario), one another process is filling, or one holding
-    files health_sim did not write is refused in one line. Returns the claim (a context manager).
+    """Claim folder ``out`` for this specification (:func:`health_sim.experiments.outdir.claim`).
+
+    Locked while this process fills it, ``spec.json`` created atomically; a folder of another
+    specification (or base scenario), one another process is filling, or one holding files
+    health_sim did not write is refused in one line. Returns the claim (a context manager).
     """
     from health_sim.config.params import params_hash
     from health_sim.experiments.outdir import claim as claim_folder
@@ -472,17 +487,20 @@ def design_size(spec: SweepSpec) -> int:
 
 
 def seconds_per_run(params) -> float:
-    """A rough time of one run on one core of this kind of machine (seconds): measured
-    about 4 s for a full-scale county-year with its year of burn-in (benchmarks/county_year.py).
+    """A rough time of one run on one core of this kind of machine (seconds).
+
+    Measured about 4 s for a full-scale county-year with its year of burn-in
+    (benchmarks/county_year.py).
     """
     residents = params.county.population * params.run.scale
     return 0.3 + 4.0 * residents / 367_175 * (params.run.days + params.run.burn_in_days) / 730
 
 
 def check_memory(where: str, params, factors: dict, pool) -> None:
-    """Refuse, in one line, more workers of ``pool`` than this machine's memory holds runs of
-    ``params`` at the largest scale a factor gives them. An existing Dask cluster is not
-    checked: its memory is on its own machines.
+    """Refuse, in one line, more workers of ``pool`` than this machine's memory holds runs of ``params``.
+
+    Runs at the largest scale a factor gives them. An existing Dask cluster is not checked: its
+    memory is on its own machines.
     """
     from health_sim.config.params import available_memory, memory_needed
 
@@ -587,7 +605,7 @@ def run_sweep(
                 for point, rep in todo:
                     if via == "api":
                         fut = pool.submit(
-                            run_one,
+                            run_point,
                             str(base),
                             {**members[rep][1], **spec.run},
                             factor_values[point],
@@ -598,7 +616,7 @@ def run_sweep(
                     else:
                         nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
                         fut = pool.submit(
-                            run_one_notebook,
+                            run_point_notebook,
                             str(repo_root()),
                             str(Path(base).resolve()),
                             {**members[rep][1], **spec.run},

@@ -23,6 +23,8 @@ OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
 
 class Target(Section):
+    """One policy target: a KPI, a comparison with a threshold, the year by which it must hold, its source."""
+
     name: str = P(..., "Short name of the target.")
     kpi: str = P(..., "KPI it is judged on (see `health-sim kpis`; parts as name.part).")
     op: Literal[">=", "<=", ">", "<"] = P(">=", "Comparison of the KPI with the threshold.")
@@ -52,6 +54,8 @@ class Target(Section):
 
 
 class Targets(BaseModel):
+    """A targets file (params/targets.yaml): at least one target, names unique."""
+
     model_config = Section.model_config
     targets: list[Target] = Field(min_length=1)
 

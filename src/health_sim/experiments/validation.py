@@ -56,8 +56,10 @@ OBSERVED_CHANGES = {
 
 @dataclass(frozen=True)
 class Setting:
-    """How big the validation runs are: share of residents, replicates, base seed, and an
-    optional calibrated file whose ensemble the replicates draw parameters from.
+    """How big the validation runs are.
+
+    Share of residents, replicates, base seed, and an optional calibrated file whose ensemble
+    the replicates draw parameters from.
     """
 
     scale: float = 0.05
@@ -180,9 +182,11 @@ def township_minutes(params: Params, seed: int) -> pd.DataFrame:
 
 
 def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFrame]:
-    """The cross-section of townships (township-centre visits per resident against hours to
-    the county hospitals: relative change per hour) and the money value of 30 minutes of
-    travel implied by the choice weights. Returns the comparisons and the township table.
+    """The distance experiments: a cross-section of townships, and the money value of travel time.
+
+    The cross-section of townships (township-centre visits per resident against hours to the
+    county hospitals: relative change per hour) and the money value of 30 minutes of travel
+    implied by the choice weights. Returns the comparisons and the township table.
     """
     reps = _runs(setting)
     p = reps.params
@@ -221,8 +225,10 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
 
 
 def contract_experiments(setting: Setting) -> dict[str, dict]:
-    """First trips to the grassroots: contracted minus other residents in the baseline (raw),
-    and everyone contracted minus no one contracted (the model's causal effect).
+    """First trips to the grassroots: contracted residents against the others.
+
+    Contracted minus other residents in the baseline (raw), and everyone contracted minus no one
+    contracted (the model's causal effect).
     """
     base = _runs(setting).kpis
     everyone = _runs(setting, {"population.contract_rate": 1.0}).kpis
@@ -312,6 +318,7 @@ def verdict(
 
 def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
     """One row per evidence item: what was published, what the model gives, and the verdict.
+
     Items with no model result are listed with the reason in ``how``.
     """
     rows = []

@@ -27,8 +27,10 @@ _starting: list = []
 
 
 def when_work_starts(fn) -> None:
-    """Call ``fn()`` when a pool is about to take work, that is once every check of the
-    command has passed (the command line prints its held-back warnings then).
+    """Call ``fn()`` when a pool is about to take work.
+
+    That is once every check of the command has passed (the command line prints its held-back
+    warnings then).
     """
     if fn not in _starting:
         _starting.append(fn)
@@ -49,8 +51,10 @@ class Interrupted(Exception):
 
 
 class _DropInterrupted:
-    """A logging filter for Optuna's logger: a trial stopped by Ctrl-C is not a failure to
-    report with a traceback (the command says in one line what was saved).
+    """A logging filter for Optuna's logger that drops the report of a trial stopped by Ctrl-C.
+
+    Such a trial is not a failure to report with a traceback (the command says in one line what
+    was saved).
     """
 
     def __init__(self):
@@ -90,8 +94,9 @@ def _watch_parent(parent: int) -> None:
 
 
 def worker_init(parent: int | None = None) -> None:
-    """Run at the start of every worker: ignore Ctrl-C, exit when ``parent`` is gone, and
-    leave parameter warnings to the main process (which gave them once, before the runs).
+    """Run at the start of every worker: ignore Ctrl-C and exit when ``parent`` is gone.
+
+    Parameter warnings are left to the main process (which gave them once, before the runs).
     """
     import warnings
 
@@ -118,10 +123,12 @@ _TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
 
 
 def _quiet_tracker() -> None:
-    """Workers stopped by Ctrl-C cannot release the locks they made (tqdm makes one); the
-    resource tracker releases them at the end and says so on stderr, over the one line that
-    tells the researcher what was saved. Its warning is silenced (the tracker process takes
-    its warning options from this one's when it starts).
+    """Silence the resource tracker's warning about the locks of workers stopped by Ctrl-C.
+
+    Workers stopped by Ctrl-C cannot release the locks they made (tqdm makes one); the resource
+    tracker releases them at the end and says so on stderr, over the one line that tells the
+    researcher what was saved. Its warning is silenced (the tracker process takes its warning
+    options from this one's when it starts).
     """
     if _TRACKER_QUIET not in sys.warnoptions:
         sys.warnoptions.append(_TRACKER_QUIET)
@@ -129,8 +136,9 @@ def _quiet_tracker() -> None:
 
 @contextmanager
 def process_pool(workers: int):
-    """A local process pool (spawned workers; see the module's docstring). On any
-    exception, Ctrl-C included, its workers are stopped at once rather than awaited.
+    """A local process pool (spawned workers; see the module's docstring).
+
+    On any exception, Ctrl-C included, its workers are stopped at once rather than awaited.
     """
     _quiet_tracker()
     work_starts()
@@ -146,9 +154,11 @@ def process_pool(workers: int):
 
 
 class Pool:
-    """A concurrent.futures executor: a local process pool, or Dask (a LocalCluster bound to
-    the loopback interface, with no dashboard unless ``dashboard`` gives an address, or the
-    scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on securing one).
+    """A concurrent.futures executor: a local process pool, or Dask.
+
+    Dask: a LocalCluster bound to the loopback interface, with no dashboard unless ``dashboard``
+    gives an address, or the scheduler at ``scheduler``, e.g. tcp://host:8786; see the README on
+    securing one.
     """
 
     def __init__(self, executor: str, workers: int, scheduler: str | None, dashboard: str | None = None):
@@ -168,10 +178,8 @@ class Pool:
 
             if importlib.util.find_spec("bokeh") is None:
                 raise ParamsError(
-                    (
-                        "--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this "
-                        "environment)"
-                    )
+                    "--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1' into this "
+                    "environment)"
                 )
         self._client = self._cluster = self._local = None
 

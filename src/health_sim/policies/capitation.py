@@ -1,5 +1,6 @@
-"""Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用):
-the community refers recovering inpatients down sooner and follows chronic patients up more.
+"""Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用).
+
+The community refers recovering inpatients down sooner and follows chronic patients up more.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from health_sim.policies.state import PolicyState
 
 
 class Capitation(Lever):
-    """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用)."""
+    """Capitation to the county medical community with surplus retention (按人头打包付费, 结余留用).
+
+    While i > 0 the medical community's budget accrues; `capitation_surplus` = the budget minus
+    the community's fund spending on the days capitation is paid (counter
+    `fund_community_capitated`; an account without feedback). Incentive = i x retention:
+    downward referral x (1 + incentive x downward_response); every chronic follow-up at village
+    and township gets + incentive x followup_response utility.
+    """
 
     budget_per_resident_year: float = P(
         580.0,
@@ -43,6 +51,7 @@ class Capitation(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Switch capitation on; the retained surplus raises downward referral and chronic follow-up utility."""
         if (i := self.intensity(date)) > 0:
             state.capitation = i
             incentive = i * self.surplus_retention

@@ -1,5 +1,6 @@
-"""Circuit guidance (巡回指导): county medical teams rotating across the township centres. Its
-mechanism, shared with stationed support, is :class:`~health_sim.policies.sinking.Sinking`.
+"""Circuit guidance (巡回指导): county medical teams rotating across the township centres.
+
+Its mechanism, shared with stationed support, is :class:`~health_sim.policies.sinking.Sinking`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from health_sim.policies.stationed import hospital_staff
 
 
 class Circuit(Lever):
-    """Circuit guidance (巡回指导): county medical teams rotating across the township centres."""
+    """Circuit guidance (巡回指导): county medical teams rotating across the township centres.
+
+    Teams of county people's doctors (internal/general, emergency/cardiology, surgery in turn)
+    stay at a township centre, then move to the next; teams start 13 // teams centres apart.
+    Lift and retained lift as for stationed (built up with `stationed.mentoring_days`, decay at
+    `stationed.retained_decay_per_year`, no effort factor); teams at full size whenever i > 0.
+    Circuit moves call home and re-post only the teams, not the stationed doctors.
+    """
 
     teams: int = P(
         0,
@@ -41,6 +49,7 @@ class Circuit(Lever):
     )
 
     def problems(self, name: str, params) -> list[tuple[tuple, str]]:
+        """More doctors on circuit (teams x team size) than the county people's hospital has, when enabled."""
         staff = hospital_staff(params)["county_people"]
         if self.enabled and self.teams * self.team_size > staff:
             return [

@@ -10,7 +10,12 @@ from health_sim.policies.state import PolicyState
 
 
 class DRG(Lever):
-    """DRG/DIP for inpatients: a fixed payment per case."""
+    """DRG/DIP for inpatients: a fixed payment per case.
+
+    Stays at county and city x (1 - i(1 - factor)); downward referral x (1 + i(factor - 1));
+    admission bills move from fee-for-service (proportional to the stay) to price_factor x the
+    mean price per case.
+    """
 
     length_of_stay_factor: float = P(
         0.85,
@@ -36,6 +41,7 @@ class DRG(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Put inpatients on DRG terms: a fixed payment per case, shorter stays, more downward referral."""
         if (i := self.intensity(date)) > 0:
             state.drg = i
             state.drg_price_factor = self.price_factor

@@ -10,7 +10,11 @@ from health_sim.policies.state import PolicyState
 
 
 class Gatekeeping(Lever):
-    """A lower reimbursement rate for county and city care without a formal referral."""
+    """A lower reimbursement rate for county and city care without a formal referral.
+
+    Outpatient and inpatient rates at county and city hospitals are cut by i x reduction for
+    patients without a formal referral; the choice's expected cost uses this rate.
+    """
 
     unreferred_reduction: Rate = P(
         0.2,
@@ -20,4 +24,5 @@ class Gatekeeping(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Cut the reimbursement rate at county and city hospitals for patients without a referral."""
         state.unreferred_cut = self.intensity(date) * self.unreferred_reduction

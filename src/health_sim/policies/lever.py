@@ -1,5 +1,6 @@
-"""What every lever is: a parameter section that is off by default, starts on a date and
-ramps up, and acts through two hooks.
+"""What every lever is: a parameter section that is off by default, starts on a date and ramps up.
+
+It acts through two hooks.
 
 A lever is one class holding its parameters (fields with units and sources, collected into
 the schema by :mod:`health_sim.policies.registry`) and its effect (Starsim's intervention
@@ -61,8 +62,9 @@ class Lever(Section):
         """Close this lever's share of the grassroots' capability gaps on ``date`` (default: none)."""
 
     def problems(self, name: str, params) -> list[tuple[tuple, str]]:
-        """Settings this lever allows key by key but that make no sense with the rest of
-        ``params``: (location, message) pairs (default: none).
+        """Settings this lever allows key by key but that make no sense with the rest of ``params``.
+
+        As (location, message) pairs (default: none).
         """
         return []
 

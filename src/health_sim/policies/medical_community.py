@@ -1,5 +1,7 @@
-"""Close-knit county medical community (紧密型县域医共体): one drug list (chronic follow-up at the
-grassroots) and shared lab and imaging (serious episodes at township centres).
+"""Close-knit county medical community (紧密型县域医共体).
+
+One drug list (chronic follow-up at the grassroots) and shared lab and imaging (serious episodes
+at township centres).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ if TYPE_CHECKING:
 
 
 class MedicalCommunity(Lever):
-    """Close-knit county medical community (紧密型县域医共体)."""
+    """Close-knit county medical community (紧密型县域医共体).
+
+    One drug list: village and township close i x drug_list_lift of the gap for chronic
+    follow-up. Shared lab and imaging: township centres close i x lab_lift for serious episodes.
+    """
 
     unified_drug_list: bool = P(
         True, "The grassroots stocks what the county hospital prescribes.", unit="bool", source="DOMAIN"
@@ -35,6 +41,7 @@ class MedicalCommunity(Lever):
     )
 
     def close_gaps(self, gaps: Gaps, date: dt.date, run: PolicyRun) -> None:
+        """Close the grassroots' chronic gap (one drug list) and the centres' serious gap (shared lab, imaging)."""
         if (i := self.intensity(date)) > 0:
             if self.unified_drug_list:
                 gaps.close(gaps.grassroots, ("chronic",), i * self.drug_list_lift)

@@ -1,5 +1,7 @@
-"""Two-way referral: a green channel and reserved slots at the county hospitals, more formal referral
-from the grassroots, tracked returns (closed loop) and more downward referral.
+"""Two-way referral: green channel, reserved slots, formal referral, closed loop, downward referral.
+
+A green channel and reserved slots at the county hospitals, more formal referral from the
+grassroots, tracked returns (closed loop) and more downward referral.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from health_sim.policies.state import PolicyState
 
 
 class ReferralSystem(Lever):
-    """Two-way referral: green channel, reserved slots, closed loop, downward referral."""
+    """Two-way referral: green channel, reserved slots, closed loop, downward referral.
+
+    Formal referral from the grassroots x (1 + i(factor - 1)); referred patients skip the county
+    and city queue; county hospitals close i x reserved share of capacity to the open queue;
+    tracked share rises from 0.3 towards 0.95 by i; downward referral x (1 + i(factor - 1)).
+    """
 
     green_channel: bool = P(True, "Referred patients skip the county hospitals' queue.", unit="bool", source="DOMAIN")
     formal_referral_factor: float = P(
@@ -39,6 +46,7 @@ class ReferralSystem(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Set the green channel, formal referral, reserved slots, closed-loop tracking and downward referral."""
         if (i := self.intensity(date)) > 0:
             state.green_channel = i * float(self.green_channel)
             state.formal_referral_factor = 1.0 + i * (self.formal_referral_factor - 1.0)

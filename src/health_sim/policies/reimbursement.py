@@ -1,5 +1,6 @@
-"""Reimbursement gap between levels: higher outpatient and inpatient rates at the grassroots,
-lower at county and city hospitals (changes added to the insurance section's rates).
+"""Reimbursement gap between levels: higher rates at the grassroots, lower at county and city hospitals.
+
+Outpatient and inpatient rates; the changes are added to the insurance section's rates.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ _HOSPITALS = [Level.COUNTY, Level.CITY]
 
 
 class Reimbursement(Lever):
-    """The gap in reimbursement between levels (changes added to the insurance section's rates)."""
+    """The gap in reimbursement between levels (changes added to the insurance section's rates).
+
+    Adds i x increase to outpatient rates at village and township and inpatient rates at
+    township; subtracts i x decrease at county and city (clipped to [0, 1]). Changes bills and
+    the choice's expected cost.
+    """
 
     outpatient_grassroots_increase: Rate = P(
         0.0,
@@ -41,6 +47,7 @@ class Reimbursement(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Add this lever's changes (rate points) to the outpatient and inpatient reimbursement rates by level."""
         if (i := self.intensity(date)) > 0:
             state.reimbursement_delta_outpatient[_GRASSROOTS] += i * self.outpatient_grassroots_increase
             state.reimbursement_delta_outpatient[_HOSPITALS] -= i * self.outpatient_hospital_decrease

@@ -1,5 +1,6 @@
-"""Salary reform, the two allowances (两个允许): performance pay lifts grassroots staff's effort
-(capability) and retention (capacity).
+"""Salary reform, the two allowances (两个允许): performance pay for grassroots staff.
+
+Performance pay lifts grassroots staff's effort (capability) and retention (capacity).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ if TYPE_CHECKING:
 
 
 class SalaryReform(Lever):
-    """Salary reform "two allowances" (两个允许): performance pay for grassroots staff."""
+    """Salary reform "two allowances" (两个允许): performance pay for grassroots staff.
+
+    Village clinics and township centres close min(1, i x effort_lift x share) of their gap for
+    all kinds (effort_lift is per unit of performance-pay share: about 0.1 of the gap at share
+    0.3); their capacity x (1 + i x retention_response x share).
+    """
 
     performance_pay_share: Rate = P(
         0.3, "Share of grassroots pay that is performance pay.", unit="share", source="assumption"
@@ -40,10 +46,12 @@ class SalaryReform(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Raise grassroots capacity through retention: a factor of 1 + intensity x response x pay share."""
         state.grassroots_capacity_factor = (
             1.0 + self.intensity(date) * self.retention_response * self.performance_pay_share
         )
 
     def close_gaps(self, gaps: Gaps, date: dt.date, run: PolicyRun) -> None:
+        """Close the grassroots' gap for every episode kind through effort (performance pay)."""
         if (i := self.intensity(date)) > 0:
             gaps.close(gaps.grassroots, KINDS, min(1.0, i * self.effort_lift * self.performance_pay_share))

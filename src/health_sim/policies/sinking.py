@@ -54,6 +54,7 @@ class Sinking:
 
     @property
     def active(self) -> bool:
+        """Whether either lever, stationed support or circuit guidance, is enabled."""
         return self.st.enabled or self.ci.enabled
 
     def _pool(self, ftype: str) -> dict[str, list]:

@@ -1,5 +1,6 @@
-"""Stationed support (驻点帮扶): county and city doctors posted to township centres for months,
-whoever is free (untargeted) or by each centre's order (点单式派医). Its mechanism, shared with
+"""Stationed support (驻点帮扶): county and city doctors posted to township centres for months.
+
+Whoever is free (untargeted) or by each centre's order (点单式派医). Its mechanism, shared with
 circuit guidance, is :class:`~health_sim.policies.sinking.Sinking`.
 """
 
@@ -13,7 +14,17 @@ from health_sim.policies.lever import Lever
 
 
 class Stationed(Lever):
-    """Stationed support (驻点帮扶): county/city doctors posted to township centres for months."""
+    """Stationed support (驻点帮扶): county/city doctors posted to township centres for months.
+
+    Each period, ceil(doctors a year x period / 365 x i) doctors of the county people's (and
+    city) hospital are posted to township centres: the hospital loses their capacity, the centre
+    gains it and their specialty. Stationed postings turn over each period, independently of
+    circuit moves. While present each closes lift x effort of the centre's gap for his
+    specialty; a retained lift approaches mentoring_retention x lift (time constant
+    mentoring_days) and decays at retained_decay_per_year after. *ordered*: centres with most
+    unresolved episodes first, each gets the specialty its record lacks most; *untargeted*:
+    centres in rotation, specialty in proportion to free doctors.
+    """
 
     doctors_per_year_county: int = P(
         0,
@@ -84,6 +95,7 @@ class Stationed(Lever):
         return math.ceil(per_year * self.period_days / 365)
 
     def problems(self, name: str, params) -> list[tuple[tuple, str]]:
+        """Postings the hospitals cannot staff: more doctors a year, or away at once, than they have."""
         if not self.enabled:
             return []
         out = []
@@ -111,6 +123,5 @@ class Stationed(Lever):
 def hospital_staff(params) -> dict[str, int]:
     """Doctors of the county people's hospital and the city hospital."""
     return {
-        ft: int(round(sum(getattr(params.facilities, ft).doctors.values())))
-        for ft in ("county_people", "city_tertiary")
+        ft: round(sum(getattr(params.facilities, ft).doctors.values())) for ft in ("county_people", "city_tertiary")
     }

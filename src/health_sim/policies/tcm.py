@@ -1,5 +1,6 @@
-"""TCM services at township TCM halls (国医堂) and village clinics: more grassroots visits receive
-TCM services, and village clinics offer TCM.
+"""TCM services at township TCM halls (国医堂) and village clinics.
+
+More grassroots visits receive TCM services, and village clinics offer TCM.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from health_sim.policies.state import PolicyState
 
 
 class TCMServices(Lever):
-    """TCM services at township TCM halls (国医堂) and village clinics."""
+    """TCM services at township TCM halls (国医堂) and village clinics.
+
+    The share of grassroots minor and chronic visits with TCM services rises from 0.48 by i x
+    uptake_increase (cap 1); village clinics count the TCM specialty as present (factor 1
+    instead of 0.6 for TCM episodes).
+    """
 
     uptake_increase: Rate = P(
         0.15,
@@ -25,6 +31,7 @@ class TCMServices(Lever):
     )
 
     def set_state(self, state: PolicyState, date: dt.date) -> None:
+        """Raise the grassroots' TCM uptake (at most 1) and let village clinics offer TCM while on."""
         if (i := self.intensity(date)) > 0:
             state.tcm_uptake = min(1.0, state.tcm_uptake + i * self.uptake_increase)
         state.village_tcm = self.village_tcm and self.intensity(date) > 0

@@ -1,5 +1,7 @@
-"""Training of grassroots staff: village-doctor sessions, rotation training of township staff at
-the county hospital, and new techniques carried to township centres.
+"""Training of grassroots staff.
+
+Village-doctor sessions, rotation training of township staff at the county hospital, and new
+techniques carried to township centres.
 
 The lever's mechanism is :class:`Skills`, the lasting skills it builds (one per run); they
 close a share of the grassroots' capability gap (:meth:`Training.close_gaps`).
@@ -21,7 +23,16 @@ if TYPE_CHECKING:
 
 
 class Training(Lever):
-    """Training: village-doctor sessions, rotation training of grassroots staff, new techniques."""
+    """Training: village-doctor sessions, rotation training of grassroots staff, new techniques.
+
+    The trained share of village doctors grows by i x sessions x doctors per session / village
+    doctors a year (towards 1) and fades at skill_decay; clinics close village_lift x share of
+    the gap for minor, chronic, serious. Township staff not trained in the last 5 years are
+    rotation-trained at i x rotation_share a year and count for 5 years (a 5-year ring of daily
+    cohorts; at 0.32 a year the share reaches 1 - exp(-0.32 x 5) = 0.80 after 5 years); centres
+    close rotation_lift x share for all kinds. Techniques accrue evenly over the 13 centres and
+    close 1 - (1 - technique_lift)^n for serious and admission, for good.
+    """
 
     village_sessions_per_year: float = P(
         0.0,
@@ -79,6 +90,7 @@ class Training(Lever):
     )
 
     def close_gaps(self, gaps: Gaps, date: dt.date, run: PolicyRun) -> None:
+        """Close the grassroots' gaps by the skills built so far: village training, rotation, new techniques."""
         if self.enabled:
             skills = run.skills
             gaps.close(gaps.village, ("minor", "chronic", "serious"), self.village_lift * skills.village_trained)

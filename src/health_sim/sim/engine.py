@@ -152,8 +152,9 @@ def _diagnose(people, r, bits, found):
 
 @jit
 def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy, books):
-    """Simulate the day ``d`` (clock) of the residents ``ids`` who fell ill (``u_arrival``: their illness
-    uniforms). Returns the residents whose diagnoses changed (their risks need recomputing).
+    """Simulate the day ``d`` (clock) of the residents ``ids`` who fell ill (``u_arrival``: their illness uniforms).
+
+    Returns the residents whose diagnoses changed (their risks need recomputing).
     """
     n_all = ids.size
     found = Found(
@@ -167,8 +168,9 @@ def day_of_episodes(d, seed, ids, u_arrival, people, sites, choice, care, policy
 
 @jit
 def _begin(d, seed, ids, u_arrival, people, policy, tally):
-    """Stage 1, the episodes begin: their kinds; online consultations end some minor ones
-    without a trip. Returns the residents and kinds of the episodes that go on.
+    """Stage 1, the episodes begin: their kinds; online consultations end some minor ones without a trip.
+
+    Returns the residents and kinds of the episodes that go on.
     """
     n_all = ids.size
     key_online = crn.key(seed, crn.ONLINE, d, 0)
@@ -190,8 +192,10 @@ def _begin(d, seed, ids, u_arrival, people, policy, tally):
 
 @jit
 def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
-    """Stage 2: each episode's severity, specialty and facility columns, and the utility of each
-    column (fixed for the day). Returns the day's :data:`Episodes` and the utilities (n, columns).
+    """Stage 2: each episode's severity, specialty and facility columns, and the utility of each column.
+
+    The utilities are fixed for the day. Returns the day's :data:`Episodes` and the utilities
+    (n, columns).
     """
     n = rid.size
     key_sev, key_spec = crn.key(seed, crn.SEVERITY, d, 0), crn.key(seed, crn.SPECIALTY, d, 0)
@@ -225,8 +229,10 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
 
 @jit
 def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, found):
-    """Stage 3: up to four passes; in each, every patient still seeking care chooses (or goes
-    where a formal referral sends him), then the pass's visits are made (:func:`_visits`).
+    """Stage 3: up to four passes of choosing and visiting.
+
+    In each, every patient still seeking care chooses (or goes where a formal referral sends
+    him), then the pass's visits are made (:func:`_visits`).
     """
     tally = books.tally
     n = eps.rid.size
@@ -251,8 +257,9 @@ def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, foun
 
 @jit
 def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally):
-    """Choose: each active patient picks a column (or stays home, or gives up after a first
-    trip); those who go are written to ``go``. Returns how many go.
+    """Choose: each active patient picks a column (or stays home, or gives up after a first trip).
+
+    Those who go are written to ``go``. Returns how many go.
     """
     key_choice = crn.key(seed, crn.CHOICE, d, p)
     n_go = 0
@@ -272,11 +279,11 @@ def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, ta
 
 @jit
 def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, buf, found):
-    """One pass of visits (episodes ``trip``), stage by stage, each a loop over the pass's visits
-    in order: treat (resolved or not), admit (free beds), pay, count, treat further (TCM,
-    diagnoses, follow-up, screening), learn, stay in a bed, refer. A resident has at most one
-    visit a pass, so each resident meets the stages in this order. Returns the mask of those
-    still unresolved.
+    """One pass of visits (episodes ``trip``), stage by stage, each a loop over the pass's visits in order.
+
+    Treat (resolved or not), admit (free beds), pay, count, treat further (TCM, diagnoses,
+    follow-up, screening), learn, stay in a bed, refer. A resident has at most one visit a pass,
+    so each resident meets the stages in this order. Returns the mask of those still unresolved.
     """
     v = _resolve(d, seed, trip, eps, sites, care)
     _give_beds(d, seed, trip, eps, v, sites)
@@ -301,9 +308,11 @@ def _visits(d, seed, p, trip, eps, people, sites, choice, care, policy, books, b
 
 @jit
 def _resolve(d, seed, trip, eps, sites, care):
-    """Treat: the facility and level of each visit, whether the patient comes on a formal
-    referral, whether the facility resolves the episode (severity within its capability) and
-    whether a resolved episode needs a bed. Returns the pass's :data:`Visits`.
+    """Treat: the facility and level of each visit, and whether it is referred, resolved and needs a bed.
+
+    Whether the patient comes on a formal referral, whether the facility resolves the episode
+    (severity within its capability) and whether a resolved episode needs a bed. Returns the
+    pass's :data:`Visits`.
     """
     m = trip.size
     key_admit = crn.key(seed, crn.ADMIT, d, 0)
@@ -321,8 +330,9 @@ def _resolve(d, seed, trip, eps, sites, care):
 
 @jit
 def _give_beds(d, seed, trip, eps, v, sites):
-    """Admit: free beds go to the patients wanting one in a random order, facility by facility;
-    a patient finding none is unresolved (sent up like an episode beyond capability).
+    """Admit: free beds go to the patients wanting one in a random order, facility by facility.
+
+    A patient finding none is unresolved (sent up like an episode beyond capability).
     """
     w = np.flatnonzero(v.want_bed)
     if w.size:
@@ -342,9 +352,10 @@ def _give_beds(d, seed, trip, eps, v, sites):
 
 @jit
 def _pay(trip, eps, v, people, sites, care, policy, keys):
-    """Pay: visits (return visits of a resolved outpatient episode), length of stay, the bill
-    split between the patient and the fund, and the wait (referred patients skip part of the
-    hospitals' queue). Returns the pass's :data:`Bills`.
+    """Pay: visits, length of stay, the bill split between the patient and the fund, and the wait.
+
+    Visits include the return visits of a resolved outpatient episode; referred patients skip
+    part of the hospitals' queue. Returns the pass's :data:`Bills`.
     """
     m = trip.size
     b = Bills(np.empty(m), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m))
@@ -387,8 +398,10 @@ def _pay(trip, eps, v, people, sites, care, policy, keys):
 
 @jit
 def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
-    """Count each trip: first trips by kind group and contract, trips and visits by level,
-    travel, waiting, out-of-pocket and fund spending, and the facility's arrivals.
+    """Count each trip in the day's counters and in the facility's arrivals.
+
+    First trips by kind group and contract, trips and visits by level, travel, waiting,
+    out-of-pocket and fund spending, and the facility's arrivals.
     """
     for i in range(trip.size):
         e = trip[i]
@@ -424,19 +437,20 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
 
 @jit
 def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
-    """Treat further: TCM services; undiagnosed chronic conditions revealed by a severe episode
-    (late) or by screening at a township centre (early); a resolved follow-up counts towards
-    chronic management.
+    """Treat further: TCM services, diagnoses of chronic conditions and chronic follow-up.
+
+    TCM services; undiagnosed chronic conditions revealed by a severe episode (late) or by
+    screening at a township centre (early); a resolved follow-up counts towards chronic
+    management.
     """
     nc = care.late_p.size
     for i in range(trip.size):
         e = trip[i]
         r, k, lvl = eps.rid[e], eps.kind[e], v.lvl[i]
         t = people.township[r]
-        tcm = (
-            eps.spec[e] == TCM or v.f[i] == care.tcm_facility
-        )  # TCM episodes, the county TCM hospital, TCM at grassroots visits
-        if not tcm and lvl <= TOWNSHIP and (k == MINOR or k == CHRONIC):
+        # TCM episodes, the county TCM hospital, TCM at grassroots minor and chronic visits
+        tcm = eps.spec[e] == TCM or v.f[i] == care.tcm_facility
+        if not tcm and lvl <= TOWNSHIP and k in (MINOR, CHRONIC):
             tcm = crn.uniform(keys.tcm, r) < policy[TCM_UPTAKE]
         if tcm:
             buf[TCM_VISITS, t] += b.visits[i]
@@ -455,22 +469,23 @@ def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
             and lvl == TOWNSHIP
             and people.age[r] >= care.screening_min_age
             and d - people.screened_day[r] >= 365
+            and crn.uniform(keys.screen, r * (1 + nc)) < policy[SCREENED_SHARE]
         ):
-            if crn.uniform(keys.screen, r * (1 + nc)) < policy[SCREENED_SHARE]:
-                people.screened_day[r] = d
-                buf[SCREENINGS, t] += 1.0
-                bits = 0
-                for c in range(nc):
-                    if crn.uniform(keys.screen, r * (1 + nc) + 1 + c) < care.screening_sensitivity:
-                        bits |= 1 << c
-                buf[SCREENING_FOUND, t] += _diagnose(people, r, bits, found)
+            people.screened_day[r] = d
+            buf[SCREENINGS, t] += 1.0
+            bits = 0
+            for c in range(nc):
+                if crn.uniform(keys.screen, r * (1 + nc) + 1 + c) < care.screening_sensitivity:
+                    bits |= 1 << c
+            buf[SCREENING_FOUND, t] += _diagnose(people, r, bits, found)
 
 
 @jit
 def _learn(buf, trip, eps, v, b, people, care, keys):
-    """Learn: each trip satisfies or not (outcome, wait, cost), which moves the resident's trust
-    in that level; the level that resolved the episode becomes his habit (a tracked referral
-    returns him to the grassroots level it came from).
+    """Learn: each trip satisfies or not (outcome, wait, cost), which moves the resident's trust in that level.
+
+    The level that resolved the episode becomes his habit (a tracked referral returns him to the
+    grassroots level it came from).
     """
     a, b_unres, b_wait, b_cost, lr = (
         care.satisfaction[0],
@@ -497,8 +512,10 @@ def _learn(buf, trip, eps, v, b, people, care, keys):
 
 @jit
 def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
-    """Stay: an admitted patient takes a bed now; he is discharged later, or (from a county or
-    city hospital) transferred down to his township centre for recovery, maybe tracked.
+    """Stay: an admitted patient takes a bed now.
+
+    He is discharged later, or (from a county or city hospital) transferred down to his township
+    centre for recovery, maybe tracked.
     """
     H = books.bed_in.shape[0]
     for i in range(trip.size):
@@ -533,10 +550,12 @@ def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
 
 @jit
 def _refer(buf, trip, eps, v, people, care, policy, books, keys):
-    """Refer: an episode beyond the facility (or finding no bed) is formally referred up (a
-    patient without a bed is transferred), or the patient decides himself in the next pass;
-    at the city hospital there is nowhere further and he gives up. Returns the mask of those
-    still seeking care.
+    """Refer: unresolved episodes go up, by formal referral or by the patient's own choice in the next pass.
+
+    An episode beyond the facility (or finding no bed) is formally referred up (a patient
+    without a bed is transferred), or the patient decides himself in the next pass; at the city
+    hospital there is nowhere further and he gives up. Returns the mask of those still seeking
+    care.
     """
     m = trip.size
     unresolved = np.zeros(m, dtype=np.bool_)
@@ -575,8 +594,9 @@ def care_row(people, r):
 
 @jit
 def utilities(out, choice, sites, care, people, r, k, s, cols):
-    """Utility (relative to staying home) of each facility column ``cols`` for resident ``r``'s
-    episode of kind ``k`` needing specialty ``s``, written to ``out``.
+    """Utility (relative to staying home) of each facility column ``cols``, written to ``out``.
+
+    For resident ``r``'s episode of kind ``k`` needing specialty ``s``.
     """
     g = 1 if rules.is_severe(k) else 0
     sch = 1 if people.employee[r] else 0

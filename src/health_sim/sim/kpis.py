@@ -98,6 +98,8 @@ def ratio(a, b):
 
 @dataclass(frozen=True)
 class KPI:
+    """A KPI: name, unit, definition and the function that computes it from counters."""
+
     name: str
     unit: str
     definition: str
@@ -106,6 +108,7 @@ class KPI:
     needs_facility: bool = False  # uses facility counters: county-wide only
 
     def __call__(self, c: Mapping, days, scale: float):
+        """The KPI from counters ``c`` over ``days`` simulated days at ``scale``."""
         return self.fn(c, days, scale)
 
 
@@ -113,6 +116,8 @@ KPIS: dict[str, KPI] = {}
 
 
 def kpi(name: str, unit: str, definition: str, parts: tuple[str, ...] = (), needs_facility: bool = False):
+    """Decorator that registers a function as the KPI ``name`` in :data:`KPIS`."""
+
     def register(fn: Callable) -> Callable:
         KPIS[name] = KPI(name, unit, definition, fn, parts, needs_facility)
         return fn
@@ -380,8 +385,10 @@ def _los(c, days, scale):
 
 
 def evaluate(c: Mapping, days, scale: float, names: list[str] | None = None, facility: bool = True) -> dict:
-    """All (or the named) KPIs from counters ``c``. Parts are returned as ``name.part`` keys
-    when ``c`` holds arrays or Series, as nested dicts when it holds scalars.
+    """All (or the named) KPIs from counters ``c``.
+
+    Parts are returned as ``name.part`` keys when ``c`` holds arrays or Series, as nested dicts when
+    it holds scalars.
     """
     out: dict = {}
     for name, k in KPIS.items():

@@ -98,7 +98,7 @@ class HealthSystemModel(mesa.Model):
             Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)
         ]
         g = crn.generator(seed, crn.POPULATION + 200)
-        for fac, counts in zip(self.facility_agents, doctor_counts(params, rows, g)):
+        for fac, counts in zip(self.facility_agents, doctor_counts(params, rows, g), strict=True):
             for spec, n in counts.items():
                 for _ in range(n):
                     Doctor(self, fac, spec)
@@ -509,8 +509,9 @@ class HealthSystemModel(mesa.Model):
 
 
 def warm_up() -> None:
-    """Load the compiled engine into this process (from Numba's cache; compiled there if need be)
-    by running a model of a few residents for two days; about 1 s, otherwise paid by the first run.
+    """Load the compiled engine into this process (from Numba's cache; compiled there if need be).
+
+    It runs a model of a few residents for two days: about 1 s, otherwise paid by the first run.
     """
     HealthSystemModel(Params.model_validate({"run": {"scale": 0.002, "days": 2, "burn_in_days": 1}})).run_days(
         progress=False
@@ -518,8 +519,10 @@ def warm_up() -> None:
 
 
 def burn_in_key(params: Params, seed: int) -> str | None:
-    """Key of the end-of-burn-in state of ``params`` and ``seed``, or None when a lever acts
-    during the burn-in (an enabled lever starting before the start date) or there is none.
+    """Key of the end-of-burn-in state of ``params`` and ``seed``, or None.
+
+    None when a lever acts during the burn-in (an enabled lever starting before the start date)
+    or there is none.
     """
     if params.run.burn_in_days <= 0:
         return None

@@ -50,8 +50,9 @@ def kind_group(kind):
 
 @jit
 def episode_kind(u, cumulative):
-    """Kind of an episode: where ``u`` (the resident's daily uniform, below his total
-    probability) falls among his cumulative daily probabilities by kind.
+    """Kind of an episode: where ``u`` falls among the resident's cumulative daily probabilities by kind.
+
+    ``u`` is the resident's daily uniform, below his total probability.
     """
     k = 0
     for j in range(cumulative.shape[0]):
@@ -62,15 +63,17 @@ def episode_kind(u, cumulative):
 
 @jit
 def specialty(u, cumulative_mix, child, female):
-    """Specialty an episode needs: drawn from the kind's mix (``cumulative_mix``); children's
-    internal and obstetric episodes go to paediatrics, men's obstetric ones to internal medicine.
+    """Specialty an episode needs: drawn from the kind's mix (``cumulative_mix``).
+
+    Children's internal and obstetric episodes go to paediatrics, men's obstetric ones to
+    internal medicine.
     """
     s = 0
     for j in range(cumulative_mix.shape[0]):
         if u >= cumulative_mix[j]:
             s += 1
     s = min(s, cumulative_mix.shape[0] - 1)
-    if child and (s == INTERNAL_GENERAL or s == OBSTETRICS):
+    if child and s in (INTERNAL_GENERAL, OBSTETRICS):
         return PAEDIATRICS
     if not child and not female and s == OBSTETRICS:
         return INTERNAL_GENERAL
@@ -122,16 +125,18 @@ def gumbel(u):
 
 @jit
 def split(price, rate, deductible, in_scope):
-    """(out-of-pocket, fund) yuan of a bill: the fund pays ``rate`` of the in-scope part above the
-    deductible. Numbers or arrays (broadcast).
+    """(out-of-pocket, fund) yuan of a bill: the fund pays ``rate`` of the in-scope part above the deductible.
+
+    Numbers or arrays (broadcast).
     """
     fund = rate * np.maximum(0.0, price * in_scope - deductible)
     return price - fund, fund
 
 
 def expected_oop(tariff, price_visit: np.ndarray, price_admission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-pocket yuan a resident expects to pay for a visit and for an admission at its mean
-    price, without a referral: two (facilities, schemes) arrays (what a choice weighs).
+    """Out-of-pocket yuan a resident expects to pay for a visit and for an admission at its mean price.
+
+    Without a referral: two (facilities, schemes) arrays (what a choice weighs).
     """
     visit = split(price_visit[:, None], tariff.rate_visit[0], tariff.ded_visit, tariff.scope_visit)[0]
     admission = split(price_admission[:, None], tariff.rate_admission[0], tariff.ded_admission, tariff.scope_admission)[
@@ -148,8 +153,9 @@ def extra_visits(kind_mean, u):
 
 @jit
 def length_of_stay(mean_days, u, factor):
-    """Days of an admission: uniform between half and one and a half times the facility's
-    mean, times ``factor`` (DRG at county and city); at least one day.
+    """Days of an admission: uniform between half and one and a half times the facility's mean, times ``factor``.
+
+    ``factor``: the DRG factor at county and city hospitals. At least one day.
     """
     return max(1, int(np.rint(mean_days * (0.5 + u) * factor)))
 
@@ -162,8 +168,9 @@ def admission_price(price, days, mean_days, drg, drg_price_factor):
 
 @jit
 def satisfaction_probability(intercept, unresolved_weight, unresolved, wait_per_day, wait_days, cost_per_100_yuan, oop):
-    """Probability that a trip satisfies (logistic in outcome, wait days and out-of-pocket yuan;
-    ``unresolved`` is 0/1).
+    """Probability that a trip satisfies (logistic in outcome, wait days and out-of-pocket yuan).
+
+    ``unresolved`` is 0/1.
     """
     logit = intercept + unresolved_weight * unresolved + wait_per_day * wait_days + cost_per_100_yuan * oop / 100.0
     return 1.0 / (1.0 + np.exp(-logit))

@@ -107,8 +107,10 @@ class ChronicCare:
         )
 
     def turnover(self, seed: int, day: int, days: float) -> None:
-        """Diagnosed conditions give way to undiagnosed ones at ``chronic.turnover_per_year``
-        (over ``days`` days ending on ``day``; one keyed uniform per diagnosed resident and condition).
+        """Diagnosed conditions give way to undiagnosed ones at ``chronic.turnover_per_year``.
+
+        Over ``days`` days ending on ``day``; one keyed uniform per diagnosed resident and
+        condition.
         """
         p = 1.0 - np.exp(-self.params.chronic.turnover_per_year * days / 365.0)
         changed = _lose_diagnoses(seed, day, p, self.res.diagnosed, len(CONDITIONS))
@@ -149,8 +151,9 @@ def _control(
 
 @jit
 def _lose_diagnoses(seed, day, p, diagnosed, n_conditions):
-    """Residents losing a diagnosed condition (its uniform of the day below ``p``); clears
-    those bits of ``diagnosed`` and returns the residents changed.
+    """Residents losing a diagnosed condition (its uniform of the day below ``p``).
+
+    Clears those bits of ``diagnosed`` and returns the residents changed.
     """
     key = crn.key(seed, crn.TURNOVER, day, 0)
     changed = []

@@ -29,16 +29,19 @@ class County:
 
     @property
     def n_villages(self) -> int:
+        """Number of villages."""
         return len(self.village_township)
 
     @property
     def n_townships(self) -> int:
+        """Number of townships."""
         return len(self.township_names)
 
 
 def township_population(cp: CountyParams) -> np.ndarray:
-    """Residents of each township (weights: only their ratios matter), from the townships
-    or, where a township leaves its population out, from its listed villages.
+    """Residents of each township (weights: only their ratios matter).
+
+    From the townships or, where a township leaves its population out, from its listed villages.
     """
     listed = {}
     for v in cp.villages:

@@ -94,8 +94,9 @@ class FacilityTable:
 def facility_rows(
     params: Params, township_names: list[str], village_township: np.ndarray
 ) -> list[tuple[str, str, int]]:
-    """(type, name, township index or -1) of every facility, in table order:
-    village clinics, township centres, the three county hospitals, the city hospital.
+    """(type, name, township index or -1) of every facility, in table order.
+
+    Village clinics, township centres, the three county hospitals, the city hospital.
     """
     rows = [
         ("village_clinic", f"{township_names[t]} village clinic {i}", int(t)) for i, t in enumerate(village_township)
@@ -111,11 +112,12 @@ def facility_rows(
 
 
 def build_table(params: Params, rows: list[tuple[str, str, int]], scale: float) -> FacilityTable:
+    """The facility table of ``rows`` at ``scale``: prices (yuan), waits and stays (days), capability, beds."""
     fp = params.facilities
     types = [getattr(fp, r[0]) for r in rows]
     town_pop = township_population(params.county)
     beds = []
-    for (ftype, _, t), spec in zip(rows, types):
+    for (ftype, _, t), spec in zip(rows, types, strict=True):
         beds.append(spec.beds * town_pop[t] / 1e4 if ftype == "township_centre" else spec.beds)
     return FacilityTable(
         ftype=np.array([FACILITY_TYPES.index(r[0]) for r in rows], dtype=np.int8),

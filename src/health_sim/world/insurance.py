@@ -10,8 +10,9 @@ from health_sim.world.facilities import FacilityTable
 
 
 class Tariff:
-    """Reimbursement rates and deductibles per facility (rows) and scheme (columns: resident,
-    employee), for patients without a referral (index 0) and with one (index 1).
+    """Reimbursement rates and deductibles per facility (rows) and scheme (columns: resident, employee).
+
+    For patients without a referral (index 0) and with one (index 1).
 
     ``delta_outpatient`` / ``delta_inpatient`` (by level) are changes of the rates set by a
     policy; ``unreferred_cut`` lowers the rate at county and city hospitals for patients

@@ -48,8 +48,9 @@ class Onsets:
         self._until = -1
 
     def today(self, d: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Residents whose episode begins on day ``d`` (ascending) and their illness uniforms:
-        uniform on [0, p) each, so that where one falls among his kinds' cumulative
+        """Residents whose episode begins on day ``d`` (ascending) and their illness uniforms.
+
+        Uniform on [0, p) each, so that where one falls among his kinds' cumulative
         probabilities draws the kind. They must be :meth:`renew` ed after the day.
         """
         if d >= self._until:

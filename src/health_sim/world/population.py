@@ -43,21 +43,26 @@ class Residents:
 
     @property
     def n(self) -> int:
+        """Number of residents."""
         return len(self.age)
 
     @property
     def age_band(self) -> np.ndarray:
+        """Age band of each resident (int8 index into ``AGE_BANDS``)."""
         return np.searchsorted(AGE_BAND_EDGES, self.age, side="right").astype(np.int8) - 1
 
     @property
     def n_diagnosed(self) -> np.ndarray:
+        """Number of diagnosed chronic conditions of each resident."""
         d = self.diagnosed
         return ((d & 1) > 0).astype(np.int8) + ((d & 2) > 0) + ((d & 4) > 0)
 
 
 def contract_probability(params: Params, priority: np.ndarray, rate: float | None = None) -> np.ndarray:
-    """Per-resident sign-up probability: priority residents have ``contract_priority_odds``
-    times the odds, and the mean equals ``rate`` (default ``population.contract_rate``).
+    """Per-resident sign-up probability for a family doctor, with mean ``rate``.
+
+    Priority residents have ``contract_priority_odds`` times the odds; ``rate`` defaults to
+    ``population.contract_rate``.
     """
     pp = params.population
     target, orr = (pp.contract_rate if rate is None else rate), pp.contract_priority_odds
@@ -82,7 +87,7 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
     """Draw the residents of the county at ``scale``; deterministic in ``seed``."""
     pp = params.population
     g = crn.generator(seed, crn.POPULATION + 100)
-    n = max(1, int(round(params.county.population * scale)))
+    n = max(1, round(params.county.population * scale))
     town_pop = township_population(params.county)
     vweight = county.village_weight * (town_pop / town_pop.sum())[county.village_township]
     counts = g.multinomial(n, vweight / vweight.sum())
