@@ -90,6 +90,21 @@ class HealthSystemModel(mesa.Model):
         self.burn_in_days = params.run.burn_in_days
         self.start_date = params.run.start_date
 
+        self._clock = 0  # all days simulated, burn-in included (keys the random streams)
+        self.days_run = 0  # recorded days simulated
+        self._build_places()
+        self.policies = PolicyRun(self)
+        self.restaff()
+        self._set_tariff(Tariff(params.insurance, self.facilities))
+        self.weights = choice.Weights(params)
+        self.chronic = ChronicCare(params, self.residents, seed)
+        self.onsets = Onsets(seed, self.chronic.total())
+        self._build_engine_inputs()
+        self._build_books()
+
+    def _build_places(self) -> None:
+        """The county, its residents, facilities (table and Mesa agents) and doctors."""
+        params, seed = self.params, self.seed
         self.county = build_county(params, seed)
         self.residents = build_residents(params, self.county, self.scale, seed)
         rows = facility_rows(params, self.county.township_names, self.county.village_township)
@@ -103,7 +118,7 @@ class HealthSystemModel(mesa.Model):
                 for _ in range(n):
                     Doctor(self, fac, spec)
 
-        V, T = self.county.n_villages, self.county.n_townships
+        V = self.county.n_villages
         types = [r[0] for r in rows]
         self.col_facility = {  # facility index of each choice column (village/township vary by resident)
             "county_people": types.index("county_people"),
@@ -120,15 +135,13 @@ class HealthSystemModel(mesa.Model):
         self._reference[fac.level == Level.VILLAGE] = V + fac.township[fac.level == Level.VILLAGE]
         self._reference[fac.level == Level.TOWNSHIP] = self.col_facility["county_people"]
 
-        self._clock = 0  # all days simulated, burn-in included (keys the random streams)
-        self.policies = PolicyRun(self)
-        self.restaff()
-        self._set_tariff(Tariff(params.insurance, fac))
-        self.weights = choice.Weights(params)
-        self.chronic = ChronicCare(params, self.residents, seed)
-        self.onsets = Onsets(seed, self.chronic.total())
+    def _build_engine_inputs(self) -> None:
+        """What the compiled engine reads that does not change during a run.
 
-        res = self.residents
+        Residents' fixed traits by township, the specialty mix, the choice weights, care rules,
+        and trust's weekly pull towards reputation.
+        """
+        params, res, T = self.params, self.residents, self.county.n_townships
         self._residents_by_town = np.bincount(res.township, minlength=T).astype(float)
         self._mch_ok = (res.age < 15) | (res.female & (res.age >= 15) & (res.age < 50))
         self._employee = res.scheme == EMPLOYEE
@@ -165,6 +178,9 @@ class HealthSystemModel(mesa.Model):
         self._reputation = np.array([params.population.reputation[lvl] for lvl in LEVELS], dtype=np.float32)
         self._pull_weekly = np.float32(1.0 - np.exp(-sp.reputation_pull * 7.0 / 365.0))
 
+    def _build_books(self) -> None:
+        """Where the run is recorded: the bed and referral rings, and the day-by-day records."""
+        fac, T = self.facilities, self.county.n_townships
         # Beds: admissions, transfers and discharges scheduled on a ring of days.
         self._horizon = int(np.ceil(fac.length_of_stay.max() * 1.5)) + 3
         self._bed_in = np.zeros((self._horizon, len(fac)))
@@ -176,7 +192,6 @@ class HealthSystemModel(mesa.Model):
         self._capability = np.zeros((self.n_days, T, len(KINDS)))  # township centres' capability by kind
         self._day = np.zeros((len(COUNTERS), T))
         self._arrivals = np.zeros(len(fac))
-        self.days_run = 0  # recorded days simulated
 
     # --- state derived from agents and residents -------------------------------
 
