@@ -19,7 +19,7 @@ evaluations differ only through the constants. Usage::
 
     uv run python scripts/calibrate_baseline.py [--scale 1.0] [--iterations 12]
 
-It prints the fitted values; they are the defaults in ``src/health_sim/schema.py``.
+It prints the fitted values; they are the defaults in ``src/health_sim/config/schema.py``.
 """
 
 from __future__ import annotations

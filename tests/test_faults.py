@@ -3,7 +3,7 @@
 SIGKILL during the output swap, two sweeps claiming one folder at once, a full disk, and pool workers outliving their
 parent.
 
-The promises (see src/health_sim/outdir.py and src/health_sim/workers.py):
+The promises (see src/health_sim/experiments/outdir.py and src/health_sim/experiments/workers.py):
 - at every instant, the final path holds either the complete old output or the complete
   new one; the next run into the same place removes what killed runs left beside it;
 - of two different specifications started at once into one folder, exactly one is accepted;
