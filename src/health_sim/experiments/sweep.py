@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,7 @@ from health_sim.config.messages import first_error, validate_data, validate_file
 from health_sim.config.params import load_params, warn_levers, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
-from health_sim.core.paths import atomic_write, outputs_root, resolve
+from health_sim.core.paths import atomic_write, outputs_root, repo_root, resolve
 from health_sim.experiments.ensemble import check_ensemble
 from health_sim.experiments.scenario_runs import flatten, replicate_seeds
 from health_sim.experiments.targets import Target, load_targets, score
@@ -597,52 +598,13 @@ def run_sweep(
             unit="run",
             desc=spec.name,
         )
+        plan = _Plan(spec, base, out, via, targets, seeds, members, factor_values)
         try:
             with pool_spec as pool:
-                futures = {}
-                from health_sim.core.paths import repo_root
-
-                for point, rep in todo:
-                    if via == "api":
-                        fut = pool.submit(
-                            run_point,
-                            str(base),
-                            {**members[rep][1], **spec.run},
-                            factor_values[point],
-                            seeds[rep],
-                            list(spec.kpis),
-                            targets,
-                        )
-                    else:
-                        nb_out = str((out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
-                        fut = pool.submit(
-                            run_point_notebook,
-                            str(repo_root()),
-                            str(Path(base).resolve()),
-                            {**members[rep][1], **spec.run},
-                            factor_values[point],
-                            seeds[rep],
-                            list(spec.kpis),
-                            nb_out,
-                            targets,
-                        )
-                    futures[fut] = (point, rep)
+                futures = {_submit(pool, plan, point, rep): (point, rep) for point, rep in todo}
                 for fut in cf.as_completed(futures):
-                    point, rep = futures[fut]
-                    row = {
-                        "point": point,
-                        "replicate": rep,
-                        "seed": seeds[rep],
-                        **({"member": members[rep][0]} if spec.ensemble else {}),
-                        **{f"factor:{k}": v for k, v in factor_values[point].items()},
-                    }
-                    try:
-                        row |= fut.result()
-                        row |= {"status": "ok", "error": ""}
-                    except Exception as e:
-                        row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in targets}
-                        row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
-                        failed += 1
+                    row = _row(plan, *futures[fut], fut)
+                    failed += row["status"] != "ok"
                     _write_row(runs, row)
                     bar.update()
                     bar.set_postfix(failed=failed)
@@ -653,6 +615,57 @@ def run_sweep(
         bar.close()
         table = results(out)
     return table, out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every run of a sweep shares.
+
+    The specification, its base, folder and route, the targets, the replicates' seeds and
+    ensemble members, and each design point's factor values.
+    """
+
+    spec: SweepSpec
+    base: Path
+    out: Path
+    via: str
+    targets: list[Target]
+    seeds: list[int]
+    members: list[tuple[int | None, dict]]
+    factor_values: dict[int, dict]
+
+
+def _submit(pool, plan: _Plan, point: int, rep: int) -> cf.Future:
+    """Submit the run of design point ``point``, replicate ``rep`` to ``pool`` (in-process or a notebook)."""
+    spec = plan.spec
+    run_over = {**plan.members[rep][1], **spec.run}
+    args = (plan.factor_values[point], plan.seeds[rep], list(spec.kpis))
+    if plan.via == "api":
+        return pool.submit(run_point, str(plan.base), run_over, *args, plan.targets)
+    nb_out = str((plan.out / "notebooks" / f"p{point:06d}_r{rep:03d}").resolve())
+    root = str(repo_root())
+    return pool.submit(run_point_notebook, root, str(Path(plan.base).resolve()), run_over, *args, nb_out, plan.targets)
+
+
+def _row(plan: _Plan, point: int, rep: int, fut: cf.Future) -> dict:
+    """The row of a finished run.
+
+    Its point, replicate, seed and factors, then its KPIs and targets met (status ok) or its
+    error (status failed, KPIs NaN).
+    """
+    spec = plan.spec
+    row = {
+        "point": point,
+        "replicate": rep,
+        "seed": plan.seeds[rep],
+        **({"member": plan.members[rep][0]} if spec.ensemble else {}),
+        **{f"factor:{k}": v for k, v in plan.factor_values[point].items()},
+    }
+    try:
+        return row | fut.result() | {"status": "ok", "error": ""}
+    except Exception as e:
+        row |= {k: np.nan for k in spec.kpis} | {f"met:{t.name}": np.nan for t in plan.targets}
+        return row | {"status": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "seconds": np.nan}
 
 
 def results(out: str | Path) -> pd.DataFrame:
