@@ -173,6 +173,7 @@ class Resident(mesa.Agent):
         self.diagnosed = int(res.diagnosed[i])  # bitmask: conditions he knows of (and follows up)
         self.trust = [float(x) for x in res.trust[i]]  # by level, in [0, 1]
         self.last_level = -1  # habit: level of the last facility that resolved an episode
+        self.referred_up = False  # formally referred up from the grassroots, not yet back for another episode
         # facility index of each choice column: own village clinic, own township centre, the four hospitals
         self.columns = (self.village, model.town_fac0 + self.township, *model.hospitals)
         self.travel = [float(x) for x in model.county.travel_minutes[self.village]]  # one-way minutes by column
@@ -378,6 +379,11 @@ class Resident(mesa.Agent):
                 c["first_trips_contracted"] += 1.0
                 if lvl <= TOWNSHIP:
                     c["first_trips_contracted_grassroots"] += 1.0
+            if self.referred_up:  # his first trip since a formal referral up from the grassroots
+                self.referred_up = False
+                c["referral_returns_due"] += 1.0
+                if lvl <= TOWNSHIP:
+                    c["referral_returns"] += 1.0
 
         # Visits, length of stay and the bill
         n_visits = 1.0 + (float(rules.extra_visits(m.extra[k], ep.u_extra)) if resolved and not admitted else 0.0)
@@ -475,6 +481,8 @@ class Resident(mesa.Agent):
                 if tracked:
                     c["referrals_tracked"] += 1.0
                 c[_UP[lvl]] += 1.0
+                if lvl <= TOWNSHIP:
+                    self.referred_up = True
             if lvl == TOWNSHIP:
                 c["unresolved_township"] += 1.0
             if lvl == CITY:  # the last resort: nowhere further to go

@@ -78,3 +78,28 @@ def test_ratio_kpis_are_nan_not_errors_on_empty_counters():
     c = {name: 0.0 for name in list(COUNTERS) + list(FACILITY_COUNTERS)}
     out = evaluate(c, 1, 1.0)
     assert np.isnan(out["grassroots_share"]) and out["visits_total"] == 0.0
+
+
+def test_closed_loop_rate_counts_patients_who_come_back_not_the_tracking_parameter(small_params):
+    """The closed-loop rate is measured from simulated returns, not set by the tracking parameter.
+
+    It counts patients formally referred up from the grassroots whose next episode starts there
+    again. Tracking every referral raises it (through the habit it restores) but does not set it;
+    tracking none does not zero it.
+    """
+    from health_sim.config.params import with_overrides
+    from health_sim.experiments.runner import run
+
+    def rate(tracking: float) -> tuple[float, dict]:
+        p = with_overrides(small_params, {"referral.closed_loop_tracking": tracking, "run.days": 365})
+        r = run(p, seed=11)
+        c = r.daily[["referral_returns", "referral_returns_due"]].sum()
+        return r.kpis["referral_closed_loop_rate"], c
+
+    none, c0 = rate(0.0)
+    every, c1 = rate(1.0)
+    assert c0["referral_returns_due"] > 20 and c1["referral_returns_due"] > 20  # enough returns to judge
+    assert c0["referral_returns"] <= c0["referral_returns_due"]
+    assert 0.3 < none < 0.98  # people come back on their own: not the 0 of the parameter
+    assert every > none  # tracking brings more back ...
+    assert every < 0.999  # ... but not all of them: the rate is behaviour, not the parameter's 1.0

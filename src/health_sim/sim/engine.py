@@ -43,7 +43,7 @@ People = namedtuple(
     "People",
     (
         "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day "
-        "history uncontrolled cum_ok cum_bad"
+        "referred_up history uncontrolled cum_ok cum_bad"
     ),
 )
 """Residents' arrays (:class:`health_sim.world.population.Residents`, :class:`health_sim.world.chronic.ChronicCare`)."""
@@ -124,6 +124,7 @@ UP_BY_LEVEL = np.array(
 )
 FIRST_BY_GROUP, FIRST_GRASS_BY_GROUP = _T["first_trips_minor"], _T["first_trips_minor_grassroots"]
 FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["first_trips_contracted_grassroots"]
+RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
 _RUNS = (
     [f"episodes_{k}" for k in KINDS],
     *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
@@ -416,6 +417,11 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
                 buf[FIRST_CONTRACTED, t] += 1.0
                 if lvl <= TOWNSHIP:
                     buf[FIRST_CONTRACTED_GRASS, t] += 1.0
+            if people.referred_up[r]:  # his first trip since a formal referral up from the grassroots
+                people.referred_up[r] = False
+                buf[RETURNS_DUE, t] += 1.0
+                if lvl <= TOWNSHIP:
+                    buf[RETURNS, t] += 1.0
         buf[TRIPS, t] += 1.0
         buf[VISITS, t] += b.visits[i]
         buf[VISITS_BY_LEVEL + lvl, t] += b.visits[i]
@@ -577,6 +583,8 @@ def _refer(buf, trip, eps, v, people, care, policy, books, keys):
             if tracked:
                 buf[TRACKED, t] += 1.0
             buf[UP_BY_LEVEL[lvl], t] += 1.0
+            if lvl <= TOWNSHIP:  # does he come back to the grassroots? (his next episode's first trip says)
+                people.referred_up[r] = True
         if lvl == TOWNSHIP:
             buf[UNRESOLVED_TOWNSHIP, t] += 1.0
             books.unresolved[t, eps.spec[e]] += 1.0

@@ -71,6 +71,8 @@ COUNTERS: dict[str, str] = {
     **{f"first_trips_{g}_grassroots": "of which to a village clinic or township centre" for g in KIND_GROUPS},
     "first_trips_contracted": "first trips of residents signed with a family doctor",
     "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
+    "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
+    "referral_returns": "of which back to a village clinic or township centre",
 }
 
 for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tallied by offset from the village one
@@ -349,11 +351,12 @@ def _online(c, days, scale):
 
 @kpi(
     "referral_closed_loop_rate",
-    "share of referrals",
-    "formal referrals (up and down) whose return is tracked / formal referrals",
+    "share of referred patients",
+    "patients formally referred up from a village clinic or township centre whose next episode's first trip is "
+    "back to one / such patients with a later episode (simulated returns, not the tracking parameter)",
 )
 def _closed_loop(c, days, scale):
-    return ratio(c["referrals_tracked"], c["referrals_formal"])
+    return ratio(c["referral_returns"], c["referral_returns_due"])
 
 
 @kpi(

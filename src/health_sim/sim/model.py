@@ -151,6 +151,7 @@ class HealthSystemModel(mesa.Model):
         )
         self._income_by_town = np.bincount(res.township, income, minlength=T)
         self._screened_day = np.full(res.n, -(10**6), dtype=np.int32)
+        self._referred_up = np.zeros(res.n, dtype=np.bool_)  # formally referred up from the grassroots, not yet back
         ep = params.episodes
         mix = np.array([[ep.specialty_mix[k].get(s, 0.0) for s in SPECIALTIES] for k in KINDS])
         self._spec_mix = mix / mix.sum(axis=1, keepdims=True)
@@ -325,6 +326,7 @@ class HealthSystemModel(mesa.Model):
             res.conditions,
             res.diagnosed,
             self._screened_day,
+            self._referred_up,
             ch.history,
             ch.uncontrolled,
             ch.cum_ok,
