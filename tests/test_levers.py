@@ -94,7 +94,7 @@ def test_circuit_teams_visit_the_centres():
 
 def test_training_builds_lasting_capability():
     r = run(**lever("training", village_sessions_per_year=70, rotation_share_per_year=0.28, techniques_per_year=23))
-    assert r.kpis["staff_rotation_trained_share"] > 0.05
+    assert r.daily["staff_rotation_trained_share"].iloc[-1] > 0.05  # back from the county hospital by the end
     cap = r.capability.groupby("date")["index"].mean()
     assert cap.iloc[-1] > cap.iloc[0]
     assert r.kpis["grassroots_share"] > base()["grassroots_share"]
@@ -286,3 +286,31 @@ def test_every_scenario_file_loads_and_names_what_it_represents():
     for f in files:
         assert f.read_text(encoding="utf-8").startswith("# "), f"{f} does not say what it represents"
         load_params(f)
+
+
+def test_rotation_training_is_counted_from_doctors_who_went_and_came_back():
+    """Rotation training moves township doctors, and counts them trained only once they are back.
+
+    They spend rotation_days at the county people's hospital, their centre working without them;
+    the KPIs are counted from the agents.
+    """
+    from health_sim.sim.model import HealthSystemModel
+
+    over = {**BASE, "run.days": 60, **lever("training", rotation_share_per_year=0.6, rotation_days=30)}
+    m = HealthSystemModel(with_overrides(load_params("params/baseline.yaml"), over), rng=5)
+    m.burn_in()
+    towns = m.county.n_villages + np.arange(m.county.n_townships)
+    capacity_before = m.facilities.capacity[towns].sum()
+    m.run_days(20, progress=False)
+    skills = m.policies.skills
+    away = [d for d in m.doctors() if d.posting == "rotation"]
+    assert away and all(d.home.ftype == "township_centre" and d.location.ftype == "county_people" for d in away)
+    assert skills.rotation_away == len(away)
+    assert skills.rotation_trained == 0.0  # nobody is back yet
+    assert m.facilities.capacity[towns].sum() < capacity_before  # their centres work without them
+    m.run_days(40, progress=False)  # the first ones are back after 30 days
+    staff = [d for d in m.doctors() if d.home.ftype == "township_centre"]
+    trained = skills._trained_until > m._clock - 1
+    assert 0 < skills.rotation_trained == pytest.approx(trained.sum() / len(staff))
+    k = m.kpis()
+    assert k["rotation_training_doctor_days"] > 0 and 0 < k["staff_rotation_trained_share"] < skills.rotation_trained

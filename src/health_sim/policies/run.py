@@ -28,8 +28,8 @@ class PolicyRun:
     ----------
     model:
         The model the levers act on: it gives ``params``, ``county.n_townships``,
-        ``facilities`` (levels and townships), ``n_village_doctors()`` and what
-        :class:`~health_sim.policies.sinking.Sinking` needs.
+        ``facilities`` (levels and townships), and what :class:`~health_sim.policies.sinking.Sinking`
+        and :class:`~health_sim.policies.training.Skills` need.
     """
 
     def __init__(self, model):
@@ -37,7 +37,7 @@ class PolicyRun:
         self.params = model.params
         pol = self.params.policies
         self.sinking = Sinking(pol.stationed, pol.circuit, model)
-        self.skills = Skills(pol.training, model.county.n_townships, model.n_village_doctors())
+        self.skills = Skills(pol.training, model)
         self.state = self._state(dt.date.min)  # the baseline: every lever off; the first update applies what is on
         self._contract_applied = self.state.contract_rate
         self.any = any(lever.enabled for _, lever in pol.levers())
@@ -60,7 +60,7 @@ class PolicyRun:
         old = self.state
         self.state = new = self._state(date)
         restaff = self.sinking.update(date, day) if self.sinking.active else False
-        self.skills.update(date)
+        self.skills.update(date, day)
         return {
             "restaff": restaff
             or new.village_tcm != old.village_tcm

@@ -86,7 +86,10 @@ FACILITY_COUNTERS: dict[str, str] = {
     "county_bed_days": "occupied bed-days at county hospitals (simulated)",
     "county_bed_capacity_days": "bed-days available at county hospitals (at scale)",
     "posted_doctor_days": "days doctors of county and city hospitals spent at township centres (real headcount)",
-    "rotation_trained_days": "share of township staff rotation-trained in the last 5 years, summed over days",
+    "rotation_trained_days": (
+        "share of township doctors back from rotation training in the last 5 years, summed over days"
+    ),
+    "rotation_away_doctor_days": "township doctors away at the county people's hospital for rotation training x days",
 }
 
 
@@ -274,11 +277,23 @@ def _sunk(c, days, scale):
 @kpi(
     "staff_rotation_trained_share",
     "share of staff",
-    "township staff rotation-trained in the last 5 years (mean over the days)",
+    "township doctors back from rotation training at the county hospital in the last 5 years / township doctors "
+    "(mean over the days; counted doctor by doctor from simulated rotations, not from the rotation rate)",
     needs_facility=True,
 )
 def _rotation(c, days, scale):
     return c["rotation_trained_days"] / days
+
+
+@kpi(
+    "rotation_training_doctor_days",
+    "doctor-days per year",
+    "days township doctors spent away at the county people's hospital for rotation training (their centres' lost "
+    "capacity; real headcount, not scaled)",
+    needs_facility=True,
+)
+def _rotation_away(c, days, scale):
+    return c["rotation_away_doctor_days"] * 365.0 / days
 
 
 @kpi(

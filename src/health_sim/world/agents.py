@@ -72,7 +72,7 @@ class Doctor(mesa.Agent):
         self.home = home
         self.location = home
         self.specialty = specialty
-        self.posting: str | None = None  # "stationed" or "circuit" while posted by a policy
+        self.posting: str | None = None  # "stationed", "circuit" or "rotation" while away by a policy
 
     def post_to(self, facility: Facility) -> None:
         """Move the doctor to ``facility`` (his home loses and the host gains his capacity)."""
