@@ -109,9 +109,11 @@ def test_compare_without_results_lists_every_item_as_not_computed():
     ids = [e["id"] for e in ev["effects"] + ev["other_checks"]]
     assert list(table["id"]) == ids and table["id"].is_unique
     assert (table["verdict"] == "not computed").all() and table["model"].isna().all()
+    assert set(table["role"]) <= {"calibration", "held_out", "not_used"}
     assert list(table.columns) == [
         "id",
         "lever",
+        "role",
         "published",
         "low",
         "high",

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from health_sim.config.params import load_params
 from health_sim.config.schema import Params
 from health_sim.core.names import FACILITY_TYPES
 from health_sim.core.paths import resolve
+from health_sim.experiments.evidence import load_evidence_file
 from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.world.county import build_county
 
@@ -73,8 +73,8 @@ class Setting:
 
 
 def load_evidence(path: str | Path = EVIDENCE) -> dict:
-    """The evidence file as data."""
-    return yaml.safe_load(resolve(path).read_text(encoding="utf-8"))
+    """The evidence file as data, validated first (:mod:`health_sim.experiments.evidence`: one-line errors)."""
+    return load_evidence_file(path).model_dump(exclude_none=True)
 
 
 def national_trend(evidence: dict) -> pd.DataFrame:
@@ -327,6 +327,7 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
         row = {
             "id": e["id"],
             "lever": e.get("lever", "aggregate"),
+            "role": e.get("role", ""),
             "published": e["value"],
             "low": e.get("low"),
             "high": e.get("high"),
@@ -361,6 +362,7 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
     cols = [
         "id",
         "lever",
+        "role",
         "published",
         "low",
         "high",
