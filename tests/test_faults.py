@@ -273,14 +273,21 @@ def test_ctrl_c_on_a_sweep_says_what_is_saved_and_how_to_resume(tmp_path):
     )
     out = tmp_path / "out"
     args = [health_sim_exe(), "sweep", str(spec), "--out", str(out), "--workers", "2"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_interactive,  # the signal state must be set in the child
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((out / "runs").glob("p*.parquet"))) < 2:
         time.sleep(0.1)
     workers = _children(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, _why(proc, stdout, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err
     saved = len(list((out / "runs").glob("p*.parquet")))
     assert err.startswith(f"interrupted: {saved} of 12 runs are saved in {out / 'runs'}; resume with: "), err
@@ -291,6 +298,24 @@ def test_ctrl_c_on_a_sweep_says_what_is_saved_and_how_to_resume(tmp_path):
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("12 runs, 0 failed")
+
+
+def _interactive() -> None:
+    """In the child before exec: SIGINT as a shell gives it to a command (default action, unblocked).
+
+    Whatever this test process's own disposition is: a child inherits an ignored signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
+def _why(proc: subprocess.Popen, out: str, err: str) -> str:
+    """What to show when a Ctrl-C test fails: exit code, the streams, and this process's SIGINT state."""
+    return (
+        f"rc {proc.returncode}; this process's SIGINT handler {signal.getsignal(signal.SIGINT)!r}, "
+        f"blocked {signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])}; "
+        f"stdout {out[-300:]!r}; stderr {err[-600:]!r}"
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -318,14 +343,15 @@ def test_ctrl_c_on_an_optimisation_says_what_is_saved_and_how_to_resume(tmp_path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_interactive,  # the signal state must be set in the child
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "reference.json").exists():
         time.sleep(0.1)
     time.sleep(3)  # a few candidates
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, _why(proc, stdout, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert (
         err.startswith("interrupted: ") and f"of 400 candidates are saved in {out / 'study.db'}; resume with: " in err
@@ -338,14 +364,20 @@ def test_ctrl_c_on_the_scenario_suite_says_what_was_written(tmp_path):
     args = [health_sim_exe(), "scenarios", "--out", str(out), "--scale", "0.02", "--jobs", "1", "--reps", "1",
             "--no-ensemble", "--only", "baseline_2023", "--only", "drg", "--only", "all_levers"]  # fmt: skip
     proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_interactive,  # the signal state must be set in the child
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (out / "scenarios" / "baseline_2023" / "manifest.json").exists():
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, _why(proc, stdout, err)
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert (
         err.startswith("interrupted: ")
