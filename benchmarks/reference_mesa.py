@@ -107,6 +107,7 @@ class Episode:
         "cur_level",
         "fac",
         "forced",
+        "home",
         "kind",
         "late_bits",
         "resolved",
@@ -169,6 +170,8 @@ class Resident(mesa.Agent):
         self.township = int(res.township[i])
         self.employee = 1 if res.scheme[i] == EMPLOYEE else 0  # insurance scheme column of the tariff
         self.contracted = bool(res.contracted[i])
+        # how much more he minds a bill than a resident at the rural median income
+        self.price_sense = float(model.params.population.income_rural_median_yuan / res.income[i])
         self.conditions = int(res.conditions[i])  # bitmask over CONDITIONS
         self.diagnosed = int(res.diagnosed[i])  # bitmask: conditions he knows of (and follows up)
         self.trust = [float(x) for x in res.trust[i]]  # by level, in [0, 1]
@@ -271,21 +274,31 @@ class Resident(mesa.Agent):
             for c in range(N_CONDITIONS):
                 if rnd() < m.late_p[c]:
                     ep.late_bits |= 1 << c
-        ep.util = self.utilities(k, ep.spec)
+        ep.util, oop = self.utilities(k, ep.spec)
+        available = np.array([j != MCH_COLUMN or self.mch_ok for j in range(N_COLUMNS)])
+        g = 1 if rules.is_severe(k) else 0
+        bill = rules.expected_bill(np.array(ep.util), np.array(oop), available)
+        ep.home = rules.home_utility(
+            m.stay_home_u[k], float(m.weights.seek_cost_per_100_yuan[g]), bill, self.price_sense
+        )
         self.episode = ep
         m.patients.append(self)
 
-    def utilities(self, k: int, s: int) -> list[float]:
-        """Utility (relative to staying home) of each facility column for an episode of kind ``k``, specialty ``s``."""
+    def utilities(self, k: int, s: int) -> tuple[list[float], list[float]]:
+        """Utility (relative to staying home) of each facility column for an episode of kind ``k``, specialty ``s``.
+
+        With the out-of-pocket yuan expected at each column.
+        """
         m = self.model
         w, fac = m.weights, m.facilities
         g = 1 if rules.is_severe(k) else 0
         sch = self.employee
-        out = []
+        out, bills = [], []
         for j in range(N_COLUMNS):
             f = self.columns[j]
             lvl = COLUMN_LEVEL[j]
             oop = float(m.expected_oop[0][f, sch] + m.admit_p[k] * m.expected_oop[1][f, sch])
+            bills.append(oop)
             out.append(
                 rules.utility(
                     float(w.asc[g, lvl]),
@@ -307,7 +320,7 @@ class Resident(mesa.Agent):
                     1.0 if (self.employee and lvl >= COUNTY) else 0.0,
                 )
             )
-        return out
+        return out, bills
 
     def choose(self, p: int) -> bool:
         """Pass ``p``: pick a facility column, or go where a formal referral sends him.
@@ -320,7 +333,7 @@ class Resident(mesa.Agent):
             ep.col = ep.forced
             return True
         rnd = self.random.random
-        best, pick = self.model.stay_home_u[ep.kind] + rules.gumbel(rnd()), -1
+        best, pick = ep.home + rules.gumbel(rnd()), -1
         for j in range(N_COLUMNS):
             if COLUMN_LEVEL[j] <= ep.cur_level or (j == MCH_COLUMN and not self.mch_ok):
                 continue
@@ -373,10 +386,12 @@ class Resident(mesa.Agent):
         if p == 0:  # the episode's first trip
             grp = int(rules.kind_group(k))
             c[_FIRST[grp]] += 1.0
+            c["first_trips_level"] += lvl + 1.0
             if lvl <= TOWNSHIP:
                 c[_FIRST_GRASS[grp]] += 1.0
             if self.contracted:
                 c["first_trips_contracted"] += 1.0
+                c["first_trips_contracted_level"] += lvl + 1.0
                 if lvl <= TOWNSHIP:
                     c["first_trips_contracted_grassroots"] += 1.0
             if self.referred_up:  # his first trip since a formal referral up from the grassroots

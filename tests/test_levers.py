@@ -314,3 +314,59 @@ def test_rotation_training_is_counted_from_doctors_who_went_and_came_back():
     assert 0 < skills.rotation_trained == pytest.approx(trained.sum() / len(staff))
     k = m.kpis()
     assert k["rotation_training_doctor_days"] > 0 and 0 < k["staff_rotation_trained_share"] < skills.rotation_trained
+
+
+# --- a lever's level before its start (the county's present level, scaled up by a scenario) -------------
+
+
+def _online(r: health_sim.RunResult) -> pd.Series:
+    return r.daily.set_index("date")["online_consults"].rolling(30).mean()
+
+
+def test_before_start_level_acts_until_the_start_then_ramps_from_it():
+    """Telemedicine at 10% online from day 1, scaled to 40% from day 120 over a year: never below the early level."""
+    early = {"since": "2023-01-01", "online_share": 0.1}
+    over = lever("telemedicine", online_share=0.4, remote_lift=0.0, start="2023-05-01", ramp_years=1.0)
+    params = with_overrides(
+        load_params("params/baseline.yaml"), {**BASE, **over, "policies.telemedicine.before_start": early}
+    )
+    r = health_sim.run(params, seed=5)
+    flat = run(**lever("telemedicine", online_share=0.1, remote_lift=0.0))
+    a, b = _online(r), _online(flat)
+    before = a.index < "2023-05-01"
+    # before the start the lever acts at its before_start level, exactly as a lever at that level
+    assert a[before].dropna().equals(b[before].dropna())
+    # from the start it ramps up from that level, not from nothing
+    after = a[a.index >= "2023-05-31"]
+    assert (after >= 0.95 * b[b.index >= "2023-05-31"]).all()
+    assert a.iloc[-1] > 1.2 * b.iloc[-1]
+
+
+def test_before_start_acting_in_the_burn_in_needs_its_own_burn_in():
+    from health_sim.sim.model import burn_in_key
+
+    p = load_params("params/baseline.yaml")
+    on = {"policies.telemedicine.enabled": True, "policies.telemedicine.start": "2023-06-01"}
+    assert burn_in_key(with_overrides(p, on), 1) is not None
+    early = on | {"policies.telemedicine.before_start": {"since": "2022-06-01", "online_share": 0.01}}
+    assert burn_in_key(with_overrides(p, early), 1) is None
+
+
+@pytest.mark.parametrize(
+    "before, fragment",
+    [
+        ({"since": "2023-01-01", "bogus": 1}, "bogus is not a parameter of this lever"),
+        ({"online_share": 0.1}, "give since"),
+        ({"since": "2025-01-01", "online_share": 0.1}, "must be before start"),
+        ({"since": "2023-01-01", "online_share": 2.0}, "online_share"),
+    ],
+)
+def test_a_bad_before_start_is_one_line(before, fragment):
+    over = {
+        "policies.telemedicine.enabled": True,
+        "policies.telemedicine.start": "2024-01-01",
+        "policies.telemedicine.before_start": before,
+    }
+    with pytest.raises(ParamsError) as e:
+        with_overrides(load_params("params/baseline.yaml"), over)
+    assert fragment in str(e.value) and "\n" not in str(e.value)

@@ -15,8 +15,9 @@ from health_sim.sim.model import HealthSystemModel
 from .conftest import quick
 
 SCENARIOS = sorted(Path("params/scenarios").glob("*.yaml"))
-# the levers of the scenario files start on 2024-01-01: start the run a month before
-WINDOW = {"run.start_date": "2023-12-01", "run.days": 90}
+# The county's 2023 reforms act from 2023-01-01 (the baseline scenario) and the scenarios' levers from
+# 2024-01-01: a run from 2023-01-01 shares its burn-in and reaches a month into the scenarios' levers.
+WINDOW = {"run.start_date": "2023-01-01", "run.days": 396}
 
 
 def _finish(model: HealthSystemModel):

@@ -249,8 +249,11 @@ def calibration_fit(check: pd.DataFrame, ax=None):
     return ax.figure
 
 
-def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None):
-    """Each parameter's ensemble members on its prior range (0 = low, 1 = high; log scale where the prior is)."""
+def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None, centre: str = "posterior median"):
+    """Each parameter's ensemble members on its prior range (0 = low, 1 = high; log scale where the prior is).
+
+    ``ident["best"]`` is drawn as a diamond (``centre`` says what it is).
+    """
     import numpy as np
 
     ax = ax or plt.subplots(figsize=(7, 0.5 + 0.45 * len(ident)))[1]
@@ -272,7 +275,7 @@ def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None):
     ax.set(
         xlim=(-0.02, 1.02),
         xlabel="position in the prior range",
-        title="Identification: ensemble members (dots), best (diamond); (narrowed)",
+        title=f"Identification: draws (dots), {centre} (diamond); (narrowed)",
     )
     return ax.figure
 
@@ -298,8 +301,14 @@ def dynamic_changes(check: pd.DataFrame, ax=None):
     return ax.figure
 
 
-def national_trend(trend: pd.DataFrame, model: pd.DataFrame | None = None, ax=None, yangshan: float = 0.671):
-    """The national grassroots share by year, Yangshan's 2023 share and the model's baseline (mean, 90% band)."""
+def national_trend(
+    trend: pd.DataFrame,
+    model: pd.DataFrame | None = None,
+    ax=None,
+    yangshan: float = 0.671,
+    label: str = "model baseline (no new lever)",
+):
+    """The national grassroots share by year, Yangshan's 2023 share and the model's run (mean, 90% band)."""
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     sns.lineplot(data=trend, x="year", y="share", hue="series", marker="o", ax=ax)
     ax.scatter([2023], [yangshan], marker="x", color="crimson", s=60, zorder=3, label="Yangshan 2023 (calibrated to)")
@@ -311,7 +320,7 @@ def national_trend(trend: pd.DataFrame, model: pd.DataFrame | None = None, ax=No
             errorbar=("pi", 90),
             ax=ax,
             color="black",
-            label="model baseline (no new lever)",
+            label=f"{label} (mean, 90% of replicates)",
         )
     ax.axhline(TARGET_SHARE, color="crimson", ls="--", lw=1, label=f"target {TARGET_SHARE:.0%}")
     ax.set(ylabel="grassroots share of visits", xlabel="", title="Grassroots share: China against the model's county")

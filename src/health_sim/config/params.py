@@ -141,7 +141,7 @@ def context_problems(p: Params) -> list[tuple[tuple, str]]:
     out: list[tuple[tuple, str]] = []
     end = p.run.start_date + dt.timedelta(days=p.run.days - 1)
     for name, lever in p.policies.levers():
-        if lever.enabled and lever.start > end:
+        if lever.enabled and lever.acts_from > end:
             out.append((("policies", name, "start"), f"{lever.start} is after the run ends ({end})"))
     for name, lever in p.policies.levers():
         out.extend((("policies", *loc), msg) for loc, msg in lever.problems(name, p))

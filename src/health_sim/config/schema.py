@@ -380,6 +380,36 @@ class PopulationParams(Section):
         unit="share",
         source="DOMAIN: sign-up ~28% in a three-province survey",
     )
+    income_rural_median_yuan: float = P(
+        20000.0,
+        "Median disposable income of rural residents (the price weights of seeking care are set for it).",
+        unit="yuan per person-year",
+        source=(
+            "assumption for Yangshan 2023 (its bulletin was not seen), between Lianzhou, a mountain county of the same "
+            "city, 17,399 yuan in 2021 (Lianzhou statistics bureau, lianzhou.gov.cn) and Guangdong's rural 25,142 yuan "
+            "in 2023 (NBS Guangdong survey team); only incomes relative to it matter to the model"
+        ),
+        gt=0.0,
+    )
+    income_urban_ratio: float = P(
+        2.0,
+        "Urban residents' median disposable income over rural residents'.",
+        unit="ratio",
+        source="Lianzhou 2021: urban 34,221 against rural 17,399 yuan (ratio 1.97; lianzhou.gov.cn)",
+        ge=1.0,
+        le=5.0,
+    )
+    income_log_sd: float = P(
+        0.54,
+        "Standard deviation of log disposable income between residents of the same area (log-normal incomes).",
+        unit="log yuan",
+        source=(
+            "NBS 2023, rural China: mean 21,691 and median 18,748 yuan a person; for a log-normal, mean / median = "
+            "exp(sd^2 / 2), so sd = 0.54"
+        ),
+        ge=0.0,
+        le=2.0,
+    )
     contract_priority_odds: float = P(
         2.5,
         "Odds ratio of being signed for residents aged 65+ or with a diagnosed chronic condition.",
@@ -803,6 +833,17 @@ class ChoiceWeights(Section):
     employee_hospital: float = P(
         ..., "Bonus for county and city hospitals for employee-scheme members.", unit="utility"
     )
+    seek_cost_per_100_yuan: float = P(
+        0.0,
+        (
+            "Weight of the expected out-of-pocket bill on the decision to seek care at all (staying home against any "
+            "visit), for a resident at the rural median income; a resident's weight is this times the rural median "
+            "over his own income. The bill is each facility's expected out-of-pocket cost weighted by the chance he "
+            "would choose it. It moves no one between facilities."
+        ),
+        unit="utility per 100 yuan at the rural median income",
+        le=0.0,
+    )
 
     @field_validator("asc")
     @classmethod
@@ -825,6 +866,7 @@ class ChoiceParams(Section):
             contract=0.6,  # assumption, same order as good communication 0.77 (Yu et al. 2021)
             habit=0.8,  # assumption
             employee_hospital=1.69,  # ln(5.4): employee-insured OR 5.4 of going first to a general hospital (DOMAIN)
+            seek_cost_per_100_yuan=-2.0,  # fitted to the rural price elasticity of seeking care (evidence file)
         ),
         "Weights for minor acute and chronic follow-up episodes.",
         source=(
@@ -847,6 +889,7 @@ class ChoiceParams(Section):
             contract=0.3,
             habit=0.4,
             employee_hospital=1.69,
+            seek_cost_per_100_yuan=0.0,  # assumption: no severe price item is fitted yet (see the evidence file)
         ),
         "Weights for serious, emergency and admission episodes.",
         source=(
@@ -1033,6 +1076,29 @@ class InsuranceParams(Section):
     )
 
 
+class SecularParams(Section):
+    """The ``secular`` section: forces that move over the years whatever the policy (off unless a run sets them)."""
+
+    income_growth_per_year: float = P(
+        0.0,
+        (
+            "Yearly growth of residents' incomes relative to the prices of care. A yuan of out-of-pocket cost weighs "
+            "(1 + growth) ^ -(year - reference_year) of what it weighed in the reference year, in the choice among "
+            "facilities and in the decision to seek care; it changes on each 1 January."
+        ),
+        unit="share a year",
+        source=(
+            "off (0) in the baseline, whose weights are fitted to the reference year; the 2015-2021 dynamic check "
+            "(params/validation/national_2015_2021.yaml) sets it from national statistics"
+        ),
+        ge=-0.2,
+        le=0.3,
+    )
+    reference_year: int = P(
+        2023, "Year for whose incomes the price weights hold (the year of the fitted figures).", unit="year"
+    )
+
+
 class TCMParams(Section):
     """The ``tcm`` section: uptake of traditional Chinese medicine services at the grassroots."""
 
@@ -1063,4 +1129,7 @@ class Params(Section):
     insurance: InsuranceParams = P(InsuranceParams, "Reimbursement and deductibles by level and scheme; fund income.")
     chronic: ChronicParams = P(ChronicParams, "Chronic-disease follow-up and control.")
     tcm: TCMParams = P(TCMParams, "Traditional Chinese medicine services.")
-    policies: PolicyParams = P(PolicyParams, "Policy levers (all off in the baseline).")
+    secular: SecularParams = P(SecularParams, "Forces that move over the years: incomes against the prices of care.")
+    policies: PolicyParams = P(
+        PolicyParams, "Policy levers (all off by default; the 2023 baseline scenario has the county's 2023 reforms on)."
+    )

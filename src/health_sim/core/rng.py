@@ -40,6 +40,7 @@ BEDS = 20
 ONSET = 21
 KIND = 22
 ROTATION = 23  # which township doctors leave for rotation training today
+INCOME = 24  # residents' disposable incomes (its own generator: the other draws of the population are unchanged)
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

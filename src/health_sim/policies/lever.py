@@ -18,9 +18,10 @@ own it in their module and the run keeps one instance (:class:`~health_sim.polic
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import PrivateAttr, model_validator
 
 from health_sim.core.fields import P, Section
 from health_sim.core.names import KINDS, Level
@@ -36,7 +37,12 @@ _K = {k: i for i, k in enumerate(KINDS)}
 class Lever(Section):
     """Common to every lever: on or off, when it starts, how fast it ramps up."""
 
-    enabled: bool = P(False, "Whether the lever acts at all.", unit="bool", source="off in the 2023 baseline")
+    enabled: bool = P(
+        False,
+        "Whether the lever acts at all.",
+        unit="bool",
+        source="off by default; params/scenarios/baseline_2023.yaml has the county's 2023 reforms on",
+    )
     start: dt.date = P(_START, "Date the lever starts.", unit="date", source="scenario")
     ramp_years: float = P(
         0.0,
@@ -46,6 +52,71 @@ class Lever(Section):
         ge=0.0,
         le=20.0,
     )
+
+    before_start: dict[str, Any] | None = P(
+        None,
+        (
+            "The lever as it stood before `start`: `since` (a date) and values of its own parameters in effect at "
+            "full strength from `since` until `start` (for example a county's present level, which a scenario scales "
+            "up from its start); other parameters as given."
+        ),
+        unit="since: date; others: as the parameter",
+        source="scenario",
+    )
+    _earlier: Lever | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _before_start(self) -> Lever:
+        b = self.before_start
+        if b is None:
+            self._earlier = None
+            return self
+        if "since" not in b:
+            raise ValueError("before_start: give since (the date its values start)")
+        own = set(type(self).model_fields) - {"enabled", "start", "ramp_years", "before_start"}
+        for k in b:
+            if k != "since" and k not in own:
+                raise ValueError(f"before_start: {k} is not a parameter of this lever ({', '.join(sorted(own))})")
+        values = {k: v for k, v in b.items() if k != "since"}
+        data = self.model_dump() | values | {"before_start": None, "ramp_years": 0.0}
+        data["start"] = b["since"]
+        earlier = type(self)(**data)  # validates the values and the date
+        if earlier.start >= self.start:
+            raise ValueError(f"before_start: since {earlier.start} must be before start {self.start}")
+        self._earlier = earlier
+        return self
+
+    @property
+    def acts_from(self) -> dt.date:
+        """First day the lever acts when enabled: ``before_start.since`` if given, else ``start``."""
+        return self._earlier.start if self._earlier is not None else self.start
+
+    def at(self, date: dt.date) -> Lever:
+        """The lever as it acts on ``date``.
+
+        Without ``before_start``: itself. With it: its ``before_start`` level before ``start``,
+        then during the ramp the values of ``before_start`` moved linearly towards its own (at
+        full strength: a scale-up does not fall back to nothing when it starts), then itself.
+        """
+        if self._earlier is None or not self.enabled:
+            return self
+        if date < self.start:
+            return self._earlier
+        i = self.intensity(date)
+        if i >= 1.0:
+            return self
+        blend: dict[str, Any] = {}
+        for k in self.before_start:
+            if k == "since":
+                continue
+            a, b = getattr(self._earlier, k), getattr(self, k)
+            if isinstance(b, bool) or not isinstance(b, (int, float)):
+                blend[k] = b
+            elif isinstance(b, int):
+                blend[k] = round(a + i * (b - a))
+            else:
+                blend[k] = a + i * (b - a)
+        return self.model_copy(update=blend | {"ramp_years": 0.0})
 
     def intensity(self, date: dt.date) -> float:
         """Strength in [0, 1] on ``date``."""

@@ -50,7 +50,7 @@ class PolicyRun:
             tcm_uptake=p.tcm.uptake_grassroots,
         )
         for _, lever in p.policies.levers():
-            lever.set_state(s, date)
+            lever.at(date).set_state(s, date)
         return s
 
     def update(self, date: dt.date, day: int) -> dict:
@@ -59,6 +59,12 @@ class PolicyRun:
             return {}
         old = self.state
         self.state = new = self._state(date)
+        pol = self.params.policies  # a lever with a before_start level acts at that level before its start
+        self.sinking.st, self.sinking.ci, self.skills.tr = (
+            pol.stationed.at(date),
+            pol.circuit.at(date),
+            pol.training.at(date),
+        )
         restaff = self.sinking.update(date, day) if self.sinking.active else False
         self.skills.update(date, day)
         return {
@@ -96,5 +102,5 @@ class PolicyRun:
         spec[town_rows] = self.sinking.uplift()[fac.township[town_rows]]
         gaps = Gaps(fac.level, fac.township)
         for _, lever in self.params.policies.levers():
-            lever.close_gaps(gaps, date, self)
+            lever.at(date).close_gaps(gaps, date, self)
         return spec, gaps.closed()

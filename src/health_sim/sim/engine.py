@@ -43,7 +43,7 @@ People = namedtuple(
     "People",
     (
         "village township age female employee mch_ok contracted trust last_level conditions diagnosed screened_day "
-        "referred_up history uncontrolled cum_ok cum_bad"
+        "referred_up history uncontrolled cum_ok cum_bad price_sense"
     ),
 )
 """Residents' arrays (:class:`health_sim.world.population.Residents`, :class:`health_sim.world.chronic.ChronicCare`)."""
@@ -60,7 +60,7 @@ Sites = namedtuple(
 Also the tariff (:class:`health_sim.world.insurance.Tariff`), the out-of-pocket cost residents
 expect, the facility index of the four hospital columns and of the first township centre."""
 Choice = namedtuple(
-    "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes"
+    "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes seek_cost"
 )
 """Choice weights by group (0 minor, 1 severe; :class:`health_sim.world.choice.Weights`); travel minutes (V, 6)."""
 Care = namedtuple(
@@ -77,11 +77,11 @@ Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
 
-Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col")
+Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col home")
 """The day's episodes that go on (after online consultations): resident, kind, severity
 uniform, specialty, facility of each column (n, 6), the column a formal referral sends the
 patient to (-1: none), the grassroots level a tracked referral came from (-1: none), and the
-column of the current pass's trip."""
+column of the current pass's trip, and the utility of staying home (the bill expected deters)."""
 Keys = namedtuple("Keys", "extra los tcm late screen sat down track formal")
 """Random-stream keys of a pass's visits (:mod:`health_sim.core.rng`)."""
 Visits = namedtuple("Visits", "f lvl referred resolved want_bed admitted")
@@ -124,6 +124,7 @@ UP_BY_LEVEL = np.array(
 )
 FIRST_BY_GROUP, FIRST_GRASS_BY_GROUP = _T["first_trips_minor"], _T["first_trips_minor_grassroots"]
 FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["first_trips_contracted_grassroots"]
+FIRST_LEVEL, FIRST_CONTRACTED_LEVEL = _T["first_trips_level"], _T["first_trips_contracted_level"]
 RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
 _RUNS = (
     [f"episodes_{k}" for k in KINDS],
@@ -203,8 +204,11 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
     eps = Episodes(
         rid, kind, np.empty(n), np.empty(n, dtype=np.int64), np.empty((n, N_COLUMNS), dtype=np.int64),
         np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.empty(n, dtype=np.int64),
+        np.empty(n),
     )  # fmt: skip
     util = np.empty((n, N_COLUMNS))
+    oop = np.empty(N_COLUMNS)
+    available = np.ones(N_COLUMNS, dtype=np.bool_)
     bonus_on = policy[FIRST_CONTACT] != 0 or policy[SCHEDULED_FOLLOWUP] != 0 or policy[COMMUNITY_FOLLOWUP] != 0
     for e in range(n):
         r = rid[e]
@@ -215,7 +219,7 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
         eps.cols[e, 1] = sites.town_fac0 + people.township[r]
         for j in range(4):
             eps.cols[e, 2 + j] = sites.hospitals[j]
-        utilities(util[e], choice, sites, care, people, r, k, eps.spec[e], eps.cols[e])
+        utilities(util[e], oop, choice, sites, care, people, r, k, eps.spec[e], eps.cols[e])
         if bonus_on:
             c = 1.0 if people.contracted[r] else 0.0
             bonus = 0.0
@@ -225,6 +229,14 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
                 bonus = 0.0 + (policy[SCHEDULED_FOLLOWUP] * c + policy[COMMUNITY_FOLLOWUP])
             util[e, 0] += bonus
             util[e, 1] += bonus
+        available[rules.MCH_COLUMN] = people.mch_ok[r]
+        g = 1 if rules.is_severe(k) else 0
+        eps.home[e] = rules.home_utility(
+            choice.stay_home[k],
+            choice.seek_cost[g],
+            rules.expected_bill(util[e], oop, available),
+            people.price_sense[r],
+        )
     return eps, util
 
 
@@ -268,7 +280,7 @@ def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, ta
         r = eps.rid[e]
         col = eps.forced[e]
         if col < 0:
-            col = choose(util[e], choice.stay_home[eps.kind[e]], people.mch_ok[r], cur_level[e], key_choice, r)
+            col = choose(util[e], eps.home[e], people.mch_ok[r], cur_level[e], key_choice, r)
         if col < 0:
             tally[STAY_HOME if p == 0 else GAVE_UP, people.township[r]] += 1.0
         else:
@@ -411,10 +423,12 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
         if p == 0:  # the episode's first trip
             grp = rules.kind_group(eps.kind[e])
             buf[FIRST_BY_GROUP + grp, t] += 1.0
+            buf[FIRST_LEVEL, t] += lvl + 1.0
             if lvl <= TOWNSHIP:
                 buf[FIRST_GRASS_BY_GROUP + grp, t] += 1.0
             if people.contracted[r]:
                 buf[FIRST_CONTRACTED, t] += 1.0
+                buf[FIRST_CONTRACTED_LEVEL, t] += lvl + 1.0
                 if lvl <= TOWNSHIP:
                     buf[FIRST_CONTRACTED_GRASS, t] += 1.0
             if people.referred_up[r]:  # his first trip since a formal referral up from the grassroots
@@ -601,10 +615,11 @@ def care_row(people, r):
 
 
 @jit
-def utilities(out, choice, sites, care, people, r, k, s, cols):
+def utilities(out, oop_out, choice, sites, care, people, r, k, s, cols):
     """Utility (relative to staying home) of each facility column ``cols``, written to ``out``.
 
-    For resident ``r``'s episode of kind ``k`` needing specialty ``s``.
+    For resident ``r``'s episode of kind ``k`` needing specialty ``s``; the out-of-pocket yuan he
+    expects at each column is written to ``oop_out``.
     """
     g = 1 if rules.is_severe(k) else 0
     sch = 1 if people.employee[r] else 0
@@ -612,6 +627,7 @@ def utilities(out, choice, sites, care, people, r, k, s, cols):
         f = cols[j]
         lvl = rules.COLUMN_LEVEL[j]
         oop = sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
+        oop_out[j] = oop
         out[j] = rules.utility(
             choice.asc[g, lvl],
             choice.quality[g],

@@ -71,6 +71,8 @@ COUNTERS: dict[str, str] = {
     **{f"first_trips_{g}_grassroots": "of which to a village clinic or township centre" for g in KIND_GROUPS},
     "first_trips_contracted": "first trips of residents signed with a family doctor",
     "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
+    "first_trips_level": "sum of the levels of first trips (village 1, township 2, county 3, city 4)",
+    "first_trips_contracted_level": "the same, residents signed with a family doctor",
     "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
     "referral_returns": "of which back to a village clinic or township centre",
 }
@@ -352,6 +354,26 @@ def _grassroots_first(c, days, scale):
     out["contracted"] = ratio(c["first_trips_contracted_grassroots"], c["first_trips_contracted"])
     out["not_contracted"] = ratio(every_g - c["first_trips_contracted_grassroots"], every - c["first_trips_contracted"])
     return out
+
+
+@kpi(
+    "first_contact_level",
+    "level (village 1 .. city 4)",
+    (
+        "mean level of the first facility of an episode (village 1, township 2, county 3, city 4), for all residents "
+        "and for residents with and without a family-doctor contract"
+    ),
+    parts=("all", "contracted", "not_contracted"),
+)
+def _first_contact_level(c, days, scale):
+    every = sum(c[f"first_trips_{g}"] for g in KIND_GROUPS)
+    return {
+        "all": ratio(c["first_trips_level"], every),
+        "contracted": ratio(c["first_trips_contracted_level"], c["first_trips_contracted"]),
+        "not_contracted": ratio(
+            c["first_trips_level"] - c["first_trips_contracted_level"], every - c["first_trips_contracted"]
+        ),
+    }
 
 
 @kpi("tcm_share", "share of visits", "visits with TCM services / all visits")

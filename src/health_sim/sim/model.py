@@ -47,6 +47,7 @@ from health_sim.world.facilities import FacilityTable, build_table, doctor_count
 from health_sim.world.insurance import Tariff
 from health_sim.world.onset import Onsets
 from health_sim.world.population import EMPLOYEE, assign_contracts, build_residents
+from health_sim.world.secular import money_weight
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
@@ -145,6 +146,8 @@ class HealthSystemModel(mesa.Model):
         self._residents_by_town = np.bincount(res.township, minlength=T).astype(float)
         self._mch_ok = (res.age < 15) | (res.female & (res.age >= 15) & (res.age < 50))
         self._employee = res.scheme == EMPLOYEE
+        # How much more a resident minds a bill than one at the rural median income (1 there; more when poorer).
+        self._price_sense = (params.population.income_rural_median_yuan / res.income).astype(np.float64)
         ins = params.insurance
         income = (
             np.where(self._employee, ins.contribution_per_employee_year, ins.contribution_per_resident_year) / 365.0
@@ -170,7 +173,9 @@ class HealthSystemModel(mesa.Model):
             w.employee_hospital,
             w.stay_home,
             np.ascontiguousarray(self.county.travel_minutes, dtype=float),
+            w.seek_cost_per_100_yuan,
         )
+        self._money_year = None  # the year whose money weight the choice weights carry (set on the first day)
         self._care = self._care_rules()
         cf = self.col_facility
         self._hospitals = np.array(
@@ -249,9 +254,18 @@ class HealthSystemModel(mesa.Model):
         self._capability[i] = np.einsum("tks,ks->tk", fac.capability[towns], self._spec_mix)
         self.days_run += 1
 
+    def _set_money_weight(self, year: int) -> None:
+        """Scale the choice's price weights for ``year``'s incomes (:func:`health_sim.world.secular.money_weight`)."""
+        f = money_weight(self.params, year)
+        w = self.weights
+        self._choice = self._choice._replace(cost=w.cost_per_100_yuan * f, seek_cost=w.seek_cost_per_100_yuan * f)
+        self._money_year = year
+
     def _day_of_care(self) -> None:
         d = self._clock
         date = self.date_of(d)
+        if date.year != self._money_year:
+            self._set_money_weight(date.year)
         fac, res, seed = self.facilities, self.residents, self.seed
         pol = self.policies
         todo = pol.update(date, d)
@@ -286,7 +300,7 @@ class HealthSystemModel(mesa.Model):
         self._day[_CI["resident_days"]] += self._residents_by_town
         self._day[_CI["fund_income"]] += self._income_by_town
         if pol.state.capitation > 0:
-            budget = self.params.policies.capitation.budget_per_resident_year / 365.0
+            budget = self.params.policies.capitation.at(date).budget_per_resident_year / 365.0
             self._day[_CI["capitation_budget"]] += budget * self._residents_by_town
 
         # 1. Illness: the residents whose episode begins today (then their next onset)
@@ -332,6 +346,7 @@ class HealthSystemModel(mesa.Model):
             ch.uncontrolled,
             ch.cum_ok,
             ch.cum_bad,
+            self._price_sense,
         )
         sites = engine.Sites(
             fac.capability,
@@ -436,6 +451,10 @@ class HealthSystemModel(mesa.Model):
             for _ in range(days):
                 self.step()
                 bar.update()
+
+    def counter_totals(self) -> dict:
+        """Each KPI counter (:data:`health_sim.sim.kpis.COUNTERS`) and facility counter summed over the run so far."""
+        return self._counters_total()
 
     def _counters_total(self) -> dict:
         d = self.days_run
@@ -545,7 +564,7 @@ def burn_in_key(params: Params, seed: int) -> str | None:
     if params.run.burn_in_days <= 0:
         return None
     for _, lever in params.policies.levers():
-        if lever.enabled and lever.start < params.run.start_date:
+        if lever.enabled and lever.acts_from < params.run.start_date:
             return None
     d = params.model_dump(mode="json", exclude={"policies"})
     d["run"].pop("seed", None)

@@ -118,6 +118,36 @@ def utility(
 
 
 @jit
+def expected_bill(util, oop, available):
+    """Out-of-pocket yuan a patient expects if he seeks care.
+
+    Each available column's ``oop`` weighted by its logit choice probability among the available
+    columns (``util`` their utilities, ``available`` 0/1).
+    """
+    top = -np.inf
+    for j in range(util.shape[0]):
+        if available[j] and util[j] > top:
+            top = util[j]
+    total, bill = 0.0, 0.0
+    for j in range(util.shape[0]):
+        if available[j]:
+            w = np.exp(util[j] - top)
+            total += w
+            bill += w * oop[j]
+    return bill / total if total > 0.0 else 0.0
+
+
+@jit
+def home_utility(stay_home, seek_cost_per_100_yuan, bill, price_sense):
+    """Utility of staying home for one episode: the kind's ``stay_home`` plus what the expected ``bill`` (yuan) deters.
+
+    ``seek_cost_per_100_yuan`` (<= 0) is the weight at the rural median income, ``price_sense`` the median over the
+    resident's income; the term is added to staying home rather than taken from every facility (the same choice).
+    """
+    return stay_home - seek_cost_per_100_yuan * price_sense * bill / 100.0
+
+
+@jit
 def gumbel(u):
     """Gumbel noise from a uniform (clipped away from 0 and 1)."""
     return -np.log(-np.log(min(max(u, 1e-300), 1.0 - 1e-16)))

@@ -10,7 +10,11 @@ Utility of facility column j for an episode (relative to staying home)::
 with one set of weights for minor episodes (minor acute, chronic follow-up) and another
 for severe ones (serious, emergency, admission: :data:`health_sim.core.names.SEVERE_KINDS`);
 staying home has utility
-``stay_home_utility[kind]``. Defaults and sources: :class:`health_sim.config.schema.ChoiceParams`.
+``stay_home_utility[kind] - seek_cost * (median income / own income) * bill / 100``, where ``bill`` is
+the out-of-pocket yuan the resident expects if he seeks care (each facility's, weighted by
+its choice probability; :func:`health_sim.sim.rules.home_utility`): a dearer visit keeps
+some residents home, the poorer more, without moving anyone between facilities. Defaults and
+sources: :class:`health_sim.config.schema.ChoiceParams`.
 The utility is :func:`health_sim.sim.rules.utility`, summed by :func:`health_sim.sim.engine.utilities`;
 the choice (:func:`health_sim.sim.engine.choose`) is drawn by the Gumbel-max rule: each resident has his own uniform per
 alternative and decision (common random numbers), and picks the alternative with the
@@ -42,6 +46,7 @@ class Weights:
             "contract",
             "habit",
             "employee_hospital",
+            "seek_cost_per_100_yuan",
         ):
             setattr(self, name, np.array([getattr(w, name) for w in ws]))
         self.stay_home = np.array([c.stay_home_utility[k] for k in KINDS])

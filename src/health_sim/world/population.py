@@ -40,6 +40,7 @@ class Residents:
     contracted: np.ndarray  # bool: signed with a family doctor
     trust: np.ndarray  # float32 (n, 4): trust in village, township, county, city; in [0, 1]
     last_level: np.ndarray  # int8: level of the last facility used, -1 for none
+    income: np.ndarray  # float32 disposable income, yuan per person-year
 
     @property
     def n(self) -> int:
@@ -135,9 +136,21 @@ def build_residents(params: Params, county: County, scale: float, seed: int) -> 
         contracted=np.zeros(n, dtype=bool),
         trust=trust,
         last_level=np.full(n, -1, dtype=np.int8),
+        income=draw_incomes(params, urban, seed),
     )
     assign_contracts(params, res)
     return res
+
+
+def draw_incomes(params: Params, urban: np.ndarray, seed: int) -> np.ndarray:
+    """Disposable income of each resident (float32 yuan per person-year): log-normal around his area's median.
+
+    From its own random stream, so the population's other draws do not depend on it.
+    """
+    pp = params.population
+    g = crn.generator(seed, crn.INCOME + 100)
+    median = pp.income_rural_median_yuan * np.where(urban, pp.income_urban_ratio, 1.0)
+    return (median * np.exp(pp.income_log_sd * g.standard_normal(len(urban)))).astype(np.float32)
 
 
 def assign_contracts(params: Params, res: Residents, rate: float | None = None) -> None:
