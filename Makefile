@@ -30,7 +30,7 @@ baseline: setup
 	$(UV) run health-sim run params/baseline.yaml --out outputs/baseline
 
 calibrate: setup
-	$(UV) run health-sim calibrate params/calibrate/yangshan_2023.yaml
+	$(UV) run health-sim fit params/calibrate/yangshan_evidence.yaml
 
 test: setup
 	$(UV) run pytest $(PYTEST_ARGS)
@@ -41,6 +41,7 @@ bench: setup
 	$(UV) run python benchmarks/city.py
 	$(UV) run python benchmarks/scaling.py
 	$(UV) run python benchmarks/sweep_throughput.py --via both
+	$(UV) run python benchmarks/fit_simulation.py
 
 # JupyterLab on this machine only (127.0.0.1); root needs --allow-root, which is given when make runs as root.
 lab: setup

@@ -20,12 +20,11 @@ from health_sim.experiments.validation import (
     EVIDENCE,
     Setting,
     compare,
-    contract_experiments,
-    distance_experiments,
+    contract_matched,
+    distance_gradient,
     load_evidence,
+    mirrored,
     national_trend,
-    price_experiments,
-    severity_experiments,
     township_minutes,
     verdict,
 )
@@ -106,7 +105,7 @@ def test_evidence_and_national_trend():
 def test_compare_without_results_lists_every_item_as_not_computed():
     ev = load_evidence()
     table = compare(ev, {})
-    ids = [e["id"] for e in ev["effects"] + ev["other_checks"]]
+    ids = [e["id"] for e in ev["county_figures"] + ev["effects"] + ev["other_checks"]]
     assert list(table["id"]) == ids and table["id"].is_unique
     assert (table["verdict"] == "not computed").all() and table["model"].isna().all()
     assert set(table["role"]) <= {"calibration", "held_out", "not_used"}
@@ -131,7 +130,7 @@ def test_compare_without_results_lists_every_item_as_not_computed():
 
 def test_compare_computes_verdicts_for_the_given_results():
     ev = load_evidence()
-    items = {e["id"]: e for e in ev["effects"] + ev["other_checks"]}
+    items = {e["id"]: e for e in ev["county_figures"] + ev["effects"] + ev["other_checks"]}
     results = {
         "severity_primary_first_minor_rural": {
             "model": 0.5,
@@ -192,8 +191,16 @@ def test_township_minutes_one_row_per_township_minutes_positive():
 # --- cheap experiments end to end -----------------------------------------------------------------
 
 
-def test_severity_experiment_end_to_end():
-    r = severity_experiments(TINY)
+SEVERITY = [
+    "severity_primary_first_minor_rural",
+    "severity_primary_first_chronic_rural",
+    "severity_primary_first_serious_rural",
+]
+
+
+def test_mirrored_severity_items_end_to_end():
+    r = mirrored(TINY, SEVERITY)
+    assert set(r) == set(SEVERITY)
     for k, v in r.items():
         assert {"model", "model_lo", "model_hi", "how"} <= set(v), k
         assert 0.0 <= v["model_lo"] <= v["model"] <= v["model_hi"] <= 1.0, (k, v)
@@ -206,24 +213,47 @@ def test_severity_experiment_end_to_end():
 
 def test_every_experiment_result_is_an_evidence_item():
     """A result under an id the evidence file does not have would never reach the table."""
-    ids = {e["id"] for e in (lambda ev: ev["effects"] + ev["other_checks"])(load_evidence())}
-    results = {}
-    for f in (severity_experiments, contract_experiments, price_experiments):
-        results |= f(TINY)
-    distance, _ = distance_experiments(TINY)
+    ev = load_evidence()
+    ids = {e["id"] for e in ev["county_figures"] + ev["effects"] + ev["other_checks"]}
+    results = mirrored(TINY)
+    distance, _ = distance_gradient(TINY)
     results |= distance
     assert set(results) <= ids, sorted(set(results) - ids)
-    table = compare(load_evidence(), results)
+    table = compare(ev, results)
     assert (table.loc[table["id"].isin(list(results)), "verdict"] != "not computed").all()
     for k, v in results.items():
         assert all(math.isfinite(v[x]) for x in ("model", "model_lo", "model_hi")), (k, v)
+    # every calibration item has a model value
+    calibration = set(table.loc[table["role"] == "calibration", "id"])
+    assert calibration <= set(results), sorted(calibration - set(results))
     # price elasticities: dearer care means fewer visits
     assert results["price_elasticity_outpatient_visits_among_users_rural"]["model"] < 0
     assert results["price_elasticity_village_clinic_visits_rmhc"]["model"] < 0
 
 
+def test_mirrored_draws_one_ensemble_member_per_replicate(tmp_path):
+    """With an ensemble, replicate r runs with member r's values: a member that changes the answer shows in it."""
+    import yaml
+
+    f = tmp_path / "cal.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "ensemble": [
+                    {"trial": 0, "values": {"tcm.uptake_grassroots": 0.3}},
+                    {"trial": 1, "values": {"tcm.uptake_grassroots": 0.7}},
+                ]
+            }
+        )
+    )
+    with_ensemble = Setting(scale=0.01, replicates=2, days=30, overrides=(("run.burn_in_days", 10),), ensemble=f)
+    r = mirrored(with_ensemble, ["yangshan_tcm_share_2023"])["yangshan_tcm_share_2023"]
+    plain = mirrored(TWO, ["yangshan_tcm_share_2023"])["yangshan_tcm_share_2023"]
+    assert r["model_hi"] - r["model_lo"] > 5 * (plain["model_hi"] - plain["model_lo"])
+
+
 def test_distance_experiment_township_visits_per_resident_are_per_resident():
-    _, town = distance_experiments(TINY)
+    _, town = distance_gradient(TINY)
     expected = town["visits_by_level.township"] * TINY.scale / town["residents"]
     assert np.allclose(town["township_visits_per_resident"], expected)
     assert (town["township_visits_per_resident"] <= town["visits_per_resident"] + 1e-9).all()
@@ -274,6 +304,6 @@ def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
 
     Everyone contracted against no one, same residents and seeds.
     """
-    r = contract_experiments(TWO)
+    r = contract_matched(TWO)
     assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0
-    assert r["contract_first_choice_chc_shenzhen"]["model"] > 0
+    assert mirrored(TWO, ["contract_first_choice_chc_shenzhen"])["contract_first_choice_chc_shenzhen"]["model"] > 0

@@ -613,6 +613,51 @@ def calibrate(
     )
 
 
+@app.command()
+def fit(
+    spec: Annotated[
+        Path, typer.Argument(metavar="SPEC.yaml", help="Fit file (params/calibrate/*_evidence.yaml): ABC-SMC.")
+    ],
+    simulations: Annotated[
+        int | None,
+        typer.Option(help="Simulations at most per run, counting those of an interrupted run [default: the file's]."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Working folder (the runs' databases) [default: outputs/calibrate/<name>]."),
+    ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing "
+                "file health-sim did not write is refused unless --force."
+            )
+        ),
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Fit the behavioural parameters to the evidence file's calibration items (ABC-SMC) and write the posterior.
+
+    Independent runs go side by side, one core each, printing each generation (population,
+    acceptance, distance threshold); rerunning resumes from their databases.
+    """
+    from health_sim.experiments.posterior import fit as run_fit
+    from health_sim.experiments.workers import Interrupted
+
+    if simulations is not None and not 10 <= simulations <= 10_000_000:
+        _fail(f"--simulations: {simulations} is outside [10, 10000000]")
+    changes = {"simulations": simulations} if simulations else None
+    try:
+        path = run_fit(spec, out=out, write=write, changes=changes, force=force)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted: every finished generation is kept in the runs' databases",
+            out,
+        ) from None
+    typer.echo(f"wrote {path}")
+
+
 @app.command("docs")
 def docs_cmd(
     check: Annotated[

@@ -40,6 +40,7 @@ class Ensemble:
     within_tolerance: bool = True
     base: str = ""
     base_params_sha256: str = ""
+    hash_with_member: bool = False  # hashed with a member's values set (the fitted keys' defaults do not count)
 
     def warnings(self) -> list[str]:
         """Reasons to doubt this ensemble now, one line each (empty when there are none)."""
@@ -54,7 +55,8 @@ class Ensemble:
             from health_sim.core.errors import ParamsError
 
             try:
-                now = params_hash(load_params(resolve(self.base)))
+                base = load_params(resolve(self.base))
+                now = params_hash(with_overrides(base, self.members[0]) if self.hash_with_member else base)
             except (ParamsError, FileNotFoundError):
                 now = ""
             if now != self.base_params_sha256:
@@ -105,6 +107,7 @@ def load_ensemble(path: str | Path) -> Ensemble:
         bool(prov.get("within_tolerance", True)),
         str(prov.get("base", "")),
         str(prov.get("base_params_sha256", "")),
+        "hash_rule" in prov,
     )
 
 

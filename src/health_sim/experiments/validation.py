@@ -2,20 +2,12 @@
 
 ``params/validation/evidence.yaml`` holds published figures (each with its source, what it
 measured and the model quantity to compare). This module computes the model's side of
-each comparison with paired experiments under common random numbers (the same seeds,
-and the same calibrated ensemble members when an ensemble is given, in both arms), so
-an effect is the difference the change makes to the same residents:
-
-* price: every outpatient price 10% higher (elasticity of visits and of seeking care at
-  all); the village clinic's price alone 10% higher (its own-price elasticity);
-  gatekeeping against the baseline (change of grassroots and hospital visits);
-* distance: the cross-section of townships (township-centre visits against travel time
-  to the county hospitals) and the money value of travel time implied by the choice
-  weights;
-* contract: first trips to the grassroots of contracted against other residents (raw),
-  and everyone contracted against no one (the model's causal effect);
-* severity: the share of first trips to the grassroots for minor, chronic and severe
-  episodes.
+each comparison. Most items are mirrored by the simulated experiments of
+:mod:`health_sim.experiments.mirror` (the study's design on one simulated county, arms under
+common random numbers), run here over replicates, each with its own seed and, when an
+ensemble is given, its own ensemble member (:func:`mirrored`). Two need more than one
+county's arms: the remoteness gradient across townships (:func:`distance_gradient`) and
+everyone contracted against no one (:func:`contract_matched`).
 
 It also runs the dynamic check of the calibration (:func:`dynamic_check`): the model
 started in 2022 with the 2023 changes switched on, its 2022 -> 2023 changes against
@@ -25,7 +17,6 @@ so a notebook can run them small under the tests and large for an answer.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from health_sim.config.params import load_params
+from health_sim.config.params import load_params, with_overrides
 from health_sim.config.schema import Params
-from health_sim.core.names import FACILITY_TYPES
 from health_sim.core.paths import resolve
+from health_sim.experiments import mirror
+from health_sim.experiments.ensemble import load_ensemble
 from health_sim.experiments.evidence import load_evidence_file
-from health_sim.experiments.scenario_runs import run_replicates
+from health_sim.experiments.scenario_runs import replicate_seeds, run_replicates
 from health_sim.world.county import build_county
 
 EVIDENCE = Path("params") / "validation" / "evidence.yaml"
@@ -107,10 +99,38 @@ def _cached_runs(setting: Setting, overrides: tuple, scenario: str, days: int):
     )
 
 
-def baseline_trajectory(setting: Setting, years: int = 5) -> pd.DataFrame:
-    """The baseline (no new lever) run for ``years`` calendar years from 2023: its annual table."""
-    days = (pd.Timestamp(2023 + years, 1, 1) - pd.Timestamp(2023, 1, 1)).days
-    return _runs(setting, days=days).annual
+NATIONAL = Path("params") / "validation" / "national_2015_2021.yaml"
+
+
+def national_dynamic(setting: Setting, scenario: str | Path = NATIONAL) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 2015-2021 run with the secular forces on: (its change of the grassroots share against China's, annual table).
+
+    The county as fitted for 2023, started in 2015 with incomes against the prices of care
+    set back by the secular growth, no reform: does its share fall as China's did
+    (0.564 -> 0.502)? Direction and rough size, not a fit.
+    """
+    reps = run_replicates(
+        resolve(scenario),
+        replicates=setting.replicates,
+        seed=setting.seed,
+        scale=setting.scale,
+        overrides=dict(setting.overrides),
+        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
+    )
+    a = reps.annual.set_index(["replicate", "year"])["grassroots_share"]
+    first, last = int(reps.annual["year"].min()), int(reps.annual["year"].max())
+    change = (a.xs(last, level="year") - a.xs(first, level="year")).to_numpy()
+    nat = load_evidence()["national_grassroots_share"]["values"]
+    observed = float(nat[last] - nat[first]) if first in nat and last in nat else float("nan")
+    s = _summary(change)
+    row = {
+        "measure": f"change of the grassroots share, {first} -> {last} (share points / 100)",
+        "observed_change": observed,
+        **s,
+        "direction_agrees": bool(np.sign(s["model"]) == np.sign(observed)) and s["model_hi"] * s["model_lo"] > 0,
+        "source": "NHC statistical bulletins (evidence file: national_grassroots_share)",
+    }
+    return pd.DataFrame([row]), reps.annual
 
 
 def _summary(values: np.ndarray) -> dict:
@@ -122,50 +142,26 @@ def _summary(values: np.ndarray) -> dict:
     }
 
 
-def price_experiments(setting: Setting) -> dict[str, dict]:
-    """Elasticities from 10% higher outpatient prices (all facilities; the village clinic alone)."""
-    base = _runs(setting).kpis
-    p = load_params(resolve(BASE))
-    every = {f"facilities.{ft}.price_visit": getattr(p.facilities, ft).price_visit * 1.1 for ft in FACILITY_TYPES}
-    dearer = _runs(setting, every).kpis
-    village = _runs(
-        setting, {"facilities.village_clinic.price_visit": p.facilities.village_clinic.price_visit * 1.1}
-    ).kpis
-    lnp = math.log(1.1)
-    seek0, seek1 = 1.0 - base["stay_home_share"], 1.0 - dearer["stay_home_share"]
-    return {
-        "price_elasticity_first_outpatient_visit_rural": _summary(np.log(seek1 / seek0) / lnp)
-        | {"how": "elasticity of the share of episodes for which care is sought, every outpatient price +10%"},
-        "price_elasticity_outpatient_visits_among_users_rural": _summary(
-            np.log(dearer["visits_total"] / base["visits_total"]) / lnp
-        )
-        | {
-            "how": (
-                "elasticity of all visits, every outpatient price +10% (the model's visits per episode do not respond "
-                "to price)"
-            )
-        },
-        "price_elasticity_village_clinic_visits_rmhc": _summary(
-            np.log(village["visits_by_level.village"] / base["visits_by_level.village"]) / lnp
-        )
-        | {"how": "elasticity of village-clinic visits, the village clinic's price alone +10%"},
-    }
+def mirrored(setting: Setting, ids: list[str] | None = None) -> dict[str, dict]:
+    """Every item the simulated experiments mirror (:mod:`health_sim.experiments.mirror`), over the replicates.
 
-
-def gatekeeping_experiment(setting: Setting) -> dict[str, dict]:
-    """Relative change of grassroots and hospital visits in the first full year of gatekeeping (2024)."""
-    base = _runs(setting, days=731).annual
-    gate = _runs(setting, scenario=Path("params") / "scenarios" / "gatekeeping.yaml", days=731).annual
-    b, g = (x[x["year"] == 2024].set_index("replicate") for x in (base, gate))
-    grass = lambda a: a["visits_by_level.village"] + a["visits_by_level.township"]  # noqa: E731
-    hosp = lambda a: a["visits_by_level.county"] + a["visits_by_level.city"]  # noqa: E731
-    how = "scenario gatekeeping against baseline_2023, 2024 (its first year), same seeds"
-    return {
-        "gatekeeping_pilot_primary_care_visits": _summary(grass(g) / grass(b) - 1.0)
-        | {"how": f"relative change of village + township visits, {how}"},
-        "gatekeeping_pilot_hospital_visits": _summary(hosp(g) / hosp(b) - 1.0)
-        | {"how": f"relative change of county + city visits, {how}"},
-    }
+    Replicate ``r`` runs the arms on one county with the seed of replicate ``r`` and, when the
+    setting names a calibrated file, the ensemble member drawn for replicate ``r`` (so the
+    interval carries chance and parameter uncertainty). ``ids``: the items [default: all].
+    """
+    ids = list(ids or mirror.EXPERIMENTS)
+    base = with_overrides(load_params(resolve(BASE)), dict(setting.overrides) | {"run.days": setting.days})
+    base = with_overrides(base, {"run.scale": setting.scale})
+    seeds = replicate_seeds(setting.seed, setting.replicates)
+    members = (
+        [v for _, v in load_ensemble(resolve(setting.ensemble)).overrides(setting.replicates, setting.seed)]
+        if setting.ensemble
+        else [{}] * setting.replicates
+    )
+    rows = [
+        mirror.simulate(with_overrides(base, m) if m else base, s, ids) for s, m in zip(seeds, members, strict=True)
+    ]
+    return {i: _summary([r[i] for r in rows]) | {"how": mirror.EXPERIMENTS[i].how} for i in ids}
 
 
 def township_minutes(params: Params, seed: int) -> pd.DataFrame:
@@ -181,12 +177,11 @@ def township_minutes(params: Params, seed: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFrame]:
-    """The distance experiments: a cross-section of townships, and the money value of travel time.
+def distance_gradient(setting: Setting) -> tuple[dict[str, dict], pd.DataFrame]:
+    """The remoteness gradient across the townships, and the township table it is fitted on.
 
-    The cross-section of townships (township-centre visits per resident against hours to the
-    county hospitals: relative change per hour) and the money value of 30 minutes of travel
-    implied by the choice weights. Returns the comparisons and the township table.
+    Township-centre visits per resident against hours to the county hospitals (relative change
+    per hour, holding travel to the own centre; log-linear fit per replicate).
     """
     reps = _runs(setting)
     p = reps.params
@@ -203,9 +198,6 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
         y = np.log(g["township_visits_per_resident"].clip(lower=1e-9))
         x = np.column_stack([np.ones(len(g)), g["minutes_county"] / 60.0, g["minutes_township_centre"] / 60.0])
         slopes.append(np.linalg.lstsq(x, y, rcond=None)[0][1])
-    c = p.choice
-    wtp = lambda w: 0.5 * -w.travel_per_hour / -w.cost_per_100_yuan * 100.0  # noqa: E731 - yuan for 30 minutes
-    fixed = lambda v, how: {"model": v, "model_lo": v, "model_hi": v, "how": how}  # noqa: E731
     return {
         "distance_thc_remoteness_outpatient_visits": _summary(np.expm1(slopes))
         | {
@@ -214,35 +206,18 @@ def distance_experiments(setting: Setting) -> tuple[dict[str, dict], pd.DataFram
                 "the county hospitals, holding travel to the own centre (log-linear fit)"
             )
         },
-        "distance_wtp_travel_minor_chronic": fixed(
-            wtp(c.minor),
-            "30 minutes of travel in yuan from the minor-episode weights: 0.5 h x travel weight / cost weight",
-        ),
-        "distance_wtp_travel_severe_chronic": fixed(
-            wtp(c.severe), "30 minutes of travel in yuan from the severe-episode weights"
-        ),
     }, town
 
 
-def contract_experiments(setting: Setting) -> dict[str, dict]:
-    """First trips to the grassroots: contracted residents against the others.
+def contract_matched(setting: Setting) -> dict[str, dict]:
+    """Everyone contracted minus no one contracted: first trips to the grassroots (the model's causal effect).
 
-    Contracted minus other residents in the baseline (raw), and everyone contracted minus no one
-    contracted (the model's causal effect).
+    Set beside the propensity-score-matched comparison of contracted and other residents.
     """
-    base = _runs(setting).kpis
     everyone = _runs(setting, {"population.contract_rate": 1.0}).kpis
     no_one = _runs(setting, {"population.contract_rate": 0.0}).kpis
-    raw = base["grassroots_first.contracted"] - base["grassroots_first.not_contracted"]
     causal = everyone["grassroots_first.contracted"].to_numpy() - no_one["grassroots_first.not_contracted"].to_numpy()
     return {
-        "contract_first_choice_chc_shenzhen": _summary(raw)
-        | {
-            "how": (
-                "baseline: share of first trips to the grassroots, contracted minus other residents (raw, like the "
-                "study's unadjusted figure)"
-            )
-        },
         "contract_grassroots_visit_share_tianjin": _summary(causal)
         | {
             "how": (
@@ -251,29 +226,6 @@ def contract_experiments(setting: Setting) -> dict[str, dict]:
             )
         },
     }
-
-
-def severity_experiments(setting: Setting) -> dict[str, dict]:
-    """Share of first trips to the grassroots by episode kind, and for all kinds."""
-    k = _runs(setting).kpis
-    every = _summary(k["grassroots_first.all"])
-    out = {
-        "willingness_first_visit_phc_meta": every
-        | {"how": "share of all episodes' first trips that go to a village clinic or township centre"},
-        "rural_first_contact_primary_fujian_henan_qinghai": every
-        | {"how": "same (all residents; the model's county is rural)"},
-        "hubei_rural_outpatient_upward_rate": _summary(1.0 - k["grassroots_share"])
-        | {"how": "1 - grassroots share of visits"},
-        "severity_primary_first_minor_rural": _summary(k["grassroots_first.minor"])
-        | {"how": "share of minor episodes' first trips that go to a village clinic or township centre"},
-        "severity_primary_first_chronic_rural": _summary(k["grassroots_first.chronic"])
-        | {"how": "same, chronic follow-up episodes"},
-        "severity_hypertension_primary_preference_rural": _summary(k["grassroots_first.chronic"])
-        | {"how": "same, chronic follow-up episodes (all conditions)"},
-        "severity_primary_first_serious_rural": _summary(k["grassroots_first.severe"])
-        | {"how": "same, severe episodes (serious, emergency, admission)"},
-    }
-    return out
 
 
 def verdict(
@@ -317,12 +269,12 @@ def verdict(
 
 
 def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
-    """One row per evidence item: what was published, what the model gives, and the verdict.
+    """One row per evidence item (the county's figures, effects, other checks): published, model, verdict.
 
     Items with no model result are listed with the reason in ``how``.
     """
     rows = []
-    for e in evidence.get("effects", []) + evidence.get("other_checks", []):
+    for e in evidence.get("county_figures", []) + evidence.get("effects", []) + evidence.get("other_checks", []):
         r = results.get(e["id"])
         row = {
             "id": e["id"],

@@ -1,0 +1,113 @@
+"""The simulated experiments that mirror the evidence (health_sim.experiments.mirror), each on a tiny county.
+
+Each experiment's direction is the one its mechanism implies; the arms differ only by what the study varied
+(common random numbers); the money value of travel is the weights' ratio; every calibration item of the
+evidence file has an experiment.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from health_sim.config.params import load_params, with_overrides
+from health_sim.core.paths import resolve
+from health_sim.experiments import mirror
+from health_sim.experiments.evidence import load_evidence_file
+
+TINY = {"run.scale": 0.02, "run.days": 90, "run.burn_in_days": 30}
+
+
+@pytest.fixture(scope="module")
+def params():
+    return with_overrides(load_params(resolve("params/scenarios/baseline_2023.yaml")), TINY)
+
+
+@pytest.fixture(scope="module")
+def everything(params):
+    return mirror.simulate(params, 11, list(mirror.EXPERIMENTS))
+
+
+def test_every_calibration_item_has_an_experiment():
+    ids = {i.id for i in load_evidence_file().by_role("calibration")}
+    assert ids <= set(mirror.EXPERIMENTS), sorted(ids - set(mirror.EXPERIMENTS))
+    every = {i.id for i in load_evidence_file().items()}
+    assert set(mirror.EXPERIMENTS) <= every, sorted(set(mirror.EXPERIMENTS) - every)
+
+
+def test_every_experiment_gives_a_finite_value(everything):
+    assert set(everything) == set(mirror.EXPERIMENTS)
+    bad = {k: v for k, v in everything.items() if not math.isfinite(v)}
+    assert not bad
+
+
+def test_dearer_care_keeps_residents_home_and_the_poorer_more(params):
+    """The price arm: seeking care falls (elasticity < 0); with no price weight on seeking care, far less."""
+    with_price = mirror.simulate(params, 11, ["price_elasticity_first_outpatient_visit_rural"])
+    without = mirror.simulate(
+        with_overrides(params, {"choice.minor.seek_cost_per_100_yuan": 0.0}),
+        11,
+        ["price_elasticity_first_outpatient_visit_rural"],
+    )
+    e1, e0 = (
+        with_price["price_elasticity_first_outpatient_visit_rural"],
+        without["price_elasticity_first_outpatient_visit_rural"],
+    )
+    assert e1 < e0 <= 0.0
+
+
+def test_village_price_moves_village_visits_down(everything):
+    assert everything["price_elasticity_village_clinic_visits_rmhc"] < 0
+
+
+def test_gatekeeping_moves_visits_from_hospitals_to_the_grassroots(params):
+    """The pilot's rule (unreferred hospital care reimbursed less): hospital visits fall, grassroots ones rise.
+
+    With a price weight large enough for the direction to show on a tiny county.
+    """
+    p = with_overrides(params, {"choice.minor.cost_per_100_yuan": -4.0})
+    r = mirror.simulate(p, 11, ["gatekeeping_pilot_primary_care_visits", "gatekeeping_pilot_hospital_visits"])
+    assert r["gatekeeping_pilot_hospital_visits"] < -0.02
+    assert r["gatekeeping_pilot_primary_care_visits"] > 0.0
+
+
+def test_contracting_lowers_the_level_of_first_contact(params):
+    r = mirror.simulate(params, 11, ["contract_first_contact_level_rural_elderly_did"])
+    assert r["contract_first_contact_level_rural_elderly_did"] < 0
+    none = mirror.simulate(
+        with_overrides(params, {"choice.minor.contract": 0.0, "choice.severe.contract": 0.0}),
+        11,
+        ["contract_first_contact_level_rural_elderly_did"],
+    )
+    assert r["contract_first_contact_level_rural_elderly_did"] < none["contract_first_contact_level_rural_elderly_did"]
+
+
+def test_money_value_of_travel_is_the_weights_ratio(params):
+    p = with_overrides(params, {"choice.minor.travel_per_hour": -2.0, "choice.minor.cost_per_100_yuan": -1.0})
+    r = mirror.simulate(p, 11, ["distance_wtp_travel_minor_chronic"])
+    assert r["distance_wtp_travel_minor_chronic"] == pytest.approx(0.5 * 2.0 / 1.0 * 100.0)
+
+
+def test_minor_episodes_go_first_to_the_grassroots_more_than_severe_ones(everything):
+    assert everything["severity_primary_first_minor_rural"] > everything["severity_primary_first_serious_rural"]
+
+
+def test_arms_share_the_burn_in_and_differ_only_by_their_change(params):
+    """Common random numbers: the base arm twice is the same; the lever arms continue the base arm's burn-in."""
+    a = mirror.run_arm(params, 5)
+    b = mirror.run_arm(params, 5)
+    assert a == b
+    over = mirror.arm_overrides(params)
+    assert set(over) == {"base", "price", "village_price", "gatekeeping", "contracting"}
+    from health_sim.sim.model import burn_in_key
+
+    key = burn_in_key(params, 5)
+    assert key is not None
+    for arm in ("gatekeeping", "contracting"):
+        assert burn_in_key(with_overrides(params, over[arm]), 5) == key, arm
+
+
+def test_unknown_item_is_refused(params):
+    with pytest.raises(KeyError, match="no simulated experiment"):
+        mirror.simulate(params, 1, ["not_an_item"])
