@@ -58,7 +58,8 @@ class Lever(Section):
         (
             "The lever as it stood before `start`: `since` (a date) and values of its own parameters in effect at "
             "full strength from `since` until `start` (for example a county's present level, which a scenario scales "
-            "up from its start); other parameters as given."
+            "up from its start, ramping from this level); other parameters as given. Give the present level as the "
+            "lever's own values too, so that a scenario changes only what it names."
         ),
         unit="since: date; others: as the parameter",
         source="scenario",
