@@ -45,7 +45,7 @@ BASE = ROOT / "params" / "scenarios" / "baseline_2023.yaml"
 STAY = "choice.stay_home_utility.minor"
 TCM = "tcm.uptake_grassroots"
 RUN = {"run.scale": 0.01, "run.days": 30, "run.burn_in_days": 10}
-PRIORS = {STAY: (5.0, 6.5, False), TCM: (0.3, 0.7, True)}  # the base has 5.74 and 0.48: inside both
+PRIORS = {STAY: (3.0, 4.5, False), TCM: (0.3, 0.7, True)}  # the base has 3.5 and 0.48: inside both
 SEED = 11
 
 SPEC = f"""name: NAME
@@ -55,7 +55,7 @@ observed:
   share: {{kpi: grassroots_share, value: 0.65, tolerance: 0.02, source: test}}
   tcm: {{kpi: tcm_share, value: 0.45, tolerance: 0.02, source: test}}
 parameters:
-  {STAY}: {{low: 5.0, high: 6.5}}
+  {STAY}: {{low: 3.0, high: 4.5}}
   {TCM}: {{low: 0.3, high: 0.7, log: true}}
 run: {{run.scale: 0.01, run.days: 30, run.burn_in_days: 10}}
 replicates: 1
@@ -133,12 +133,12 @@ def test_distance_is_infinite_when_a_figure_is_not_a_number():
             "parameters.tcm.uptake_grasroots: unknown key (did you mean 'uptake_grassroots'?)",
         ),
         (
-            f"{STAY}: {{low: 5.0, high: 6.5}}",
+            f"{STAY}: {{low: 3.0, high: 4.5}}",
             f"{STAY}: {{low: 6.5, high: 5.0}}",
             f"parameters.{STAY}: low 6.5 must be below high 5.0",
         ),
         (
-            f"{STAY}: {{low: 5.0, high: 6.5}}",
+            f"{STAY}: {{low: 3.0, high: 4.5}}",
             f"{STAY}: {{low: 6.5, high: 6.5}}",
             f"parameters.{STAY}: low 6.5 must be below high 6.5",
         ),
@@ -207,7 +207,7 @@ def test_a_bad_run_override_is_blamed_on_run(tmp_path):
             "observed",
         ),
         (
-            f"parameters:\n  {STAY}: {{low: 5.0, high: 6.5}}\n  {TCM}: {{low: 0.3, high: 0.7, log: true}}\n",
+            f"parameters:\n  {STAY}: {{low: 3.0, high: 4.5}}\n  {TCM}: {{low: 0.3, high: 0.7, log: true}}\n",
             "parameters: {}\n",
             "parameters",
         ),
@@ -286,11 +286,11 @@ def test_the_base_values_are_trial_0_and_its_distance_is_recomputable(calibrated
     _, out, _, _ = calibrated
     trials = study_trials(out)
     assert [t.number for t in trials] == [0, 1, 2]
-    assert trials[0].params == {STAY: 5.74, TCM: 0.48}  # baseline.yaml's own values
+    assert trials[0].params == {STAY: 3.5, TCM: 0.48}  # baseline.yaml's own values
     # the search distance of trial 0: the base run again here with the calibration's seeds
     seeds = replicate_seeds(SEED, 1)
     rows = pd.DataFrame(
-        [run_point(str(BASE), RUN, {STAY: 5.74, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds]
+        [run_point(str(BASE), RUN, {STAY: 3.5, TCM: 0.48}, s, ["grassroots_share", "tcm_share"]) for s in seeds]
     )
     expected = math.sqrt(
         (((rows["grassroots_share"].mean() - 0.65) / 0.02) ** 2 + ((rows["tcm_share"].mean() - 0.45) / 0.02) ** 2) / 2
@@ -468,14 +468,14 @@ def test_pooling_an_earlier_search_with_other_priors(calibrated, tmp_path):
     A search of other figures (or seeds) cannot be pooled.
     """
     _, first_out, first_ens, _ = calibrated
-    f = write_spec(tmp_path, old="low: 5.0, high: 6.5", new="low: 5.5, high: 6.0")
+    f = write_spec(tmp_path, old="low: 3.0, high: 4.5", new="low: 3.25, high: 4.0")
     ens, path = calibrate(
         f, out=tmp_path / "out", write=tmp_path / "cal.yaml", workers=1, progress=False, pool=[first_out]
     )
     doc = load_calibrated(path)
     searches = doc["provenance"]["searches"]
     assert [s["trials"] for s in searches] == [3, 3] and searches[1]["trial_offset"] == 10_000
-    assert searches[1]["priors"][STAY] == [5.0, 6.5] and searches[0]["priors"][STAY] == [5.5, 6.0]
+    assert searches[1]["priors"][STAY] == [3.0, 4.5] and searches[0]["priors"][STAY] == [3.25, 4.0]
     assert len(ens) == len(first_ens) + 2  # both searches' re-run candidates
     assert set(ens["trial"] >= 10_000) == {True, False}
     assert list(ens["distance"]) == sorted(ens["distance"])

@@ -165,7 +165,9 @@ def test_family_doctor_contracting_brings_more_follow_ups():
 
 
 def test_two_way_referral_closes_the_loop():
-    b, k = base(), kpis(**lever("referral_system"))
+    # enough formal referrals in a small, short run for the closed-loop rate to mean something
+    more = {"referral.formal_upward.village": 0.2, "referral.formal_upward.township": 0.1, "run.scale": 0.06}
+    b, k = kpis(**more), kpis(**more, **lever("referral_system"))
     assert k["referral_closed_loop_rate"] > b["referral_closed_loop_rate"]  # more referred patients come back
     assert k["upward_referrals"] > b["upward_referrals"]
     assert k["downward_referrals"] > b["downward_referrals"]

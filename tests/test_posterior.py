@@ -15,7 +15,7 @@ import yaml
 
 from health_sim.core.errors import ParamsError
 from health_sim.core.paths import resolve
-from health_sim.experiments.ensemble import load_ensemble
+from health_sim.experiments.ensemble import default_ensemble_to_use, load_ensemble
 from health_sim.experiments.evidence import load_evidence_file
 from health_sim.experiments.posterior import FitSpec, load_fit
 
@@ -95,7 +95,8 @@ def test_a_tiny_fit_writes_a_posterior_with_its_provenance(tiny_fit):
     assert len(doc["ensemble"]) == 5
     ens = load_ensemble(target)
     assert len(ens) == 5 and all(set(m) == set(params) for m in ens.members)
-    assert ens.warnings() == []  # fitted on the base as it is now
+    # fitted on the base as it is now: no other warning than that a tiny fit did not converge
+    assert [w for w in ens.warnings() if "did not converge" not in w] == []
 
 
 def test_a_fit_resumes_from_its_databases(tiny_fit):
@@ -126,4 +127,10 @@ def test_the_committed_posterior_is_the_fit_of_the_evidence_as_it_is():
     assert set(doc["identification"]) == set(spec["parameters"])
     ens = load_ensemble(resolve(POSTERIOR))
     assert len(ens) == spec["members"]
-    assert ens.warnings() == [], ens.warnings()
+    assert isinstance(prov["converged"], bool) and prov["convergence_rule"]
+    if not prov["converged"]:  # said, and not drawn from by default
+        assert any("did not converge" in w for w in ens.warnings())
+        chosen, why = default_ensemble_to_use()
+        assert chosen is None and "did not converge" in why
+    else:
+        assert ens.warnings() == [], ens.warnings()

@@ -266,7 +266,7 @@ def scenarios(
             metavar="CALIBRATED.yaml",
             help=(
                 "Draw the calibrated parameters of each replicate from this ensemble, so intervals carry parameter "
-                "uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists]."
+                "uncertainty [default: params/calibrated/yangshan_2023.yaml when it exists and its fit converged]."
             ),
         ),
     ] = None,
@@ -284,7 +284,7 @@ def scenarios(
     OUT/scenarios/<name>/; then OUT/scorecard.csv, .md and .html are written.
     """
     from health_sim.core.paths import outputs_root
-    from health_sim.experiments.ensemble import default_ensemble, load_ensemble
+    from health_sim.experiments.ensemble import default_ensemble_to_use, load_ensemble
     from health_sim.experiments.suite import run_suite
 
     for flag, value, lo, hi in (("--scale", scale, 0.0, 1.0), ("--reps", reps, 1, 1000), ("--jobs", jobs, 1, 64)):
@@ -297,7 +297,9 @@ def scenarios(
     if ensemble is not None and no_ensemble:
         _fail("--ensemble and --no-ensemble: choose one")
     _check_file_flag("--ensemble", ensemble)
-    chosen = None if no_ensemble else ensemble or default_ensemble()
+    chosen, why = (None, "") if no_ensemble else (ensemble, "") if ensemble else default_ensemble_to_use()
+    if why:
+        _warn(why)
     if chosen is not None:
         for w in load_ensemble(chosen).warnings():
             _warn(w)

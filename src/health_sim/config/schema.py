@@ -497,12 +497,19 @@ class ChronicParams(Section):
     )
 
 
+HAND_SET = (
+    "set by hand (issue 15) with the county's 2023 reforms on, to Yangshan's 2023 figures and the rural price "
+    "elasticity of seeking care -0.52, because the Bayesian fit (params/calibrated/yangshan_2023.yaml) did not converge"
+)
+"""Where the defaults set by hand in issue 15 come from (said in each one's source)."""
+
+
 # --- episodes ---------------------------------------------------------------------
 
 
 def _rates() -> dict:
     return {
-        "minor": dict(zip(AGE_BANDS, (6.0, 3.6, 3.9, 4.4), strict=True)),
+        "minor": dict(zip(AGE_BANDS, (7.5, 4.5, 4.88, 5.5), strict=True)),  # x 1.25 (issue 15): see the source
         "serious": dict(zip(AGE_BANDS, (0.12, 0.22, 0.34, 0.50), strict=True)),
         "emergency": dict(zip(AGE_BANDS, (0.03, 0.04, 0.05, 0.09), strict=True)),
         "admission": dict(zip(AGE_BANDS, (0.06, 0.08, 0.16, 0.34), strict=True)),
@@ -543,7 +550,8 @@ class EpisodeParams(Section):
         unit="episodes per resident-year",
         source=(
             "assumption, set by hand so that use is near 6.6 visits per resident-year (Yangshan 2023) before the "
-            "stay-home utilities are calibrated"
+            "stay-home utilities are calibrated; minor x 1.25 in issue 15, when the price of seeking care began to "
+            "keep residents home: " + HAND_SET
         ),
     )
     chronic_followups_per_condition: NonNeg = P(
@@ -856,7 +864,7 @@ class ChoiceParams(Section):
 
     minor: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 1.49, "township": 0.0, "county": -0.82, "city": -0.58},
+            asc={"village": 1.1, "township": 0.0, "county": -0.82, "city": -0.58},
             quality=4.5,  # Yu et al. 2021, BMJ Open: good treatment effect 4.50
             trust=2.0,  # assumption
             # Jia et al. 2020, IJERPH: WTP 102.8 yuan for travel under 30 min, with travel_per_hour
@@ -866,7 +874,7 @@ class ChoiceParams(Section):
             contract=0.6,  # assumption, same order as good communication 0.77 (Yu et al. 2021)
             habit=0.8,  # assumption
             employee_hospital=1.69,  # ln(5.4): employee-insured OR 5.4 of going first to a general hospital (DOMAIN)
-            seek_cost_per_100_yuan=-2.0,  # fitted to the rural price elasticity of seeking care (evidence file)
+            seek_cost_per_100_yuan=-7.0,  # set by hand to the rural price elasticity of seeking care -0.52 (see source)
         ),
         "Weights for minor acute and chronic follow-up episodes.",
         source=(
@@ -874,8 +882,8 @@ class ChoiceParams(Section):
             "yuan with travel -1.0 per hour: Jia et al. 2020 IJERPH, willingness to pay 102.8 yuan for travel under "
             "30 minutes (0.5 h x 1.0 / 0.005 = 100 yuan); contract 0.6: assumption, the order of good communication "
             "0.77 (Yu et al. 2021); employee_hospital 1.69 = ln 5.4, odds ratio of employee-insured going first to a "
-            "general hospital (DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; trust, wait, habit: "
-            "assumption"
+            "general hospital (DOMAIN); asc: calibrated by scripts/calibrate_baseline.py, village " + HAND_SET + "; "
+            "seek_cost: " + HAND_SET + "; trust, wait, habit: assumption"
         ),
     )
     severe: ChoiceWeights = P(
@@ -899,10 +907,10 @@ class ChoiceParams(Section):
         ),
     )
     stay_home_utility: dict[str, float] = P(
-        _per_kind({"minor": 5.74, "chronic": 4.14, "serious": -1.5, "emergency": -6.0, "admission": -4.0}),
+        _per_kind({"minor": 3.5, "chronic": 2.8, "serious": -1.5, "emergency": -6.0, "admission": -4.0}),
         "Utility of staying home (self-treating) by episode kind.",
         unit="utility",
-        source="calibrated: about 6.6 visits per resident-year",
+        source="minor and chronic: 1.6334 million grassroots visits in 2023, " + HAND_SET + "; others: assumption",
     )
 
     @field_validator("stay_home_utility")
@@ -918,19 +926,23 @@ class ReferralParams(Section):
     """The ``referral`` section: formal upward and downward referral, and closed-loop tracking."""
 
     formal_upward: dict[str, Rate] = P(
-        lambda: {"village": 0.02, "township": 0.0124, "county": 0.25, "city": 0.0},
+        lambda: {"village": 0.007, "township": 0.009, "county": 0.25, "city": 0.0},
         (
             "Probability that an episode beyond a facility's capability is formally referred up (else the patient "
             "goes up on his own or gives up)."
         ),
         unit="probability",
-        source="calibrated: Yangshan 2023, 1,031 upward referrals from the grassroots",
+        source=("village and township: Yangshan 2023, 1,031 upward referrals from the grassroots, " + HAND_SET),
     )
     downward: dict[str, Rate] = P(
-        lambda: {"village": 0.0, "township": 0.0, "county": 0.04, "city": 0.008},
+        lambda: {"village": 0.0, "township": 0.0, "county": 0.013, "city": 0.008},
         "Probability that an inpatient is referred down to the own township centre for recovery.",
         unit="probability",
-        source="Yangshan 2023: 4.0% of public-hospital inpatients sent down; national tertiary 0.6-0.9%",
+        source=(
+            "county: Yangshan 2023, 1,152 downward referrals with the two-way-referral push of the baseline (x 1.5), "
+            + HAND_SET
+            + "; city: national tertiary 0.6-0.9%"
+        ),
     )
     closed_loop_tracking: Rate = P(
         0.3,

@@ -40,11 +40,17 @@ class Ensemble:
     within_tolerance: bool = True
     base: str = ""
     base_params_sha256: str = ""
+    converged: bool = True  # a posterior (health-sim fit) says whether its runs converged
     hash_with_member: bool = False  # hashed with a member's values set (the fitted keys' defaults do not count)
 
     def warnings(self) -> list[str]:
         """Reasons to doubt this ensemble now, one line each (empty when there are none)."""
         out = []
+        if not self.converged:
+            out.append(
+                f"{self.path}: the fit did not converge (its provenance says why): its draws are not a trustworthy "
+                "posterior, so intervals drawn from them do not carry a trustworthy parameter uncertainty"
+            )
         if not self.within_tolerance:
             out.append(
                 f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate "
@@ -107,6 +113,7 @@ def load_ensemble(path: str | Path) -> Ensemble:
         bool(prov.get("within_tolerance", True)),
         str(prov.get("base", "")),
         str(prov.get("base_params_sha256", "")),
+        bool(prov.get("converged", True)),
         "hash_rule" in prov,
     )
 
@@ -118,6 +125,28 @@ def default_ensemble() -> Path | None:
     except FileNotFoundError:
         return None
     return p if p.exists() else None
+
+
+def default_ensemble_to_use() -> tuple[Path | None, str]:
+    """The default calibrated file if scenario runs should draw from it, and why not when they should not."""
+    return ensemble_to_use(default_ensemble())
+
+
+def ensemble_to_use(path: str | Path | None) -> tuple[Path | None, str]:
+    """``path`` if runs should draw from it by default, else (None, why not).
+
+    A posterior whose fit did not converge is not drawn from by default: runs use the base
+    values and say so.
+    """
+    if not path:
+        return None, ""
+    p = resolve(path)
+    if not load_ensemble(p).converged:
+        return None, (
+            f"{p}: the fit did not converge, so scenarios run on the base values without parameter uncertainty "
+            f"(--ensemble {p} draws from it anyway)"
+        )
+    return p, ""
 
 
 def check_ensemble(where: str, ensemble: Path, params) -> None:
