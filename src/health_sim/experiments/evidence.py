@@ -63,6 +63,13 @@ class Item(Section):
         ..., "Its use, declared before fitting: fitted to, kept out to judge the fit, or not usable yet."
     )
     role_reason: str = P(..., "Why this role.")
+    conflict: str = P(
+        "",
+        (
+            "Where the model cannot mirror the item, or it disagrees with other evidence, as a fit found it: said "
+            "here rather than forced."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Item:
