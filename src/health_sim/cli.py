@@ -160,6 +160,15 @@ def _fail(msg: str, code: int = 2) -> None:
 Force = Annotated[
     bool, typer.Option("--force", help="Replace (or add to) an output place that holds files health-sim did not write.")
 ]
+WriteCalibrated = Annotated[
+    Path | None,
+    typer.Option(
+        help=(
+            "Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing "
+            "file health-sim did not write is refused unless --force."
+        )
+    ),
+]
 Dashboard = Annotated[
     str | None,
     typer.Option(
@@ -557,15 +566,7 @@ def calibrate(
         Path | None,
         typer.Option(help="Working folder (study, candidate re-runs) [default: outputs/calibrate/<name>]."),
     ] = None,
-    write: Annotated[
-        Path | None,
-        typer.Option(
-            help=(
-                "Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing "
-                "file health-sim did not write is refused unless --force."
-            )
-        ),
-    ] = None,
+    write: WriteCalibrated = None,
     executor: Annotated[str, typer.Option(help="local (a process pool) or dask (dask.distributed).")] = "local",
     scheduler: Annotated[
         str | None,
@@ -628,15 +629,7 @@ def fit(
         Path | None,
         typer.Option(help="Working folder (the runs' databases) [default: outputs/calibrate/<name>]."),
     ] = None,
-    write: Annotated[
-        Path | None,
-        typer.Option(
-            help=(
-                "Calibrated file to write [default: the spec's out, else params/calibrated/<name>.yaml]; an existing "
-                "file health-sim did not write is refused unless --force."
-            )
-        ),
-    ] = None,
+    write: WriteCalibrated = None,
     force: Force = False,
 ) -> None:
     """Fit the behavioural parameters to the evidence file's calibration items (ABC-SMC) and write the posterior.

@@ -586,16 +586,22 @@ def calibrated_document(
 # --- reading a calibrated file (notebooks/calibration.ipynb) ------------------------
 
 
-def load_calibrated(path: str | Path) -> dict:
-    """A calibrated file as data (one ParamsError line if it is not one)."""
+def read_written(path: Path, keys: tuple[str, ...], command: str) -> dict:
+    """A file ``command`` wrote, as data: each of ``keys`` must be there (else one ParamsError line)."""
     from health_sim.config.files import read_yaml
 
-    p = resolve(path)
-    doc = read_yaml(p)
-    for key in ("provenance", "fit", "identification", "best", "ensemble"):
+    doc = read_yaml(path)
+    for key in keys:
         if key not in doc:
-            raise ParamsError(f"{p}: {key}: missing (not a file written by health-sim calibrate)")
+            raise ParamsError(f"{path}: {key}: missing (not a file written by {command})")
     return doc
+
+
+def load_calibrated(path: str | Path) -> dict:
+    """A calibrated file as data (one ParamsError line if it is not one)."""
+    return read_written(
+        resolve(path), ("provenance", "fit", "identification", "best", "ensemble"), "health-sim calibrate"
+    )
 
 
 def fit_table(doc: dict) -> pd.DataFrame:

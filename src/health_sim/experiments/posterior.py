@@ -49,7 +49,7 @@ from health_sim.config.params import load_params, params_hash, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
 from health_sim.core.paths import atomic_write_text, resolve
-from health_sim.experiments.calibrate import Prior
+from health_sim.experiments.calibrate import Prior, read_written
 from health_sim.experiments.evidence import load_evidence_file
 from health_sim.experiments.mirror import EXPERIMENTS, simulate
 from health_sim.experiments.sweep import Factor, check_factors, load_spec
@@ -327,22 +327,21 @@ def summarise(spec: FitSpec, items: list, dbs: list[str]) -> dict:
     return {"runs": runs, "fit": fit, "identification": ident, "agreement": agreement, "ensemble": ensemble}
 
 
-def _predict_one(spec_path: str, changes: dict | None, values: dict, seed: int) -> dict[str, float]:
-    spec, base, items, _ = load_fit(spec_path, changes)
-    params = with_overrides(with_overrides(load_params(base), dict(spec.run)), values)
-    return simulate(params, seed, [i.id for i in items])
+def _predict_one(params, values: dict, seed: int, ids: list[str]) -> dict[str, float]:
+    return simulate(with_overrides(params, values), seed, ids)
 
 
-def predictive(spec_path: str | Path, changes: dict | None, members: list[dict], seed: int) -> pd.DataFrame:
-    """Each calibration item simulated afresh for every posterior member (new seeds, the cores side by side)."""
+def predictive(spec: FitSpec, base: Path, ids: list[str], members: list[dict], seed: int) -> pd.DataFrame:
+    """Each item of ``ids`` simulated afresh for every posterior member (new seeds, the cores side by side)."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     from health_sim.experiments.scenario_runs import replicate_seeds
 
-    seeds = replicate_seeds(seed, len(members))
+    params = with_overrides(load_params(base), dict(spec.run))
+    n = len(members)
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn")) as ex:
-        rows = list(ex.map(_predict_one, [str(spec_path)] * len(members), [changes] * len(members), members, seeds))
+        rows = list(ex.map(_predict_one, [params] * n, members, replicate_seeds(seed, n), [ids] * n))
     return pd.DataFrame(rows)
 
 
@@ -393,7 +392,7 @@ def fit(
                               [str(folder)] * spec.runs, range(spec.runs)))  # fmt: skip
         result = summarise(spec, items, dbs)
         print(f"fit {spec.name}: posterior predictive check, {len(result['ensemble'])} draws on new seeds", flush=True)
-        pred = predictive(spec_path, changes, [m["values"] for m in result["ensemble"]], spec.seed + 1)
+        pred = predictive(spec, base, [i.id for i in items], [m["values"] for m in result["ensemble"]], spec.seed + 1)
         for row in result["fit"]:
             x = pred[row["id"]].to_numpy(dtype=float)
             row |= {
@@ -461,13 +460,8 @@ def fit(
 
 def load_posterior(path: str | Path) -> dict:
     """A posterior file written by :func:`fit` as data (one ParamsError line if it is not one)."""
-    from health_sim.config.files import read_yaml
-
     p = resolve(path)
-    doc = read_yaml(p)
-    for key in ("provenance", "fit", "identification", "agreement", "ensemble"):
-        if key not in doc:
-            raise ParamsError(f"{p}: {key}: missing (not a file written by health-sim fit)")
+    doc = read_written(p, ("provenance", "fit", "identification", "agreement", "ensemble"), "health-sim fit")
     if not str(doc["provenance"].get("method", "")).startswith("ABC-SMC"):
         raise ParamsError(f"{p}: provenance.method: not an ABC-SMC posterior (health-sim fit)")
     return doc

@@ -80,6 +80,18 @@ def national_trend(evidence: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("year").reset_index(drop=True)
 
 
+def _whole(setting: Setting, scenario: str | Path):
+    """Replicates of ``scenario`` over its own days (the dynamic checks)."""
+    return run_replicates(
+        resolve(scenario),
+        replicates=setting.replicates,
+        seed=setting.seed,
+        scale=setting.scale,
+        overrides=dict(setting.overrides),
+        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
+    )
+
+
 def _runs(setting: Setting, overrides: dict | None = None, scenario: str | Path = BASE, days: int | None = None):
     """Replicates of ``scenario`` with ``overrides``, made once (the baseline serves several comparisons)."""
     return _cached_runs(setting, tuple(sorted((overrides or {}).items())), str(scenario), days or setting.days)
@@ -109,14 +121,7 @@ def national_dynamic(setting: Setting, scenario: str | Path = NATIONAL) -> tuple
     set back by the secular growth, no reform: does its share fall as China's did
     (0.564 -> 0.502)? Direction and rough size, not a fit.
     """
-    reps = run_replicates(
-        resolve(scenario),
-        replicates=setting.replicates,
-        seed=setting.seed,
-        scale=setting.scale,
-        overrides=dict(setting.overrides),
-        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
-    )
+    reps = _whole(setting, scenario)
     a = reps.annual.set_index(["replicate", "year"])["grassroots_share"]
     first, last = int(reps.annual["year"].min()), int(reps.annual["year"].max())
     change = (a.xs(last, level="year") - a.xs(first, level="year")).to_numpy()
@@ -150,8 +155,9 @@ def mirrored(setting: Setting, ids: list[str] | None = None) -> dict[str, dict]:
     interval carries chance and parameter uncertainty). ``ids``: the items [default: all].
     """
     ids = list(ids or mirror.EXPERIMENTS)
-    base = with_overrides(load_params(resolve(BASE)), dict(setting.overrides) | {"run.days": setting.days})
-    base = with_overrides(base, {"run.scale": setting.scale})
+    base = with_overrides(
+        load_params(resolve(BASE)), dict(setting.overrides) | {"run.days": setting.days, "run.scale": setting.scale}
+    )
     seeds = replicate_seeds(setting.seed, setting.replicates)
     members = (
         [v for _, v in load_ensemble(resolve(setting.ensemble)).overrides(setting.replicates, setting.seed)]
@@ -332,14 +338,7 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
 
 def dynamic_check(setting: Setting, scenario: str | Path = DYNAMIC) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the 2022 -> 2023 scenario; return (the comparison of relative changes, the annual table)."""
-    reps = run_replicates(
-        resolve(scenario),
-        replicates=setting.replicates,
-        seed=setting.seed,
-        scale=setting.scale,
-        overrides=dict(setting.overrides),
-        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
-    )
+    reps = _whole(setting, scenario)
     a = reps.annual.set_index(["replicate", "year"])
     rows = []
     for kpi, (observed, source) in OBSERVED_CHANGES.items():
