@@ -5,6 +5,7 @@ restores the baseline exactly, and nonsensical combinations are rejected.
 """
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -372,3 +373,20 @@ def test_a_bad_before_start_is_one_line(before, fragment):
     with pytest.raises(ParamsError) as e:
         with_overrides(load_params("params/baseline.yaml"), over)
     assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_before_its_start_every_scale_up_scenario_is_the_baseline():
+    # A scale-up names only what it changes; a lever's before_start level takes its other values from the lever,
+    # so the baseline must name every amount (zeros too) or a scale-up's values act from 2023 instead of its start.
+    base = load_params("params/scenarios/baseline_2023.yaml")
+    day = base.run.start_date
+    for f in sorted(Path("params/scenarios").glob("*.yaml")):
+        p = load_params(f)
+        for name, lv in p.policies.levers():
+            b = getattr(base.policies, name)
+            if not (b.enabled and b.acts_from <= day < b.start and lv.enabled and lv.start > day):
+                continue
+            drop = {"start", "before_start", "ramp_years"}
+            mine = lv.at(day).model_dump(exclude=drop)
+            theirs = b.at(day).model_dump(exclude=drop)
+            assert mine == theirs, (f.name, name, {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]})
