@@ -77,6 +77,31 @@ def test_score_mean_interval_met_and_share():
     assert not s.loc["g23", "met"] and s.loc["g23", "share_met"] == 0.25
     assert np.isnan(s.loc["g30", "mean"]) and s.loc["g30", "replicates"] == 0
     assert s.loc["low", "share_met"] == 0.25
+    assert s.loc["g", "verdict"] == "met" and s.loc["g23", "verdict"] == "not met"
+    assert s.loc["g30", "verdict"] == "not reachable by design" and "2023-2024" in s.loc["g30", "reason"]
+
+
+def test_a_target_whose_window_its_lever_cannot_fill_is_not_reachable_by_design():
+    from health_sim.config.params import load_params
+
+    annual = pd.DataFrame(
+        {"replicate": [0] * 5, "year": list(range(2023, 2028)), "staff_rotation_trained_share": [0.1] * 5}
+    )
+    t = Target(
+        name="rot", kpi="staff_rotation_trained_share", threshold=0.8, year=2027, window_years=5,
+        lever="training.rotation_share_per_year", source="s",
+    )  # fmt: skip
+    scale_up = load_params("params/scenarios/training.yaml")  # rotation from 2024: 4 years by 2027
+    s = score(annual, [t], params=scale_up).iloc[0]
+    assert s["verdict"] == "not reachable by design" and "2024-01-01" in s["reason"] and np.isnan(s["mean"])
+    # the baseline has no rotation at all: judged, and not met (the policy, not the question, falls short)
+    s = score(annual, [t], params=load_params("params/scenarios/baseline_2023.yaml")).iloc[0]
+    assert s["verdict"] == "not met" and s["mean"] == pytest.approx(0.1)
+    # a run too short for the window
+    s = score(annual[annual["year"] >= 2024], [t]).iloc[0]
+    assert s["verdict"] == "not reachable by design" and "the run starts in 2024" in s["reason"]
+    with pytest.raises(ValueError, match="has no field"):
+        Target(name="x", kpi="grassroots_share", threshold=1, lever="training.nope", source="s")
 
 
 def test_papermill_runs_the_template_from_the_repo_root(tmp_path):

@@ -22,6 +22,7 @@ from health_sim.config.schema import Params
 from health_sim.experiments.ensemble import Ensemble, load_ensemble
 from health_sim.experiments.outdir import write_dir
 from health_sim.experiments.runner import run
+from health_sim.sim.kpis import KPIS
 
 SCALE_ENV = "HEALTH_SIM_SCALE"
 """Environment variable that, when set, overrides the scale of notebooks and suites (CI uses it)."""
@@ -124,11 +125,14 @@ def flatten(kpis: dict) -> dict:
 
 
 def summarise(kpis: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
-    """Mean and central ``level`` interval of each KPI across replicates (one row per KPI)."""
+    """Mean and central ``level`` interval of each KPI across replicates (one row per KPI, with its unit)."""
     cols = [c for c in kpis.columns if c not in ("replicate", "seed", "member")]
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     k = kpis[cols].astype(float)
-    return pd.DataFrame({"mean": k.mean(), "lo": k.quantile(lo), "hi": k.quantile(hi)}).rename_axis("kpi")
+    units = [KPIS[c.split(".")[0]].unit if c.split(".")[0] in KPIS else "" for c in cols]
+    return pd.DataFrame(
+        {"unit": units, "mean": k.mean(), "lo": k.quantile(lo), "hi": k.quantile(hi)}, index=cols
+    ).rename_axis("kpi")
 
 
 @dataclass
@@ -143,6 +147,7 @@ class Replicates:
     township: pd.DataFrame
     annual: pd.DataFrame
     capability: pd.DataFrame
+    ensemble: str = ""  # the calibrated file the replicates drew their parameters from ("" : the scenario's values)
 
     def write(self, out_dir: str | Path, extra: dict | None = None, *, force: bool = False) -> Path:
         """Write the tables (parquet), a manifest and any ``extra`` files (name -> writer(path)) into ``out_dir`` whole.
@@ -166,6 +171,8 @@ class Replicates:
             "days": self.params.run.days,
             "params_sha256": params_hash(self.params),
         }
+        if self.ensemble:
+            manifest["ensemble"] = self.ensemble
         if "member" in self.kpis:
             manifest["ensemble_members"] = [int(m) for m in self.kpis["member"]]
         files["manifest.json"] = lambda p: p.write_text(
@@ -237,4 +244,6 @@ def run_replicates(
             df = getattr(res, k).copy()
             df.insert(0, "replicate", r)
             tables[k].append(df)
-    return Replicates(name, params, seeds, **{k: pd.concat(v, ignore_index=True) for k, v in tables.items()})
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+    used = ensemble.path.as_posix() if ensemble is not None else ""
+    return Replicates(name, params, seeds, **tables, ensemble=used)

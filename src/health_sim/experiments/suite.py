@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from health_sim.config.params import load_params
 from health_sim.core.paths import atomic_write, repo_root
 from health_sim.experiments.notebooks import PAPERMILL_OPTIONS
 from health_sim.experiments.outdir import OutputRefused, check_file_place, check_place, commit, discard, stage
@@ -59,8 +60,13 @@ def scenario_files(root: Path, only: list[str] | None = None) -> list[Path]:
 def _html(notebook: Path, out: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    # papermill's injected cell holds the staging folder's temporary absolute path: the page shows the run's
+    # parameters in the notebook's own first lines instead.
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"injected-parameters"}), enabled=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     out.write_text(body, encoding="utf-8")
 
 
@@ -120,15 +126,20 @@ def run_scenario(
     return Outcome(scen.stem, not error, time.perf_counter() - t0, error.splitlines()[0] if error else "")
 
 
-def scorecard(out_root: Path, names: list[str], outcomes: dict[str, Outcome], targets_file: Path) -> pd.DataFrame:
-    """One row per scenario and target: mean, 90% interval, met, share of replicates meeting it."""
+def scorecard(out_root: Path, files: list[Path], outcomes: dict[str, Outcome], targets_file: Path) -> pd.DataFrame:
+    """One row per scenario (its file in ``files``) and target.
+
+    Mean, 90% interval, met, share of replicates meeting it, and the verdict (a target the scenario's run or levers
+    cannot reach by design says so and why).
+    """
     targets = load_targets(targets_file)
     rows = []
-    for name in names:
+    for file in files:
+        name = file.stem
         o = outcomes.get(name)
         annual = out_root / "scenarios" / name / "annual.parquet"
         if o is not None and o.ok and annual.exists():
-            s = score(pd.read_parquet(annual), targets)
+            s = score(pd.read_parquet(annual), targets, params=load_params(file))
             s.insert(0, "scenario", name)
             s.insert(1, "status", "ok")
             rows.append(s)
@@ -183,8 +194,11 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
         "scorecard.md": lambda p: p.write_text(
             SCORECARD_HEADS["scorecard.md"]
             + (
-                "\n\nMean and 90% interval across replicates; `met`: the mean meets the target; `share_met`: share of "
-                "replicates that meet it.\n\n"
+                "\n\n`mean`, `lo`, `hi`: the KPI in the target's year, mean and central 90% of the replicates (each "
+                "replicate its own seed, and its own posterior draw when an ensemble is used); `met`: the mean meets "
+                "the target; `share_met`: share of replicates that meet it (the probability in outputs/report.html); "
+                "`verdict`: met, not met, not reachable by design (the run or the scenario's lever cannot cover the "
+                "target's year or window: `reason` says which), or no value.\n\n"
             )
             + _markdown(shown),
             encoding="utf-8",
@@ -204,7 +218,7 @@ def write_scorecard(card: pd.DataFrame, out_root: Path) -> list[Path]:
 
 def run_suite(
     scale: float = 0.05,
-    reps: int = 3,
+    reps: int = 10,
     jobs: int = 2,
     only: list[str] | None = None,
     seed: int = 20230101,
@@ -295,6 +309,6 @@ def run_suite(
     finally:
         for tmp in staged.values():
             discard(tmp)
-    card = scorecard(out, [f.stem for f in files], outcomes, root / "params" / "targets.yaml")
+    card = scorecard(out, files, outcomes, root / "params" / "targets.yaml")
     write_scorecard(card, out)
     return card, [outcomes[f.stem] for f in files]
