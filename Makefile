@@ -9,10 +9,10 @@ export UV_FROZEN := 1
 PYTEST_ARGS ?=
 
 SCALE ?= 0.05
-REPS ?= 3
+REPS ?= 10
 JOBS ?= 2
 
-.PHONY: scenarios baseline calibrate test bench lab setup
+.PHONY: scenarios baseline calibrate test bench lab app setup
 
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --user --quiet --break-system-packages uv
@@ -46,3 +46,8 @@ bench: setup
 # JupyterLab on this machine only (127.0.0.1); root needs --allow-root, which is given when make runs as root.
 lab: setup
 	$(UV) run jupyter lab --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The Mesa app (src/health_sim/app.py) at http://127.0.0.1:8765, this machine only; solara's front-end files are fetched once (npm).
+app: setup
+	$(UV) run python scripts/solara_assets.py
+	SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(UV) run solara run src/health_sim/app.py --host 127.0.0.1 --port 8765 --production

@@ -266,9 +266,12 @@ def test_run_writes_exactly_the_output_files(twin_runs):
     assert {p.name for p in a.parent.iterdir()} == {"a", "b"}
 
 
-def test_run_is_quiet_off_a_terminal(twin_runs):
-    for done in twin_runs[2]:
-        assert done.stdout == "", f"stdout not empty when not a terminal: {done.stdout!r}"
+def test_run_says_only_where_its_outputs_are_off_a_terminal(twin_runs):
+    for out, done in zip(twin_runs[:2], twin_runs[2], strict=True):
+        # one line, so that a log says where the results went; no progress bar
+        assert done.stdout.count("\n") == 1 and done.stdout.startswith(f"outputs in {out}: grassroots_share "), (
+            done.stdout
+        )
         assert "\r" not in done.stderr and "%|" not in done.stderr and "it/s" not in done.stderr, (
             "a progress bar on stderr"
         )

@@ -43,4 +43,5 @@ def test_progress_bar_and_summary_on_a_terminal(tmp_path):
 def test_quiet_when_not_a_terminal(tmp_path):
     proc = subprocess.run([str(CLI), *ARGS, "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 0
-    assert proc.stdout == "" and without_undefined_kpi_warning(proc.stderr) == ""
+    assert proc.stdout.startswith("outputs in ") and proc.stdout.count("\n") == 1, proc.stdout  # one line, no bar
+    assert without_undefined_kpi_warning(proc.stderr) == ""

@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -248,18 +249,18 @@ def run(
             f"{len(undefined)} KPI{'s' if len(undefined) > 1 else ''} without a value in this run (null in kpis.json, "
             f"reasons in manifest.json): {first[0]}: {first[1]}{more}"
         )
-    if sys.stdout.isatty():
-        k = result.kpis
-        typer.echo(
-            f"{out}: grassroots_share {k['grassroots_share']:.3f}, visits_per_resident "
-            f"{k['visits_per_resident']:.2f}, satisfaction {k['satisfaction']:.3f} ({result.wall_seconds:.1f} s)"
-        )
+    k = result.kpis
+    head = ", ".join(
+        f"{n} {k[n]:.3f}" if isinstance(k.get(n), float) else f"{n} undefined"
+        for n in ("grassroots_share", "visits_per_resident", "satisfaction")
+    )
+    typer.echo(f"outputs in {out}: {head} ({result.wall_seconds:.1f} s)")  # terminal or log alike
 
 
 @app.command()
 def scenarios(
     scale: Annotated[float, typer.Option(help="Share of residents simulated in every scenario.")] = 0.05,
-    reps: Annotated[int, typer.Option(help="Replicates per scenario (common random numbers).")] = 3,
+    reps: Annotated[int, typer.Option(help="Replicates per scenario (common random numbers).")] = 10,
     jobs: Annotated[int, typer.Option(help="Scenarios run at a time.")] = 2,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only this scenario (file name without .yaml); repeatable.")
@@ -313,7 +314,12 @@ def scenarios(
         for w in load_ensemble(chosen).warnings():
             _warn(w)
     out = out if out is not None else outputs_root()
+    from health_sim import report
+    from health_sim.experiments.outdir import check_file_place
+
     try:
+        if (out / "report.html").exists():  # refused before any run, not after
+            check_file_place(out / "report.html", lambda text: text.startswith(report.HEAD), force=force)
         card, outcomes = run_suite(
             scale=scale,
             reps=reps,
@@ -339,8 +345,45 @@ def scenarios(
     )
     for o in failed:
         typer.echo(f"failed: {o.name}: {o.error}", err=True)
+    _write_report(out, card, force)
     if failed:
         raise typer.Exit(1)
+
+
+def _write_report(out: Path, card, force: bool) -> None:
+    """Write OUT/report.html from the suite's outputs, or say in one line why not."""
+    from health_sim import report
+
+    t0 = time.perf_counter()
+    try:
+        path = report.write(out, card=card, force=force)
+    except (ValueError, FileNotFoundError) as e:
+        _warn(f"no report: {str(e).splitlines()[0]}")
+        return
+    typer.echo(f"report: {path} ({time.perf_counter() - t0:.0f} s); open it in a browser")
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[
+        Path | None, typer.Option(help="Output root the scenario suite wrote to [default: outputs].")
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Rebuild OUT/report.html from the scenario suite's outputs (nothing is run).
+
+    The report: which scenarios reach which targets and with what probability, each scenario's
+    effect against the baseline (paired differences), trajectories, costs, maps of the county,
+    methods and provenance. `health-sim scenarios` writes it at its end.
+    """
+    from health_sim.core.paths import outputs_root
+
+    out = out if out is not None else outputs_root()
+    if not (out / "scorecard.csv").is_file():
+        _fail(f"--out {out}: no scorecard.csv: run `health-sim scenarios` first")
+    import pandas as pd
+
+    _write_report(out, pd.read_csv(out / "scorecard.csv"), force)
 
 
 def _check_counts(workers: int | None, trials: int | None = None) -> None:

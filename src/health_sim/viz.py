@@ -5,9 +5,11 @@ The model knows nothing of plotting; this module only reads the tables that runs
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -28,13 +30,23 @@ def monthly(daily: pd.DataFrame, value: str = "grassroots_share") -> pd.DataFram
     return g
 
 
+def _period(dates: pd.Series) -> str:
+    d = pd.to_datetime(dates)
+    return f"{d.min():%Y-%m} to {d.max():%Y-%m}"
+
+
 def grassroots_over_time(daily: pd.DataFrame, ax=None, label: str | None = None, target: float = TARGET_SHARE):
     """Monthly grassroots share with a 90% band across replicates, and the target line."""
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     m = monthly(daily)
     sns.lineplot(data=m, x="month", y="grassroots_share", errorbar=("pi", 90), ax=ax, label=label)
     ax.axhline(target, color="crimson", ls="--", lw=1, label=f"target {target:.0%}")
-    ax.set(xlabel="", ylabel="grassroots share of visits", title="Grassroots share by month (band: 90% of replicates)")
+    n = m["replicate"].nunique() if "replicate" in m.columns else 1
+    ax.set(
+        xlabel="month",
+        ylabel="grassroots share of visits",
+        title=f"Grassroots share by month, {_period(m['month'])} (band: central 90% of {n} replicates)",
+    )
     ax.legend(loc="best")
     return ax.figure
 
@@ -45,8 +57,14 @@ def visits_by_level(kpis: pd.DataFrame, ax=None):
     cols = [f"visits_by_level.{lvl}" for lvl in LEVELS]
     long = kpis.melt(id_vars=["replicate"], value_vars=cols, var_name="level", value_name="visits")
     long["level"] = long["level"].str.replace("visits_by_level.", "", regex=False)
+    long["visits"] = long["visits"] / 1e3
     sns.barplot(data=long, x="level", y="visits", errorbar=("pi", 90), ax=ax, order=list(LEVELS))
-    ax.set(ylabel="visits per year (county)", xlabel="", title="Visits by level")
+    ax.set(
+        ylabel="thousand visits per year (whole county)",
+        xlabel="level of care",
+        title=f"Visits by level, mean a year over the run (whiskers: central 90% of {kpis['replicate'].nunique()} "
+        "replicates)",
+    )
     return ax.figure
 
 
@@ -57,8 +75,14 @@ def township_shares(township: pd.DataFrame, ax=None, target: float = TARGET_SHAR
     sns.barplot(
         data=township, x="township", y="grassroots_share", order=order, errorbar=("pi", 90), ax=ax, color="steelblue"
     )
-    ax.axhline(target, color="crimson", ls="--", lw=1)
-    ax.set(xlabel="", ylabel="grassroots share", title="Grassroots share by township")
+    ax.axhline(target, color="crimson", ls="--", lw=1, label=f"target {target:.0%}")
+    ax.legend(loc="lower right")
+    n = township["replicate"].nunique() if "replicate" in township.columns else 1
+    ax.set(
+        xlabel="township of residence",
+        ylabel="grassroots share of visits",
+        title=f"Grassroots share by township of residence, over the run (whiskers: central 90% of {n} replicates)",
+    )
     ax.tick_params(axis="x", rotation=45)
     return ax.figure
 
@@ -73,6 +97,10 @@ def costs(annual: pd.DataFrame):
     axes[1].set(ylabel="million yuan per year", title="Insurance fund spending")
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylim(bottom=0.0)
+        ax.set_xlabel("year")
+    n = annual["replicate"].nunique() if "replicate" in annual.columns else 1
+    fig.suptitle(f"Costs by year (band: central 90% of {n} replicates)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -359,4 +387,271 @@ def evidence(table: pd.DataFrame, cols: int = 4):
     for ax in list(axes.flat)[len(t) :]:
         ax.axis("off")
     fig.tight_layout()
+    return fig
+
+
+def _polygons(geom):
+    """The polygons of a shapely geometry (one for a Polygon, each part of a MultiPolygon or collection)."""
+    if geom.is_empty:
+        return []
+    if geom.geom_type == "Polygon":
+        return [geom]
+    return [g for part in getattr(geom, "geoms", []) for g in _polygons(part)]
+
+
+def _norm(values: list[pd.Series], diverging: bool):
+    """A colour scale shared by maps of ``values``: red (down) to blue (up) around zero for a change, else viridis."""
+    import matplotlib as mpl
+
+    finite = pd.concat(values).astype(float)
+    finite = finite[np.isfinite(finite)]
+    if diverging:
+        span = float(np.abs(finite).max()) if len(finite) else 0.0
+        span = span if span > 0 else 1e-9
+        return mpl.colors.TwoSlopeNorm(0.0, -span, span), plt.get_cmap("RdBu")
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    return mpl.colors.Normalize(lo, hi if hi > lo else lo + 1e-9), plt.get_cmap("viridis")
+
+
+def _draw_county(ax, m, v: pd.Series, norm, cmap, fmt: str, labels: bool, legend: bool) -> None:
+    from matplotlib.patches import Polygon as Patch
+
+    v = v.reindex(m.names).astype(float)
+    for t, geom in enumerate(m.areas):
+        colour = cmap(norm(v.iloc[t])) if np.isfinite(v.iloc[t]) else "lightgrey"
+        for poly in _polygons(geom):
+            ax.add_patch(Patch(np.asarray(poly.exterior.coords), facecolor=colour, edgecolor="white", lw=1.0))
+    for poly in _polygons(m.outline):
+        ax.add_patch(Patch(np.asarray(poly.exterior.coords), fill=False, edgecolor="black", lw=1.0))
+    ax.scatter(*m.village_xy.T, s=4 if not labels else 6, color="black", alpha=0.5, label="village clinic", zorder=3)
+    ax.scatter(*m.centre_xy.T, s=30 if labels else 12, marker="s", color="white", edgecolor="black",
+               label="township health centre", zorder=4)  # fmt: skip
+    ax.scatter(*m.centre_xy[m.seat], s=220 if labels else 90, marker="*", color="gold", edgecolor="black", zorder=5,
+               label="county hospitals (county seat)")  # fmt: skip
+    if labels:
+        for t, name in enumerate(m.names):
+            x, y = m.centre_xy[t]
+            text = name + ("" if not np.isfinite(v.iloc[t]) else "\n" + fmt.format(v.iloc[t]))
+            box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7}
+            ax.annotate(text, (x, y), xytext=(0, 7), textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                        bbox=box, zorder=6)  # fmt: skip
+    seat, city = m.centre_xy[m.seat], m.city_xy
+    minx, miny, maxx, maxy = m.outline.bounds
+    d = (city - seat) / np.linalg.norm(city - seat)
+    reach = min(
+        (maxx - seat[0]) / d[0] if d[0] > 0 else (minx - seat[0]) / d[0] if d[0] < 0 else np.inf,
+        (maxy - seat[1]) / d[1] if d[1] > 0 else (miny - seat[1]) / d[1] if d[1] < 0 else np.inf,
+    )
+    edge = seat + d * 0.9 * reach
+    ax.annotate("", xy=edge, xytext=seat, arrowprops={"arrowstyle": "->", "color": "firebrick", "lw": 2}, zorder=5)
+    if labels:
+        ax.annotate(f"expressway to the city's\ntertiary hospital ({m.city_minutes:.0f} min)", edge, xytext=(0, -4),
+                    textcoords="offset points", ha="center", va="top", fontsize=8, color="firebrick")  # fmt: skip
+    ax.set_xlim(minx - 2, maxx + 2)
+    ax.set_ylim(miny - (6 if labels else 2), maxy + 2)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    if legend:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3, fontsize=7, frameon=False)
+
+
+def _colorbar(fig, axes, norm, cmap, label: str, fmt: str) -> None:
+    import matplotlib as mpl
+
+    cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.7, label=label)
+    cb.ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda x, _: fmt.format(x)))
+
+
+def county_map(
+    m,
+    values: pd.Series,
+    ax=None,
+    title: str = "",
+    label: str = "",
+    diverging: bool = False,
+    fmt: str = "{:.0%}",
+):
+    """A map of the county (a :class:`health_sim.world.county.CountyMap`), townships shaded by ``values``.
+
+    ``values``: one number per township, indexed by township name. ``diverging``: a change, coloured red (down) to blue
+    (up) around zero. Villages are dots, township health centres squares, the county hospitals a star at the seat, and
+    the expressway to the city's tertiary hospital an arrow with its minutes. The outline and township areas are
+    schematic (the villages' hull and Voronoi cells): the caption must say so.
+    """
+    ax = ax or plt.subplots(figsize=(7, 6.5))[1]
+    norm, cmap = _norm([values], diverging)
+    _draw_county(ax, m, values, norm, cmap, fmt, labels=True, legend=True)
+    ax.set(xlabel="km east of the county seat", ylabel="km north of the county seat", title=title)
+    _colorbar(ax.figure, ax, norm, cmap, label, fmt)
+    return ax.figure
+
+
+def county_maps(m, values: dict[str, pd.Series], title: str, label: str, diverging: bool = True, fmt: str = "{:+.1f}",
+                cols: int = 6):  # fmt: skip
+    """Small maps of the county, one per entry of ``values`` (name -> value per township), on one colour scale."""
+    rows = math.ceil(len(values) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.5 * rows + 0.6), squeeze=False, layout="constrained")
+    norm, cmap = _norm(list(values.values()), diverging)
+    for ax, (name, v) in zip(axes.flat, values.items(), strict=False):
+        _draw_county(ax, m, v, norm, cmap, fmt, labels=False, legend=False)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(values) :]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    _colorbar(fig, axes, norm, cmap, label, fmt)
+    return fig
+
+
+def attainment_heatmap(prob: pd.DataFrame, verdict: pd.DataFrame, ax=None, replicates: int | None = None):
+    """Scenario x target matrix: the probability of meeting each target (share of replicates), in each cell.
+
+    Cells of a target the scenario cannot reach by design are grey and say "n/r"; see the scorecard's reasons.
+    """
+    import matplotlib as mpl
+
+    h = max(3.0, 0.32 * len(prob) + 1.5)
+    ax = ax or plt.subplots(figsize=(max(6.0, 1.1 * prob.shape[1] + 3.0), h))[1]
+    cmap = mpl.colormaps["RdYlGn"].with_extremes(bad="lightgrey")
+    data = prob.astype(float).to_numpy()
+    im = ax.imshow(data, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            v = verdict.iat[i, j]
+            text = f"{data[i, j]:.0%}" if np.isfinite(data[i, j]) else ""
+            text = "n/r" if v == "not reachable by design" else text
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black")
+    ax.set_xticks(range(prob.shape[1]), [c.replace("_", " ") for c in prob.columns], rotation=30, ha="right")
+    ax.set_yticks(range(prob.shape[0]), list(prob.index))
+    ax.grid(False)
+    ax.set(xlabel="target", ylabel="scenario")
+    reps = f" of {replicates} replicates" if replicates else " of replicates"
+    ax.set_title(f"Probability of meeting each target (share{reps}); n/r: not reachable by design")
+    cb = ax.figure.colorbar(im, ax=ax, shrink=0.6, label="probability of meeting the target")
+    cb.ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def _in_units(kpi: str) -> tuple[float, str]:
+    """A divisor and a label that keep a KPI's numbers readable (no offset notation)."""
+    from health_sim.experiments.compare import unit
+
+    u = unit(kpi)
+    if kpi == "fund_spending":
+        return 1e6, "million yuan per year"
+    if u.startswith("share"):
+        return 0.01, f"percentage points ({u})"
+    return 1.0, u
+
+
+def paired_forest(diffs: pd.DataFrame, kpis: tuple[str, ...], interval: str, cols: int = 3):
+    """Each scenario's change against the baseline, one panel per KPI: the mean paired difference and its interval.
+
+    ``interval``: what the bars are, in words (it goes in the title).
+    """
+    kpis = tuple(k for k in kpis if k in set(diffs["kpi"]))
+    rows = math.ceil(len(kpis) / cols)
+    names = list(dict.fromkeys(diffs["scenario"]))
+    size = (4.2 * cols, 0.22 * len(names) * rows + 1.2 * rows)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
+    for ax, k in zip(axes.flat, kpis, strict=False):
+        d = diffs[diffs["kpi"] == k].set_index("scenario").reindex(names)
+        div, label = _in_units(k)
+        y = np.arange(len(names))
+        m, lo, hi = d["difference"] / div, d["lo"] / div, d["hi"] / div
+        ax.errorbar(m, y, xerr=[m - lo, hi - m], fmt="o", ms=3, color="steelblue", ecolor="steelblue", lw=1)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(y, names if ax in axes[:, 0] else [""] * len(names), fontsize=7)
+        ax.invert_yaxis()
+        year = int(d["year"].dropna().iloc[0]) if d["year"].notna().any() else ""
+        ax.set_title(f"{k.replace('_', ' ')}, {year}", fontsize=9)
+        ax.set_xlabel(f"change against baseline ({label})", fontsize=8)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+    for ax in list(axes.flat)[len(kpis) :]:
+        ax.axis("off")
+    fig.suptitle(f"Change against the 2023 baseline; bars: {interval}", fontsize=9)
+    return fig
+
+
+def trajectories(suite, kpi: str = "grassroots_share", target: float | None = TARGET_SHARE, cols: int = 6):
+    """The KPI by calendar year, one small panel per scenario, the baseline beside it (grey dashed).
+
+    Lines: mean of the replicates; band: central 90% of the replicates; red dashed: the target.
+    """
+    from health_sim.experiments.compare import BASELINE, unit
+
+    names = [n for n in suite.names if n != BASELINE] or suite.names
+    rows = math.ceil(len(names) / cols)
+    size = (2.6 * cols, 2.1 * rows + 0.6)
+    fig, axes = plt.subplots(rows, cols, figsize=size, sharex=True, sharey=True, squeeze=False, layout="constrained")
+
+    def band(a: pd.DataFrame):
+        g = a.groupby("year")[kpi]
+        return g.mean(), g.quantile(0.05), g.quantile(0.95)
+
+    b = band(suite.annual[BASELINE]) if BASELINE in suite.annual else None
+    for ax, name in zip(axes.flat, names, strict=False):
+        m, lo, hi = band(suite.annual[name])
+        if b is not None:
+            ax.plot(b[0].index, b[0].values, color="grey", ls="--", lw=1.2, label="baseline")
+        ax.fill_between(m.index, lo.values, hi.values, color="steelblue", alpha=0.25, lw=0)
+        ax.plot(m.index, m.values, color="steelblue", lw=1.8, label="scenario")
+        if target is not None:
+            ax.axhline(target, color="crimson", ls=":", lw=1, label=f"target {target:.0%}")
+        ax.set_title(name, fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(unit(kpi), fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("year", fontsize=8)
+    years = suite.years
+    fig.suptitle(
+        f"{kpi.replace('_', ' ')} by year, {min(years)}-{max(years)}: scenario (blue, band: central 90% of "
+        f"{suite.replicates} replicates), baseline (grey dashed)"
+        + (f", target {target:.0%} (red dotted)" if target else ""),
+        fontsize=9,
+    )
+    return fig
+
+
+def cost_bars(suite, kpis: tuple[str, ...], year: int | None = None):
+    """What each scenario costs in ``year`` [default: the last], one panel per KPI.
+
+    Bars from zero (mean of the replicates, whiskers: central 90% of them), the baseline's bar grey and its value a
+    dashed line.
+    """
+    from health_sim.experiments.compare import BASELINE
+
+    year = year if year is not None else max(suite.years)
+    names = suite.names
+    size = (3.6 * len(kpis), 0.25 * len(names) + 1.6)
+    fig, axes = plt.subplots(1, len(kpis), figsize=size, sharey=True, layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, k in zip(axes, kpis, strict=True):
+        div, label = _in_units(k)
+        vals = [suite.annual[n].loc[suite.annual[n]["year"] == year, k].astype(float) / div for n in names]
+        m = np.array([v.mean() for v in vals])
+        lo = np.array([v.quantile(0.05) for v in vals])
+        hi = np.array([v.quantile(0.95) for v in vals])
+        y = np.arange(len(names))
+        colours = ["grey" if n == BASELINE else "steelblue" for n in names]
+        ax.barh(y, m, xerr=[m - lo, hi - m], color=colours, error_kw={"lw": 0.8})
+        if BASELINE in names:
+            ax.axvline(m[names.index(BASELINE)], color="black", ls="--", lw=0.8)
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(left=0.0)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        ax.set_title(f"{k.replace('_', ' ')}, {year}", fontsize=9)
+        ax.set_xlabel(label, fontsize=8)
+    fig.suptitle(
+        f"Costs in {year}: mean of {suite.replicates} replicates (whiskers: central 90% of them); grey: baseline",
+        fontsize=9,
+    )
     return fig

@@ -127,3 +127,42 @@ def build_county(params: Params, seed: int) -> County:
         village_urban=urban,
         travel_minutes=travel,
     )
+
+
+@dataclass
+class CountyMap:
+    """What a map of the county draws (km east and north of the county seat).
+
+    ``outline`` and ``areas`` are schematic: the model has village positions, not administrative boundaries, so the
+    outline is the villages' convex hull widened by a margin, and a township's area is the union of its villages'
+    Voronoi cells inside it (each village the nearest-village region around it).
+    """
+
+    outline: object  # shapely Polygon
+    areas: list  # shapely geometry of each township, in township order
+    village_xy: np.ndarray  # (V, 2) km
+    village_township: np.ndarray  # (V,) township index
+    centre_xy: np.ndarray  # (T, 2) km: each township's health centre, at its seat
+    seat: int  # index of the county-seat township (the county hospitals)
+    city_xy: np.ndarray  # (2,) km: the city's tertiary hospital (outside the county)
+    city_minutes: float  # minutes from the county seat to the city by the expressway
+    names: list[str]
+
+
+def county_map(params: Params, seed: int, margin_km: float = 3.0) -> CountyMap:
+    """The county of ``params`` laid out with ``seed`` (as a run with that seed lays it out), ready to draw."""
+    import shapely
+
+    c = build_county(params, seed)
+    cp = params.county
+    pts = shapely.MultiPoint(c.village_xy)
+    outline = pts.convex_hull.buffer(margin_km)
+    voronoi = shapely.voronoi_polygons(pts, extend_to=outline, ordered=True)
+    cells = [cell.intersection(outline) for cell in voronoi.geoms]
+    areas = [
+        shapely.union_all([cells[i] for i in np.flatnonzero(c.village_township == t)]) for t in range(c.n_townships)
+    ]
+    centre = np.array([[t.x_km, t.y_km] for t in cp.townships], dtype=float)
+    city = np.array([cp.city_x_km, cp.city_y_km], dtype=float)
+    minutes = float(np.linalg.norm(centre[c.seat] - city) * cp.expressway_winding / (cp.expressway_km_per_hour / 60.0))
+    return CountyMap(outline, areas, c.village_xy, c.village_township, centre, c.seat, city, minutes, c.township_names)
