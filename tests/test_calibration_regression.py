@@ -26,14 +26,6 @@ REPLICATES = 6
 SCALE = 0.03
 ITEMS = {i.id: i for i in load_evidence_file().by_role("calibration")}
 MISSED = {
-    "gatekeeping_pilot_primary_care_visits": (
-        "the pilot's +55% cannot be reached: in the model gatekeeping makes hospital care dearer, and dearer care "
-        "keeps residents home rather than sending them to the grassroots"
-    ),
-    "distance_wtp_travel_severe_chronic": (
-        "68 yuan for 30 minutes needs a severe price weight that would keep severe episodes, whose admissions cost "
-        "thousands of yuan, out of hospital (the serious first-contact share then misses instead)"
-    ),
     "severity_primary_first_minor_rural": "stated willingness (0.97); the model's minor first trips go 0.80 there",
     "yangshan_inpatients_sent_down_2023": (
         "pulls against the 1,152 downward referrals: 4.0% of the county's public-hospital inpatients is another "
