@@ -110,11 +110,20 @@ def _summary(suite: compare.Suite, card: pd.DataFrame, targets) -> list[str]:
         if likely and name == HEADLINE:
             first = compare.first_year(suite, t.kpi, OPS[t.op], t.threshold).set_index("scenario")
             years = first.loc[[s for s in likely if s in first.index], "first_year"].dropna().astype(int)
+            groups = years.groupby(years).groups
             text += (
-                " (first year the mean meets it: " + ", ".join(f"{s} {y}" for s, y in years.sort_values().items()) + ")"
+                " (first year the mean meets it: "
+                + "; ".join(
+                    f"{y}: " + ("all of them" if len(names) == len(rows) else ", ".join(names))
+                    for y, names in sorted(groups.items())
+                )
+                + ")"
             )
         elif likely:
-            text += f" ({', '.join(likely)})"
+            text += " (all of them)" if len(likely) == len(rows) else f" ({', '.join(likely)})"
+        if not likely and rows["mean"].notna().any():
+            best = rows.loc[(rows["mean"] if t.op in (">=", ">") else -rows["mean"]).idxmax()]
+            text += f"; closest: {best['scenario']}, {_num(best['mean'])} in {best['year']:.0f}"
         if unsure:
             text += f"; uncertain (10-90%) in {', '.join(unsure)}"
         if len(design):
