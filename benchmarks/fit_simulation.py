@@ -1,8 +1,8 @@
 """Benchmark: one simulation of the evidence fit, and the fit's budget in minutes.
 
 One ABC-SMC particle runs every arm of the calibration items on one county at the fit's scale
-(params/calibrate/yangshan_evidence.yaml: base, price, gatekeeping and contracting; the lever
-arms continue the base arm's burn-in). This prints the wall seconds of a simulation (median
+(params/calibrate/yangshan_evidence.yaml: the base, price and contracting arms; the lever arms
+continue the base arm's burn-in). This prints the wall seconds of a simulation (median
 of ``--repeat`` fresh seeds, after a warm-up) and what the fit file's budget costs on this
 machine: ``simulations`` per run x seconds, the runs side by side on the cores. The target is
 60 minutes or less on 2 cores.
