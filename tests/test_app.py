@@ -15,7 +15,6 @@ import inspect
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,9 @@ import pytest
 
 from health_sim.core.paths import outputs_root
 
+from .browser import ARGS, CHROMIUM, free_port, need_browser
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FIRST_DAY_S = 300  # the first Step runs the burn-in year, and compiles the engine if its cache is stale (~30 s)
 
 
@@ -90,17 +82,10 @@ def test_every_control_is_a_keyword_of_the_model():
 # --- the page in a browser ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """URL of the app served by ``solara run`` on localhost (the server is stopped, its process group killed, after)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    need_browser()
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "solara_assets.py")],
@@ -110,7 +95,7 @@ def server(tmp_path_factory):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("app") / "solara.log"
     cmd = [
         str(Path(sys.executable).with_name("solara")),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,35 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from .browser import ARGS, CHROMIUM, free_port, need_browser
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _need(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide this: {why}")
-        pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     here = tmp_path_factory.mktemp("lab")
     log = here / "lab.log"
     cmd = [
@@ -93,12 +70,11 @@ def lab(tmp_path_factory):
 
 
 def test_explore_notebook_sliders_update_the_kpis(lab, tmp_path):
-    _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)")
-    pw = pytest.importorskip("playwright.sync_api")
+    pw = need_browser()
     shots = Path(os.environ.get("HEALTH_SIM_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with pw.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{lab}/lab/tree/notebooks/explore.ipynb", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)

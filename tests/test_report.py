@@ -14,7 +14,6 @@ import base64
 import io
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +23,8 @@ from health_sim import report
 from health_sim.experiments import compare, scenario_runs
 from health_sim.experiments.outdir import OutputRefused
 from health_sim.experiments.suite import Outcome, scorecard, write_scorecard
+
+from .browser import ARGS, CHROMIUM, need_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("baseline_2023", "training", "gatekeeping")
@@ -88,18 +89,11 @@ def test_a_report_someone_else_wrote_is_never_replaced(suite_out, tmp_path):
 
 
 def test_the_report_opens_in_chromium_without_errors_and_every_figure_loads(suite_out, tmp_path):
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(chromium).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Debian's chromium")
-        pytest.skip("Debian's chromium is not installed")
+    playwright = need_browser()
     shots = Path(os.environ.get("HEALTH_SIM_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"]  # fmt: skip
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors = []
