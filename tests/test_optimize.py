@@ -413,3 +413,41 @@ def test_an_out_of_pocket_limit_makes_cost_shifting_infeasible():
     out = summarise_candidate(rows, targets, 2e6, s.model_copy(update={"max_oop_increase": 0.05}), ref)
     assert out["oop_rise"] == pytest.approx(0.10) and not out["feasible"]
     assert summarise_candidate(rows, targets, 2e6, s.model_copy(update={"max_oop_increase": 0.12}), ref)["feasible"]
+
+
+def test_with_an_ensemble_each_replicate_draws_its_posterior_member(tmp_path):
+    """Replicate r of the base reference and of every candidate runs with posterior member r (run overrides win).
+
+    Two members far apart (few or many minor episodes kept at home): the reference spending and the first
+    candidate's costs are those of runs made here with each replicate's member, and differ from runs without one.
+    """
+    from health_sim.experiments.ensemble import load_ensemble
+
+    stay = "choice.stay_home_utility.minor"
+    calibrated = tmp_path / "calibrated.yaml"
+    calibrated.write_text(
+        f"provenance: {{seed: 1}}\nensemble:\n- {{trial: 1, values: {{{stay}: 2.0}}}}\n"
+        f"- {{trial: 2, values: {{{stay}: 5.0}}}}\n"
+    )
+    f = spec(tmp_path, trials=2, extra=f"ensemble: {calibrated}\n")
+    table, out = optimize(f, out=tmp_path / "out", workers=2, progress=False)
+    members = [v for _, v in load_ensemble(calibrated).overrides(2, 7)]
+    seeds = replicate_seeds(7, 2)
+    kpis = [f"final:{k}" for k in COSTS]
+    base_over = {k: v for k, v in RUN.items() if not k.startswith("policies.")}
+    ref = [run_point(str(BASE), {**m, **base_over}, {}, s, kpis) for s, m in zip(seeds, members, strict=True)]
+    plain = [run_point(str(BASE), base_over, {}, s, kpis) for s in seeds]
+    reference = json.loads((out / "reference.json").read_text())
+    assert reference["fund_spending"] == pytest.approx(np.mean([r["final:fund_spending"] for r in ref]))
+    assert reference["fund_spending"] != pytest.approx(np.mean([r["final:fund_spending"] for r in plain]))
+    first = table.sort_values("trial").iloc[0]  # every lever at its low end
+    rows = [
+        run_point(str(BASE), {**m, **RUN}, {GAP: 0.0, DOCTORS: 0}, s, kpis) for s, m in zip(seeds, members, strict=True)
+    ]
+    assert first["extra_fund_yuan"] == pytest.approx(
+        np.mean([r["final:fund_spending"] for r in rows]) - reference["fund_spending"]
+    )
+    bad = spec(tmp_path, name="bad", extra=f"ensemble: {tmp_path / 'nowhere.yaml'}\n")
+    with pytest.raises(ParamsError) as e:
+        load_optimize(bad)
+    assert "\n" not in str(e.value) and "ensemble" in str(e.value) and "nowhere.yaml" in str(e.value)

@@ -662,35 +662,40 @@ def calibrate(
 @app.command()
 def fit(
     spec: Annotated[
-        Path, typer.Argument(metavar="SPEC.yaml", help="Fit file (params/calibrate/*_evidence.yaml): ABC-SMC.")
+        Path,
+        typer.Argument(
+            metavar="SPEC.yaml",
+            help="Fit file (params/calibrate/*_evidence.yaml): Gaussian-process emulators and MCMC.",
+        ),
     ],
-    simulations: Annotated[
+    waves: Annotated[
         int | None,
-        typer.Option(help="Simulations at most per run, counting those of an interrupted run [default: the file's]."),
+        typer.Option(help="Further waves of each run (posterior draws simulated), to go on [default: the file's]."),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Working folder (the runs' databases) [default: outputs/calibrate/<name>]."),
+        typer.Option(help="Working folder (the runs' plans and simulations) [default: outputs/calibrate/<name>]."),
     ] = None,
     write: WriteCalibrated = None,
     force: Force = False,
 ) -> None:
-    """Fit the behavioural parameters to the evidence file's calibration items (ABC-SMC) and write the posterior.
+    """Fit the behavioural parameters to the evidence file's calibration items and write the posterior.
 
-    Independent runs go side by side, one core each, printing each generation (population,
-    acceptance, distance threshold); rerunning resumes from their databases.
+    Each run simulates a design over the prior and waves of posterior draws, fits an emulator of
+    every item and samples the posterior by MCMC, printing its progress (simulations done and
+    left, then each chain); rerunning goes on from the simulations written.
     """
     from health_sim.experiments.posterior import fit as run_fit
     from health_sim.experiments.workers import Interrupted
 
-    if simulations is not None and not 10 <= simulations <= 10_000_000:
-        _fail(f"--simulations: {simulations} is outside [10, 10000000]")
-    changes = {"simulations": simulations} if simulations else None
+    if waves is not None and not 0 <= waves <= 20:
+        _fail(f"--waves: {waves} is outside [0, 20]")
+    changes = {"waves": waves} if waves is not None else None
     try:
         path = run_fit(spec, out=out, write=write, changes=changes, force=force)
     except KeyboardInterrupt:
         raise Interrupted(
-            "interrupted: every finished generation is kept in the runs' databases",
+            "interrupted: every finished simulation is kept in the runs' working files",
             out,
         ) from None
     typer.echo(f"wrote {path}")

@@ -37,14 +37,17 @@ from health_sim.config.params import load_params, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
 from health_sim.core.paths import atomic_write
+from health_sim.experiments.ensemble import check_ensemble
 from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.sweep import (
     Factor,
     TargetList,
+    _beside,
     check_factors,
     check_memory,
     load_spec,
     run_point,
+    sweep_members,
     sweep_targets,
 )
 from health_sim.experiments.targets import Target
@@ -106,6 +109,15 @@ class OptimizeSpec(Section):
         dict, "Overrides of the base scenario for every run (scale, days, levers switched on and their start)."
     )
     seed: int = P(20230101, "Seed of the replicates and of the sampler.", ge=0, le=2**32 - 1)
+    ensemble: str | None = P(
+        None,
+        (
+            "Calibrated file (params/calibrated/*.yaml): replicate r of every candidate, and of the base it is "
+            "costed against, draws the calibrated parameters from the same posterior member, so the probability of "
+            "meeting the targets carries parameter uncertainty; run overrides and levers win over members. "
+            "[default: none]"
+        ),
+    )
 
     @field_validator("levers")
     @classmethod
@@ -134,6 +146,8 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
     spec, base = load_spec(OptimizeSpec, path, changes)
     params = load_params(base)
     check_factors(path, "levers", params, spec.run, spec.levers)
+    if spec.ensemble:
+        check_ensemble(f"{path}: ensemble", _beside(path, spec.ensemble), params)
     targets = sweep_targets(spec, path)
     final = with_overrides(params, dict(spec.run))
     last_year = (final.run.start_date + dt.timedelta(days=final.run.days - 1)).year
@@ -147,10 +161,16 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
 
 
 def _evaluate(
-    pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict
+    pool, spec: OptimizeSpec, base: Path, targets: list[Target], seeds: list[int], levers: dict, members: list[dict]
 ) -> pd.DataFrame:
-    """The replicates of one lever mix, one row each (raises if a run fails)."""
-    futs = [pool.submit(run_point, str(base), dict(spec.run), levers, s, _FINAL, targets) for s in seeds]
+    """The replicates of one lever mix, one row each (raises if a run fails).
+
+    Replicate r runs with seed r and posterior member r (empty without an ensemble); the run overrides win over it.
+    """
+    futs = [
+        pool.submit(run_point, str(base), {**m, **spec.run}, levers, s, _FINAL, targets)
+        for s, m in zip(seeds, members, strict=True)
+    ]
     return pd.DataFrame([f.result() for f in futs])
 
 
@@ -225,7 +245,8 @@ def optimize(
         out, spec.model_copy(update={"trials": 0}), base, targets, kind="optimisation", force=force
     ):  # more trials later is a resume, not another optimisation
         try:
-            return _optimize(spec, base, targets, out, pool_spec, progress)
+            members = [v for _, v in sweep_members(spec, spec_path)]
+            return _optimize(spec, base, targets, out, pool_spec, progress, members)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved "
@@ -235,7 +256,13 @@ def optimize(
 
 
 def _optimize(
-    spec: OptimizeSpec, base: Path, targets: list[Target], out: Path, pool_spec, progress: bool | None
+    spec: OptimizeSpec,
+    base: Path,
+    targets: list[Target],
+    out: Path,
+    pool_spec,
+    progress: bool | None,
+    members: list[dict],
 ) -> tuple[pd.DataFrame, Path]:
     import optuna
     from tqdm.auto import tqdm
@@ -277,7 +304,13 @@ def _optimize(
         else:  # the base scenario with the run overrides: the fund spending the levers add to
             base_over = {k: v for k, v in spec.run.items() if not k.startswith("policies.")}
             ref = pd.DataFrame(
-                [f.result() for f in [pool.submit(run_point, str(base), base_over, {}, s, _FINAL) for s in seeds]]
+                [
+                    f.result()
+                    for f in [
+                        pool.submit(run_point, str(base), {**m, **base_over}, {}, s, _FINAL)
+                        for s, m in zip(seeds, members, strict=True)
+                    ]
+                ]
             )
             reference = {k: float(ref[f"final:{k}"].mean()) for k in COSTS}
             valid = {k: (v if np.isfinite(v) else None) for k, v in reference.items()}  # valid JSON: NaN as null
@@ -295,7 +328,7 @@ def _optimize(
                     if f.integer
                     else trial.suggest_float(k, f.low, f.high)
                 )
-            rows = _evaluate(pool, spec, base, targets, seeds, levers)
+            rows = _evaluate(pool, spec, base, targets, seeds, levers, members)
             s = summarise_candidate(rows, targets, reference["fund_spending"], spec, {k: reference[k] for k in OOP})
             for k, v in s.items():
                 trial.set_user_attr(k, v)
