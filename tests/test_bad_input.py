@@ -64,6 +64,14 @@ SMALL_RUN = ["--scale", "0.002", "--days", "2", "--set", "run.burn_in_days=0"]
 OK = "run: {seed: 3}\n"
 
 
+FIT_FILE = (
+    (REPO / "params" / "calibrate" / "yangshan_evidence.yaml")
+    .read_text()
+    .replace("base: ../scenarios/", f"base: {REPO / 'params' / 'scenarios'}/")
+    .replace("evidence: ../validation/", f"evidence: {REPO / 'params' / 'validation'}/")
+    .replace("out: ../calibrated/yangshan_2023.yaml", "out: written.yaml")
+)
+
 # --- a case ---------------------------------------------------------------------------
 
 
@@ -667,6 +675,23 @@ CASES: dict[str, Case] = {
     ),
     "scenarios_out_is_a_file": scen(
         "--out", "taken", "--no-ensemble", frags=("--out", "taken"), files={"taken": "a file\n"}
+    ),
+    # -- health-sim fit
+    "fit_waves_too_many": Case(["fit", "f.yaml", "--waves", "99"], {"f.yaml": "name: f\n"}, ("--waves", "99")),
+    "fit_walkers_too_few": Case(
+        ["fit", "f.yaml"], {"f.yaml": FIT_FILE.replace("walkers: 64", "walkers: 3")}, ("f.yaml", "walkers")
+    ),
+    "fit_unknown_key": Case(
+        ["fit", "f.yaml"], {"f.yaml": FIT_FILE.replace("walkers: 64", "walkerz: 64")}, ("f.yaml", "walkerz")
+    ),
+    "fit_prior_low_above_high": Case(
+        ["fit", "f.yaml"],
+        {
+            "f.yaml": FIT_FILE.replace(
+                "tcm.uptake_grassroots: {low: 0.35, high: 0.6", "tcm.uptake_grassroots: {low: 0.6, high: 0.35"
+            )
+        },
+        ("f.yaml", "tcm.uptake_grassroots"),
     ),
     # -- health-sim sweep
     "sweep_unknown_key": sweep(sweep_file("replicates: 1", "replicatez: 1"), frags=("s.yaml", "replicatez")),
