@@ -48,6 +48,17 @@ def predictions() -> dict[str, np.ndarray]:
     return {i: np.array([r[i] for r in rows], dtype=float) for i in ITEMS}
 
 
+def assert_reaches(item: str, x: np.ndarray, model: str) -> None:
+    """Replicates ``x`` of ``item`` within two published se, allowing three standard errors of their mean."""
+    assert np.isfinite(x).all(), (item, x)
+    it = ITEMS[item]
+    se = float(it.standard_error())
+    mean, spread = float(x.mean()), float(x.std(ddof=1)) / math.sqrt(len(x))
+    assert abs(mean - it.value) <= 2.0 * se + 3.0 * spread, (
+        f"{item}: {model} gives {mean:.4g} (+- {spread:.3g}) against {it.value:.4g} published (se {se:.3g})"
+    )
+
+
 def test_every_calibration_item_is_either_reached_or_listed_as_missed_with_its_reason():
     assert set(MISSED) <= set(ITEMS)
     assert len(ITEMS) - len(MISSED) >= 9
@@ -55,14 +66,7 @@ def test_every_calibration_item_is_either_reached_or_listed_as_missed_with_its_r
 
 @pytest.mark.parametrize("item", sorted(set(ITEMS) - set(MISSED)))
 def test_the_model_still_reaches_the_calibration_item(predictions, item):
-    x = predictions[item]
-    assert np.isfinite(x).all(), (item, x)
-    it = ITEMS[item]
-    se = float(it.standard_error())
-    mean, chance = float(x.mean()), float(x.std(ddof=1)) / math.sqrt(len(x))
-    assert abs(mean - it.value) <= 2.0 * se + 3.0 * chance, (
-        f"{item}: the model gives {mean:.4g} (chance {chance:.3g}) against {it.value:.4g} published (se {se:.3g})"
-    )
+    assert_reaches(item, predictions[item], "the model")
 
 
 # --- the fitted model: the posterior that scenario runs draw from ---------------------------------------------------
@@ -106,11 +110,4 @@ def test_the_fitted_model_still_reaches_what_its_fit_reached(posterior_predictio
     The replicates' spread now holds both the model's chance and the posterior's spread, so the allowance is three
     standard errors of their mean on top of two published standard errors.
     """
-    x = posterior_predictions[item]
-    assert np.isfinite(x).all(), (item, x)
-    it = ITEMS[item]
-    se = float(it.standard_error())
-    mean, spread = float(x.mean()), float(x.std(ddof=1)) / math.sqrt(len(x))
-    assert abs(mean - it.value) <= 2.0 * se + 3.0 * spread, (
-        f"{item}: the fitted model gives {mean:.4g} (+- {spread:.3g}) against {it.value:.4g} published (se {se:.3g})"
-    )
+    assert_reaches(item, posterior_predictions[item], "the fitted model")

@@ -76,9 +76,14 @@ class Emulator:
         u = np.atleast_2d(np.asarray(u, dtype=float))
         return np.column_stack([gp.predict(u) for gp in self.gps])
 
-    def length_scales(self) -> np.ndarray:
-        """The fitted length scales (items x parameters, on the unit cube): small means the item moves with it."""
-        return np.array([gp.kernel_.k1.k2.length_scale for gp in self.gps], dtype=float)
+    def judged_on(self, u: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Its errors on simulations ``y`` at ``u`` that it was not fitted on, per item.
+
+        ``rmse``: root mean square of simulation minus emulated mean; ``error``: what is left of it beyond the
+        model's chance (the white-noise variance), the emulator's own error (0 when the chance explains it all).
+        """
+        ms = np.nanmean((np.asarray(y, dtype=float) - self.mean(u)) ** 2, axis=0)
+        return {"rmse": np.sqrt(ms), "error": np.sqrt(np.maximum(ms - self.noise, 0.0))}
 
 
 @dataclass

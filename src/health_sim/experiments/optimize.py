@@ -37,14 +37,13 @@ from health_sim.config.params import load_params, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
 from health_sim.core.paths import atomic_write
-from health_sim.experiments.ensemble import check_ensemble
 from health_sim.experiments.scenario_runs import replicate_seeds
 from health_sim.experiments.sweep import (
     Factor,
     TargetList,
-    _beside,
     check_factors,
     check_memory,
+    check_spec_ensemble,
     load_spec,
     run_point,
     sweep_members,
@@ -146,8 +145,7 @@ def load_optimize(path: str | Path, changes: dict | None = None) -> tuple[Optimi
     spec, base = load_spec(OptimizeSpec, path, changes)
     params = load_params(base)
     check_factors(path, "levers", params, spec.run, spec.levers)
-    if spec.ensemble:
-        check_ensemble(f"{path}: ensemble", _beside(path, spec.ensemble), params)
+    check_spec_ensemble(path, spec, params)
     targets = sweep_targets(spec, path)
     final = with_overrides(params, dict(spec.run))
     last_year = (final.run.start_date + dt.timedelta(days=final.run.days - 1)).year

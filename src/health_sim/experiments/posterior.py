@@ -288,9 +288,8 @@ def _run(spec: FitSpec, base: Path, items: list, folder: Path, k: int) -> dict:
         if dead:
             raise ParamsError(f"{label}: {dead[0]}: no simulation gave a finite value; the item cannot be fitted")
         if emu is not None:  # the emulator of the earlier waves, judged on simulations it has not seen
-            resid = y_w - emu.mean(u_w)
-            error = np.sqrt(np.maximum(np.nanmean(resid**2, axis=0) - emu.noise, 0.0))
-            checks.append({"wave": w, "rmse": np.sqrt(np.nanmean(resid**2, axis=0)), "error": error})
+            checks.append({"wave": w} | emu.judged_on(u_w, y_w))
+            error = checks[-1]["error"]
         us.append(u_w)
         ys.append(y_w)
         emu = Emulator(ids, seed=(spec.seed + 31 * k + w) % 2**32).fit(np.vstack(us), np.vstack(ys))
@@ -300,9 +299,8 @@ def _run(spec: FitSpec, base: Path, items: list, folder: Path, k: int) -> dict:
         u_all, y_all = np.vstack(us), np.vstack(ys)
         cut = max(1, len(u_all) // 10)
         held = Emulator(ids, seed=(spec.seed + 31 * k) % 2**32).fit(u_all[:-cut], y_all[:-cut])
-        resid = y_all[-cut:] - held.mean(u_all[-cut:])
-        error = np.sqrt(np.maximum(np.nanmean(resid**2, axis=0) - held.noise, 0.0))
-        checks.append({"wave": 0, "rmse": np.sqrt(np.nanmean(resid**2, axis=0)), "error": error})
+        checks.append({"wave": 0} | held.judged_on(u_all[-cut:], y_all[-cut:]))
+        error = checks[-1]["error"]
         like = Likelihood(emu, observed, _variance(items, emu, error, scale))
     rng = np.random.default_rng([spec.seed, k, 999])
     chain = sample(like, _start_points(like, np.vstack(us), spec.walkers), spec.walkers, spec.steps,
@@ -315,12 +313,11 @@ def _run(spec: FitSpec, base: Path, items: list, folder: Path, k: int) -> dict:
         "design_y": ys[0],
         "checks": checks,
         "waves": waves,
-        "variance": like.variance,
         "minutes": round((time.perf_counter() - t0) / 60.0, 1),
     }
 
 
-def _chain_row(r: dict, spec: FitSpec) -> dict:
+def _chain_row(r: dict) -> dict:
     c: Chain = r["chain"]
     return {
         "run": r["k"],
@@ -342,7 +339,7 @@ def summarise(spec: FitSpec, items: list, results: list[dict]) -> dict:
     """Fit, identification, agreement and the ensemble from the runs."""
     ids = [i.id for i in items]
     keys = list(spec.parameters)
-    runs = [_chain_row(r, spec) for r in results]
+    runs = [_chain_row(r) for r in results]
     n = min(len(r["chain"].draws) for r in results)
     g = np.random.default_rng(np.random.SeedSequence([spec.seed, 0xAB5]))
     per_run = [r["chain"].draws[g.choice(len(r["chain"].draws), size=n, replace=False)] for r in results]
@@ -479,7 +476,7 @@ def fit(
         results = []
         for k in range(spec.runs):
             results.append(_run(spec, base, items, folder, k))
-            r = _chain_row(results[-1], spec)
+            r = _chain_row(results[-1])
             print(
                 f"fit {spec.name} run {k}: {r['simulations']} simulations, chain of {r['steps']} steps "
                 f"(autocorrelation {r['max_autocorr_steps']} steps, acceptance {r['acceptance']:.2f}), "

@@ -212,9 +212,14 @@ def load_sweep(path: str | Path, changes: dict | None = None) -> tuple[SweepSpec
     sweep_targets(spec, path)
     params = load_params(base)
     check_factors(path, "factors", params, spec.run, spec.factors)
+    check_spec_ensemble(path, spec, params)
+    return spec, base
+
+
+def check_spec_ensemble(path: Path, spec, params) -> None:
+    """A sweep's (or optimisation's) ``ensemble``, when it names one, must be a calibrated file valid on the base."""
     if spec.ensemble:
         check_ensemble(f"{path}: ensemble", _beside(path, spec.ensemble), params)
-    return spec, base
 
 
 def check_factors(path: Path, section: str, params, run: dict, factors: dict[str, Factor]) -> None:
@@ -243,7 +248,7 @@ def check_factors(path: Path, section: str, params, run: dict, factors: dict[str
 
 
 def sweep_members(spec: SweepSpec, path: str | Path) -> list[tuple[int | None, dict]]:
-    """(member trial, calibrated values) of each replicate; no values without an ensemble."""
+    """(member trial, calibrated values) of each replicate; no values without an ensemble (sweeps, optimisations)."""
     if not spec.ensemble:
         return [(None, {})] * spec.replicates
     from health_sim.experiments.ensemble import load_ensemble
