@@ -38,6 +38,14 @@ def test_utility_is_the_documented_sum():
     assert rules.utility(*args.values()) == pytest.approx(expected)
 
 
+def test_the_route_through_a_referral_is_the_hospital_plus_the_saving_less_the_township_visit():
+    args = dict(direct=0.4, cost_per_100_yuan=-0.5, saving=80.0, township_fee=20.0, travel_per_hour=-1.0,
+                township_minutes=30.0, wait_per_day=-2.0, township_wait=0.05)  # fmt: skip
+    expected = 0.4 + 0.5 * 0.8 - 0.5 * 0.2 - 1.0 * 0.5 - 2.0 * 0.05
+    assert rules.via_township(*args.values()) == pytest.approx(expected)
+    assert rules.via_township(**{**args, "saving": 0.0}) < args["direct"]  # no saving: never worth the detour
+
+
 def test_choice_frequencies_follow_the_logit():
     pick = picks(UTIL)
     freq = np.bincount(pick + 1, minlength=7) / len(pick)

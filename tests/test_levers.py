@@ -137,6 +137,26 @@ def test_gatekeeping_means_fewer_unreferred_hospital_visits():
     assert unreferred(d1) < unreferred(d0)
 
 
+def test_gatekeeping_sends_patients_to_the_township_centre_for_a_referral():
+    """A patient heading to a hospital goes to his township centre first where the referral is worth the visit.
+
+    The centre resolves what it can and refers the rest to the hospital he chose.
+    """
+    d0, d1 = run().daily, run(**lever("gatekeeping", unreferred_reduction=1.0)).daily
+    assert d0["referral_seekers"].sum() == 0
+    seekers, resolved = d1["referral_seekers"].sum(), d1["referral_seekers_resolved"].sum()
+    assert 0 < resolved < seekers
+    assert d1["hospital_trips_referred"].sum() >= seekers - resolved  # each unresolved seeker goes on, referred
+    assert d1["visits_township"].sum() > d0["visits_township"].sum()
+    assert d1["visits_county"].sum() < d0["visits_county"].sum()
+
+
+def test_a_small_gatekeeping_cut_sends_fewer_for_a_referral_than_a_large_one():
+    small = run(**lever("gatekeeping", unreferred_reduction=0.1)).daily["referral_seekers"].sum()
+    large = run(**lever("gatekeeping", unreferred_reduction=1.0)).daily["referral_seekers"].sum()
+    assert small < large
+
+
 def test_drg_shortens_stays_and_sends_more_down():
     b, k = base(), kpis(**lever("drg"))
     assert k["county_hospital_length_of_stay"] < b["county_hospital_length_of_stay"] - 0.5

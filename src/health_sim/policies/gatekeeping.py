@@ -13,7 +13,11 @@ class Gatekeeping(Lever):
     """A lower reimbursement rate for county and city care without a formal referral.
 
     Outpatient and inpatient rates at county and city hospitals are cut by i x reduction for
-    patients without a formal referral; the choice's expected cost uses this rate.
+    patients without a formal referral; the choice's expected cost uses this rate. A patient
+    heading to a hospital (except in an emergency) may instead go to his township centre first
+    for the referral, where the referral saves more than that visit costs him (its fee, travel
+    and wait, by his own weights): the centre resolves what it can (the gatekeeper treats him)
+    and refers the rest to the hospital he chose, at the referred rate.
     """
 
     unreferred_reduction: Rate = P(

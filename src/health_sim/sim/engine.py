@@ -52,13 +52,15 @@ Sites = namedtuple(
     (
         "capability wait_now wait_expected base_wait beds occupied length_of_stay price_visit price_admission "
         "rate_visit ded_visit scope_visit rate_admission ded_admission scope_admission expected_oop_visit "
-        "expected_oop_admission hospitals town_fac0"
+        "expected_oop_admission referred_oop_visit referred_oop_admission "
+        "hospitals town_fac0"
     ),
 )
 """Facilities' arrays (:class:`health_sim.world.facilities.FacilityTable`).
 
 Also the tariff (:class:`health_sim.world.insurance.Tariff`), the out-of-pocket cost residents
-expect, the facility index of the four hospital columns and of the first township centre."""
+expect without a referral and with one, the facility index of the four hospital columns and of
+the first township centre."""
 Choice = namedtuple(
     "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes seek_cost"
 )
@@ -77,11 +79,14 @@ Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
 
-Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col home")
+Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col home via aim")
 """The day's episodes that go on (after online consultations): resident, kind, severity
 uniform, specialty, facility of each column (n, 6), the column a formal referral sends the
 patient to (-1: none), the grassroots level a tracked referral came from (-1: none), and the
-column of the current pass's trip, and the utility of staying home (the bill expected deters)."""
+column of the current pass's trip, the utility of staying home (the bill expected deters),
+the hospital columns best reached through a referral from the township centre (bits; only
+under gatekeeping) and the hospital column a patient at the township centre for such a
+referral is heading to (-1: none)."""
 Keys = namedtuple("Keys", "extra los tcm late screen sat down track formal")
 """Random-stream keys of a pass's visits (:mod:`health_sim.core.rng`)."""
 Visits = namedtuple("Visits", "f lvl referred resolved want_bed admitted")
@@ -99,7 +104,7 @@ SCHEDULED_FOLLOWUP, COMMUNITY_FOLLOWUP = _P["scheduled_followup"], _P["community
 GREEN_CHANNEL, RESERVED_SLOTS, LOS_FACTOR = _P["green_channel"], _P["reserved_slots"], _P["length_of_stay_factor"]
 DRG, DRG_PRICE_FACTOR, CLOSED_LOOP = _P["drg"], _P["drg_price_factor"], _P["closed_loop"]
 FORMAL_FACTOR, DOWNWARD_FACTOR, TCM_UPTAKE = _P["formal_referral_factor"], _P["downward_factor"], _P["tcm_uptake"]
-SCREENED_SHARE, CAPITATION = _P["screened_share"], _P["capitation"]
+SCREENED_SHARE, CAPITATION, UNREFERRED_CUT = _P["screened_share"], _P["capitation"], _P["unreferred_cut"]
 
 # Rows of ``books.tally``: the KPI counters (:data:`health_sim.sim.kpis.COUNTERS`), by name. The
 # per-kind, per-level and per-group counters are tallied by offset from the first of their run.
@@ -126,6 +131,7 @@ FIRST_BY_GROUP, FIRST_GRASS_BY_GROUP = _T["first_trips_minor"], _T["first_trips_
 FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["first_trips_contracted_grassroots"]
 FIRST_LEVEL, FIRST_CONTRACTED_LEVEL = _T["first_trips_level"], _T["first_trips_contracted_level"]
 RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
+SEEKERS, SEEKERS_RESOLVED = _T["referral_seekers"], _T["referral_seekers_resolved"]
 _RUNS = (
     [f"episodes_{k}" for k in KINDS],
     *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
@@ -204,12 +210,13 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
     eps = Episodes(
         rid, kind, np.empty(n), np.empty(n, dtype=np.int64), np.empty((n, N_COLUMNS), dtype=np.int64),
         np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.empty(n, dtype=np.int64),
-        np.empty(n),
+        np.empty(n), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64),
     )  # fmt: skip
     util = np.empty((n, N_COLUMNS))
     oop = np.empty(N_COLUMNS)
     available = np.ones(N_COLUMNS, dtype=np.bool_)
     bonus_on = policy[FIRST_CONTACT] != 0 or policy[SCHEDULED_FOLLOWUP] != 0 or policy[COMMUNITY_FOLLOWUP] != 0
+    gatekept = policy[UNREFERRED_CUT] > 0
     for e in range(n):
         r = rid[e]
         k = kind[e]
@@ -229,6 +236,8 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
                 bonus = 0.0 + (policy[SCHEDULED_FOLLOWUP] * c + policy[COMMUNITY_FOLLOWUP])
             util[e, 0] += bonus
             util[e, 1] += bonus
+        if gatekept and k != rules.EMERGENCY:
+            eps.via[e] = via_township(util[e], oop, choice, sites, care, people, r, k, eps.cols[e])
         available[rules.MCH_COLUMN] = people.mch_ok[r]
         g = 1 if rules.is_severe(k) else 0
         eps.home[e] = rules.home_utility(
@@ -281,6 +290,10 @@ def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, ta
         col = eps.forced[e]
         if col < 0:
             col = choose(util[e], eps.home[e], people.mch_ok[r], cur_level[e], key_choice, r)
+            if col >= 0 and (eps.via[e] >> col) & 1 and cur_level[e] < TOWNSHIP:  # for a referral first
+                eps.aim[e] = col
+                col = rules.TOWNSHIP_COLUMN
+                tally[SEEKERS, people.township[r]] += 1.0
         if col < 0:
             tally[STAY_HOME if p == 0 else GAVE_UP, people.township[r]] += 1.0
         else:
@@ -574,22 +587,28 @@ def _refer(buf, trip, eps, v, people, care, policy, books, keys):
 
     An episode beyond the facility (or finding no bed) is formally referred up (a patient
     without a bed is transferred), or the patient decides himself in the next pass; at the city
-    hospital there is nowhere further and he gives up. Returns the mask of those still seeking
+    hospital there is nowhere further and he gives up. A patient who came to the township centre
+    for a referral (gatekeeping) gets it when the centre cannot resolve his episode, to the
+    hospital he was heading to; when it can, the gatekeeper treats him there. Returns the mask of those still seeking
     care.
     """
     m = trip.size
     unresolved = np.zeros(m, dtype=np.bool_)
     for i in range(m):
-        if v.resolved[i]:
-            continue
         e = trip[i]
+        aim = eps.aim[e]  # he came to the township centre for a referral to this hospital column
+        eps.aim[e] = -1
+        if v.resolved[i]:
+            if aim >= 0:
+                buf[SEEKERS_RESOLVED, people.township[eps.rid[e]]] += 1.0
+            continue
         r, lvl = eps.rid[e], v.lvl[i]
         t = people.township[r]
         unresolved[i] = True
         eps.forced[e] = -1
         pf = care.formal[lvl] * (policy[FORMAL_FACTOR] if lvl <= TOWNSHIP else 1.0)
-        if lvl < CITY and (crn.uniform(keys.formal, r) < pf or v.want_bed[i]):  # no bed: transferred
-            eps.forced[e] = rules.REFER_TO_COLUMN[lvl]
+        if lvl < CITY and (aim >= 0 or crn.uniform(keys.formal, r) < pf or v.want_bed[i]):  # no bed: transferred
+            eps.forced[e] = aim if aim >= 0 else rules.REFER_TO_COLUMN[lvl]
             tracked = crn.uniform(keys.track, r) < policy[CLOSED_LOOP]
             if tracked and lvl <= TOWNSHIP:
                 eps.came_from[e] = lvl
@@ -647,6 +666,43 @@ def utilities(out, oop_out, choice, sites, care, people, r, k, s, cols):
             choice.employee_hospital[g],
             1.0 if (people.employee[r] and lvl >= COUNTY) else 0.0,
         )
+
+
+@jit
+def via_township(util, oop, choice, sites, care, people, r, k, cols):
+    """Gatekeeping: each hospital column that is better reached through a referral from the township centre.
+
+    For resident ``r``'s episode of kind ``k``, a hospital column's utility ``util`` and expected
+    out-of-pocket yuan ``oop`` become those of the route through the township centre
+    (:func:`health_sim.sim.rules.via_township`) where the route is better. Returns the columns
+    so changed as bits.
+    """
+    g = 1 if rules.is_severe(k) else 0
+    sch = 1 if people.employee[r] else 0
+    town = cols[rules.TOWNSHIP_COLUMN]
+    fee = sites.expected_oop_visit[town, sch]
+    bits = 0
+    for j in range(rules.TOWNSHIP_COLUMN + 1, N_COLUMNS):
+        f = cols[j]
+        referred = sites.referred_oop_visit[f, sch] + care.admit_p[k] * sites.referred_oop_admission[f, sch]
+        saving = oop[j] - referred
+        if saving <= 0.0:
+            continue
+        u = rules.via_township(
+            util[j],
+            choice.cost[g],
+            saving,
+            fee,
+            choice.travel[g],
+            choice.travel_minutes[people.village[r], rules.TOWNSHIP_COLUMN],
+            choice.wait[g],
+            sites.wait_expected[town],
+        )
+        if u > util[j]:
+            util[j] = u
+            oop[j] = referred + fee
+            bits |= 1 << j
+    return bits
 
 
 @jit

@@ -75,6 +75,8 @@ COUNTERS: dict[str, str] = {
     "first_trips_contracted_level": "the same, residents signed with a family doctor",
     "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
     "referral_returns": "of which back to a village clinic or township centre",
+    "referral_seekers": "trips to a township centre for the referral a hospital visit needs (gatekeeping)",
+    "referral_seekers_resolved": "of which resolved there by the township centre (no hospital visit)",
 }
 
 for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tallied by offset from the village one

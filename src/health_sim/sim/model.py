@@ -227,7 +227,8 @@ class HealthSystemModel(mesa.Model):
     def _set_tariff(self, tariff: Tariff) -> None:
         """Use ``tariff`` from now on, with the out-of-pocket cost residents expect under it."""
         self.tariff = tariff
-        self._expected_oop = rules.expected_oop(tariff, self.facilities.price_visit, self.facilities.price_admission)
+        prices = (self.facilities.price_visit, self.facilities.price_admission)
+        self._expected_oop = (*rules.expected_oop(tariff, *prices), *rules.expected_oop(tariff, *prices, referred=True))
 
     def date_of(self, clock: int) -> dt.date:
         """Calendar date of simulated day ``clock`` (burn-in days fall before the start date)."""

@@ -28,6 +28,7 @@ INTERNAL_GENERAL, SURGERY, PAEDIATRICS, EMERGENCY_CARDIOLOGY, OBSTETRICS, TCM = 
 VILLAGE, TOWNSHIP, COUNTY, CITY = (int(lvl) for lvl in Level)
 N_COLUMNS = len(Column)
 MCH_COLUMN = int(Column.COUNTY_MCH)
+TOWNSHIP_COLUMN = int(Column.TOWNSHIP)
 COLUMN_LEVEL = np.array(_COLUMN_LEVEL, dtype=np.int8)
 """Level of each facility column of a choice."""
 TRAVEL_COLUMN = np.array([Column.VILLAGE, Column.TOWNSHIP, Column.COUNTY_PEOPLE, Column.CITY], dtype=np.int64)
@@ -118,6 +119,26 @@ def utility(
 
 
 @jit
+def via_township(
+    direct, cost_per_100_yuan, saving, township_fee, travel_per_hour, township_minutes, wait_per_day, township_wait
+):
+    """Utility of reaching a hospital through a referral from the township centre (gatekeeping).
+
+    The hospital's ``direct`` utility (weighed at the rate without a referral), plus what the
+    referral saves (``saving`` yuan: the out-of-pocket cost without a referral minus with one),
+    less the township visit that issues it: its fee (``township_fee`` yuan out of pocket), the
+    one-way travel (``township_minutes``) and the expected wait (``township_wait`` days), each
+    weighed by the episode's own weights. No weight of its own: the route is worth taking only
+    where the rule makes the referral worth more than the visit.
+    """
+    v = direct - cost_per_100_yuan * (saving / 100.0)
+    v += cost_per_100_yuan * (township_fee / 100.0)
+    v += travel_per_hour * (township_minutes / 60.0)
+    v += wait_per_day * township_wait
+    return v
+
+
+@jit
 def expected_bill(util, oop, available):
     """Out-of-pocket yuan a patient expects if he seeks care.
 
@@ -163,15 +184,19 @@ def split(price, rate, deductible, in_scope):
     return price - fund, fund
 
 
-def expected_oop(tariff, price_visit: np.ndarray, price_admission: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def expected_oop(
+    tariff, price_visit: np.ndarray, price_admission: np.ndarray, referred: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-pocket yuan a resident expects to pay for a visit and for an admission at its mean price.
 
-    Without a referral: two (facilities, schemes) arrays (what a choice weighs).
+    Two (facilities, schemes) arrays: without a referral (what a choice weighs), or with one
+    (``referred``: what a referral through the township centre would cost under gatekeeping).
     """
-    visit = split(price_visit[:, None], tariff.rate_visit[0], tariff.ded_visit, tariff.scope_visit)[0]
-    admission = split(price_admission[:, None], tariff.rate_admission[0], tariff.ded_admission, tariff.scope_admission)[
-        0
-    ]
+    ref = 1 if referred else 0
+    visit = split(price_visit[:, None], tariff.rate_visit[ref], tariff.ded_visit, tariff.scope_visit)[0]
+    admission = split(
+        price_admission[:, None], tariff.rate_admission[ref], tariff.ded_admission, tariff.scope_admission
+    )[0]
     return visit, admission
 
 
