@@ -22,6 +22,7 @@ from health_sim.experiments.validation import (
     compare,
     contract_matched,
     distance_gradient,
+    gatekeeping_rules,
     load_evidence,
     mirrored,
     national_trend,
@@ -229,6 +230,16 @@ def test_every_experiment_result_is_an_evidence_item():
     # price elasticities: dearer care means fewer visits
     assert results["price_elasticity_outpatient_visits_among_users_rural"]["model"] < 0
     assert results["price_elasticity_village_clinic_visits_rmhc"]["model"] < 0
+
+
+def test_the_stricter_gatekeeping_rule_moves_more_visits_out_of_hospitals():
+    """No reimbursement without a referral sends more to the township centre, and keeps more out of hospitals."""
+    small = Setting(scale=0.02, replicates=1, days=120, overrides=(("run.burn_in_days", 30),))
+    t = gatekeeping_rules(small, (0.2, 1.0)).set_index(["unreferred_reduction", "id"])["model"]
+    assert list(t.index.get_level_values(0).unique()) == [0.2, 1.0]
+    hospitals, grassroots = "gatekeeping_pilot_hospital_visits", "gatekeeping_pilot_primary_care_visits"
+    assert t[(1.0, hospitals)] < t[(0.2, hospitals)] < 0.0
+    assert t[(1.0, grassroots)] > t[(0.2, grassroots)]
 
 
 def test_mirrored_draws_one_ensemble_member_per_replicate(tmp_path):

@@ -12,9 +12,11 @@ study varied), and computes each item's model value from them:
   national survey of prices) -> the elasticity of seeking care at all; ``village_price``: the
   village clinic's alone (its own-price elasticity);
 * ``gatekeeping``: the gatekeeping lever from the first day, as the pilot's reimbursement rule
-  (unreferred county and city care reimbursed 20 points less) -> the relative change of
-  village + township visits in its first year, arm against base (the pilot's
-  difference-in-differences, with the base arm as the comparison county);
+  (unreferred county and city care reimbursed ``policies.gatekeeping.unreferred_reduction``
+  less, the lever's 20 points unless the parameters say otherwise: the pilot's own rule is not
+  in its abstract) -> the relative change of village + township visits in its first year, arm
+  against base (the pilot's difference-in-differences, with the base arm as the comparison
+  county);
 * ``contracting``: a contracting roll-out from the first day (the signed share from 28% to 60%,
   the contract's usual bonus only: no extra first-contact advice or scheduled follow-up) ->
   the change in the mean level of the first facility per newly contracted first trip (the
@@ -59,7 +61,7 @@ def arm_overrides(params: Params) -> dict[str, dict]:
             "policies.gatekeeping.enabled": True,
             "policies.gatekeeping.start": start,
             "policies.gatekeeping.ramp_years": 0.0,
-            "policies.gatekeeping.unreferred_reduction": 0.2,
+            "policies.gatekeeping.unreferred_reduction": params.policies.gatekeeping.unreferred_reduction,
         },
         "contracting": {
             "policies.family_doctor.enabled": True,
@@ -177,8 +179,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "gatekeeping_pilot_primary_care_visits": Experiment(
         ("base", "gatekeeping"),
         _gatekeeping,
-        "gatekeeping (20 points less reimbursement of unreferred county and city care) from the first day against "
-        "base: relative change of village + township visits in its first year",
+        "gatekeeping (unreferred county and city care reimbursed 20 points less, the lever's rule) from the first day "
+        "against base: relative change of village + township visits in its first year",
     ),
     "contract_first_contact_level_rural_elderly_did": Experiment(
         ("base", "contracting"),

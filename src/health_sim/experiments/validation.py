@@ -17,7 +17,7 @@ so a notebook can run them small under the tests and large for an answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -168,6 +168,29 @@ def mirrored(setting: Setting, ids: list[str] | None = None) -> dict[str, dict]:
         mirror.simulate(with_overrides(base, m) if m else base, s, ids) for s, m in zip(seeds, members, strict=True)
     ]
     return {i: _summary([r[i] for r in rows]) | {"how": mirror.EXPERIMENTS[i].how} for i in ids}
+
+
+GATEKEEPING_RULES = (0.2, 1.0)
+"""Rate points taken from unreferred county and city care in :func:`gatekeeping_rules`: the lever's
+default, and none of the rate left (no reimbursement without a referral, the usual Chinese rule)."""
+GATEKEEPING_ITEMS = ("gatekeeping_pilot_primary_care_visits", "gatekeeping_pilot_hospital_visits")
+
+
+def gatekeeping_rules(setting: Setting, reductions: tuple[float, ...] = GATEKEEPING_RULES) -> pd.DataFrame:
+    """The gatekeeping pilot's two outcomes under each rule, since the pilot's own rule is not in its abstract.
+
+    One row per rule (``reductions``: rate points taken from unreferred hospital care) and item:
+    the model's mean and 5-95% spread over the replicates, as :func:`mirrored` gives them.
+    """
+    rows = []
+    for cut in reductions:
+        s = replace(setting, overrides=(*setting.overrides, ("policies.gatekeeping.unreferred_reduction", cut)))
+        res = mirrored(s, list(GATEKEEPING_ITEMS))
+        for i in GATEKEEPING_ITEMS:
+            rows.append(
+                {"unreferred_reduction": cut, "id": i, **{k: res[i][k] for k in ("model", "model_lo", "model_hi")}}
+            )
+    return pd.DataFrame(rows)
 
 
 def township_minutes(params: Params, seed: int) -> pd.DataFrame:

@@ -517,6 +517,8 @@ def _treat(buf, d, trip, eps, v, b, people, care, policy, keys, found):
 def _learn(buf, trip, eps, v, b, people, care, keys):
     """Learn: each trip satisfies or not (outcome, wait, cost), which moves the resident's trust in that level.
 
+    A patient who came to the township centre for a referral and got it counts as helped, not failed.
+
     The level that resolved the episode becomes his habit (a tracked referral returns him to the
     grassroots level it came from).
     """
@@ -531,9 +533,8 @@ def _learn(buf, trip, eps, v, b, people, care, keys):
         e = trip[i]
         r, lvl = eps.rid[e], v.lvl[i]
         t = people.township[r]
-        p_sat = rules.satisfaction_probability(
-            a, b_unres, 0.0 if v.resolved[i] else 1.0, b_wait, b.wait[i], b_cost, b.oop[i]
-        )
+        failed = not v.resolved[i] and eps.aim[e] < 0  # one who came for a referral is not failed by getting it
+        p_sat = rules.satisfaction_probability(a, b_unres, 1.0 if failed else 0.0, b_wait, b.wait[i], b_cost, b.oop[i])
         sat = crn.uniform(keys.sat, r) < p_sat
         if sat:
             buf[SATISFIED, t] += 1.0
