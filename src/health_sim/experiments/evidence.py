@@ -116,6 +116,7 @@ class NationalSeries(Section):
     earlier_values: dict[str, Any] = P(dict, "Earlier figures from another source.")
     role: Literal["calibration", "held_out", "not_used"] = P("held_out", "Its use (see Item.role).")
     role_reason: str = P("", "Why this role.")
+    conflict: str = P("", "Where the model does not reproduce the trend, what moved it, and what the model lacks.")
 
 
 class Qualitative(Section):
