@@ -38,12 +38,11 @@ def test_utility_is_the_documented_sum():
     assert rules.utility(*args.values()) == pytest.approx(expected)
 
 
-def test_the_route_through_a_referral_is_the_hospital_plus_the_saving_less_the_township_visit():
-    args = dict(direct=0.4, cost_per_100_yuan=-0.5, saving=80.0, township_fee=20.0, travel_per_hour=-1.0,
-                township_minutes=30.0, wait_per_day=-2.0, township_wait=0.05)  # fmt: skip
-    expected = 0.4 + 0.5 * 0.8 - 0.5 * 0.2 - 1.0 * 0.5 - 2.0 * 0.05
-    assert rules.via_township(*args.values()) == pytest.approx(expected)
-    assert rules.via_township(**{**args, "saving": 0.0}) < args["direct"]  # no saving: never worth the detour
+def test_a_referral_is_worth_its_saving_and_the_township_visit_costs_its_fee_travel_and_wait():
+    assert rules.referral_value(-0.5, 80.0) == pytest.approx(0.4)
+    assert rules.referral_value(-0.5, 0.0) == 0.0
+    cost = rules.detour(-0.5, 20.0, -1.0, 30.0, -2.0, 0.05)
+    assert cost == pytest.approx(0.5 * 0.2 + 1.0 * 0.5 + 2.0 * 0.05)
 
 
 def test_choice_frequencies_follow_the_logit():

@@ -146,7 +146,8 @@ def test_gatekeeping_sends_patients_to_the_township_centre_for_a_referral():
     assert d0["referral_seekers"].sum() == 0
     seekers, resolved = d1["referral_seekers"].sum(), d1["referral_seekers_resolved"].sum()
     assert 0 < resolved < seekers
-    assert d1["hospital_trips_referred"].sum() >= seekers - resolved  # each unresolved seeker goes on, referred
+    assert d1["referrals_up_grassroots"].sum() >= seekers - resolved  # each unresolved seeker is referred up
+    assert d1["hospital_trips_referred"].sum() >= seekers - resolved  # and goes on to a hospital, referred
     assert d1["visits_township"].sum() > d0["visits_township"].sum()
     assert d1["visits_county"].sum() < d0["visits_county"].sum()
 

@@ -13,11 +13,13 @@ class Gatekeeping(Lever):
     """A lower reimbursement rate for county and city care without a formal referral.
 
     Outpatient and inpatient rates at county and city hospitals are cut by i x reduction for
-    patients without a formal referral; the choice's expected cost uses this rate. A patient
-    heading to a hospital (except in an emergency) may instead go to his township centre first
-    for the referral, where the referral saves more than that visit costs him (its fee, travel
-    and wait, by his own weights): the centre resolves what it can (the gatekeeper treats him)
-    and refers the rest to the hospital he chose, at the referred rate.
+    patients without a formal referral (emergencies are exempt); the choice's expected cost uses
+    this rate. A patient heading to a hospital may instead go to his township centre first for
+    the referral, where the referral saves more than that visit costs him (its fee, travel and
+    wait, by his episode's weights): the centre resolves what it can (the gatekeeper treats
+    him) and refers the rest to the hospital he chose, at the referred rate. A patient the
+    centre could not resolve on a visit of his own is referred on request to the hospital he
+    picks next.
     """
 
     unreferred_reduction: Rate = P(

@@ -79,14 +79,15 @@ Books = namedtuple("Books", "tally arrivals bed_in bed_out down_due unresolved")
 """Where the day is recorded: counters (COUNTERS, townships), visits by facility, the bed and
 referral rings (days ahead, ...), and township centres' unresolved episodes by specialty."""
 
-Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col home via aim")
+Episodes = namedtuple("Episodes", "rid kind sev spec cols forced came_from col home slip detour aim")
 """The day's episodes that go on (after online consultations): resident, kind, severity
 uniform, specialty, facility of each column (n, 6), the column a formal referral sends the
 patient to (-1: none), the grassroots level a tracked referral came from (-1: none), and the
-column of the current pass's trip, the utility of staying home (the bill expected deters),
-the hospital columns best reached through a referral from the township centre (bits; only
-under gatekeeping) and the hospital column a patient at the township centre for such a
-referral is heading to (-1: none)."""
+column of the current pass's trip, the utility of staying home (the bill expected deters); under
+gatekeeping, the utility a referral adds to each column (n, 6; 0 where it saves nothing), the
+disutility of the township-centre visit that issues one (-1: no gatekeeping for the episode),
+and the hospital column a patient at the township centre for a referral is heading to (-1:
+none)."""
 Keys = namedtuple("Keys", "extra los tcm late screen sat down track formal")
 """Random-stream keys of a pass's visits (:mod:`health_sim.core.rng`)."""
 Visits = namedtuple("Visits", "f lvl referred resolved want_bed admitted")
@@ -210,9 +211,10 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
     eps = Episodes(
         rid, kind, np.empty(n), np.empty(n, dtype=np.int64), np.empty((n, N_COLUMNS), dtype=np.int64),
         np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), np.empty(n, dtype=np.int64),
-        np.empty(n), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64),
+        np.empty(n), np.zeros((n, N_COLUMNS)), np.full(n, -1.0), np.full(n, -1, dtype=np.int64),
     )  # fmt: skip
     util = np.empty((n, N_COLUMNS))
+    seen, bill_oop = np.empty(N_COLUMNS), np.empty(N_COLUMNS)
     oop = np.empty(N_COLUMNS)
     available = np.ones(N_COLUMNS, dtype=np.bool_)
     bonus_on = policy[FIRST_CONTACT] != 0 or policy[SCHEDULED_FOLLOWUP] != 0 or policy[COMMUNITY_FOLLOWUP] != 0
@@ -236,14 +238,17 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
                 bonus = 0.0 + (policy[SCHEDULED_FOLLOWUP] * c + policy[COMMUNITY_FOLLOWUP])
             util[e, 0] += bonus
             util[e, 1] += bonus
+        seen[:] = util[e]
+        bill_oop[:] = oop
         if gatekept and k != rules.EMERGENCY:
-            eps.via[e] = via_township(util[e], oop, choice, sites, care, people, r, k, eps.cols[e])
+            eps.detour[e] = referral_routes(eps.slip[e], bill_oop, oop, choice, sites, care, people, r, k, eps.cols[e])
+            gated_utilities(seen, util[e], eps.slip[e], eps.detour[e], -1)
         available[rules.MCH_COLUMN] = people.mch_ok[r]
         g = 1 if rules.is_severe(k) else 0
         eps.home[e] = rules.home_utility(
             choice.stay_home[k],
             choice.seek_cost[g],
-            rules.expected_bill(util[e], oop, available),
+            rules.expected_bill(seen, bill_oop, available),
             people.price_sense[r],
         )
     return eps, util
@@ -265,7 +270,7 @@ def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, foun
     for p in range(4):
         if active.size == 0:
             break
-        n_go = _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally)
+        n_go = _choose_all(d, seed, p, active, eps, util, people, choice, policy, cur_level, go, tally)
         if n_go == 0:
             break
         trip = go[:n_go].copy()
@@ -278,22 +283,34 @@ def _passes(d, seed, eps, util, people, sites, choice, care, policy, books, foun
 
 
 @jit
-def _choose_all(d, seed, p, active, eps, util, people, choice, cur_level, go, tally):
+def _choose_all(d, seed, p, active, eps, util, people, choice, policy, cur_level, go, tally):
     """Choose: each active patient picks a column (or stays home, or gives up after a first trip).
 
-    Those who go are written to ``go``. Returns how many go.
+    Under gatekeeping a hospital is weighed by the routes open to him (:func:`gated_utilities`):
+    one who picks a hospital through the township centre goes there first (``eps.aim``); one
+    already at the township centre, which could not resolve his episode, leaves with a formal
+    referral to the hospital he picks. Those who go are written to ``go``. Returns how many go.
     """
     key_choice = crn.key(seed, crn.CHOICE, d, p)
+    key_track = crn.key(seed, crn.TRACKING, d, 0)
+    row = np.empty(N_COLUMNS)
     n_go = 0
     for e in active:
         r = eps.rid[e]
         col = eps.forced[e]
         if col < 0:
-            col = choose(util[e], eps.home[e], people.mch_ok[r], cur_level[e], key_choice, r)
-            if col >= 0 and (eps.via[e] >> col) & 1 and cur_level[e] < TOWNSHIP:  # for a referral first
-                eps.aim[e] = col
-                col = rules.TOWNSHIP_COLUMN
-                tally[SEEKERS, people.township[r]] += 1.0
+            gated = eps.detour[e] >= 0.0
+            if gated:
+                gated_utilities(row, util[e], eps.slip[e], eps.detour[e], cur_level[e])
+            col = choose(row if gated else util[e], eps.home[e], people.mch_ok[r], cur_level[e], key_choice, r)
+            if col >= 0 and gated and eps.slip[e, col] > 0.0:
+                t = people.township[r]
+                if cur_level[e] < TOWNSHIP and eps.slip[e, col] > eps.detour[e]:  # to the township centre first
+                    eps.aim[e] = col
+                    col = rules.TOWNSHIP_COLUMN
+                    tally[SEEKERS, t] += 1.0
+                elif cur_level[e] == TOWNSHIP:  # referred on request by the centre that could not resolve it
+                    _refer_up(tally, eps, e, r, t, TOWNSHIP, col, crn.uniform(key_track, r), policy, people)
         if col < 0:
             tally[STAY_HOME if p == 0 else GAVE_UP, people.township[r]] += 1.0
         else:
@@ -400,7 +417,7 @@ def _pay(trip, eps, v, people, sites, care, policy, keys):
             sites.length_of_stay[fi], crn.uniform(keys.los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0
         )
         b.los[i] = los
-        ref = 1 if v.referred[i] else 0
+        ref = 1 if v.referred[i] or k == rules.EMERGENCY else 0  # an emergency is reimbursed as referred
         if v.admitted[i]:
             price = rules.admission_price(
                 sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR]
@@ -583,6 +600,24 @@ def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
 
 
 @jit
+def _refer_up(buf, eps, e, r, t, lvl, col, u_track, policy, people):
+    """Episode ``e`` (resident ``r`` of township ``t``) formally referred up from level ``lvl`` to column ``col``.
+
+    Tracked (closed loop) when ``u_track`` < the policy's tracking share; recorded in ``buf``.
+    """
+    eps.forced[e] = col
+    tracked = u_track < policy[CLOSED_LOOP]
+    if tracked and lvl <= TOWNSHIP:
+        eps.came_from[e] = lvl
+    buf[FORMAL, t] += 1.0
+    if tracked:
+        buf[TRACKED, t] += 1.0
+    buf[UP_BY_LEVEL[lvl], t] += 1.0
+    if lvl <= TOWNSHIP:  # does he come back to the grassroots? (his next episode's first trip says)
+        people.referred_up[r] = True
+
+
+@jit
 def _refer(buf, trip, eps, v, people, care, policy, books, keys):
     """Refer: unresolved episodes go up, by formal referral or by the patient's own choice in the next pass.
 
@@ -609,16 +644,8 @@ def _refer(buf, trip, eps, v, people, care, policy, books, keys):
         eps.forced[e] = -1
         pf = care.formal[lvl] * (policy[FORMAL_FACTOR] if lvl <= TOWNSHIP else 1.0)
         if lvl < CITY and (aim >= 0 or crn.uniform(keys.formal, r) < pf or v.want_bed[i]):  # no bed: transferred
-            eps.forced[e] = aim if aim >= 0 else rules.REFER_TO_COLUMN[lvl]
-            tracked = crn.uniform(keys.track, r) < policy[CLOSED_LOOP]
-            if tracked and lvl <= TOWNSHIP:
-                eps.came_from[e] = lvl
-            buf[FORMAL, t] += 1.0
-            if tracked:
-                buf[TRACKED, t] += 1.0
-            buf[UP_BY_LEVEL[lvl], t] += 1.0
-            if lvl <= TOWNSHIP:  # does he come back to the grassroots? (his next episode's first trip says)
-                people.referred_up[r] = True
+            to = aim if aim >= 0 else rules.REFER_TO_COLUMN[lvl]
+            _refer_up(buf, eps, e, r, t, lvl, to, crn.uniform(keys.track, r), policy, people)
         if lvl == TOWNSHIP:
             buf[UNRESOLVED_TOWNSHIP, t] += 1.0
             books.unresolved[t, eps.spec[e]] += 1.0
@@ -646,7 +673,10 @@ def utilities(out, oop_out, choice, sites, care, people, r, k, s, cols):
     for j in range(N_COLUMNS):
         f = cols[j]
         lvl = rules.COLUMN_LEVEL[j]
-        oop = sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
+        if k == rules.EMERGENCY:  # no referral rule applies to an emergency: reimbursed as referred
+            oop = sites.referred_oop_visit[f, sch] + care.admit_p[k] * sites.referred_oop_admission[f, sch]
+        else:
+            oop = sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
         oop_out[j] = oop
         out[j] = rules.utility(
             choice.asc[g, lvl],
@@ -670,40 +700,54 @@ def utilities(out, oop_out, choice, sites, care, people, r, k, s, cols):
 
 
 @jit
-def via_township(util, oop, choice, sites, care, people, r, k, cols):
-    """Gatekeeping: each hospital column that is better reached through a referral from the township centre.
+def referral_routes(slip, bill_oop, oop, choice, sites, care, people, r, k, cols):
+    """Gatekeeping: what a referral from the township centre is worth at each hospital column, and its cost.
 
-    For resident ``r``'s episode of kind ``k``, a hospital column's utility ``util`` and expected
-    out-of-pocket yuan ``oop`` become those of the route through the township centre
-    (:func:`health_sim.sim.rules.via_township`) where the route is better. Returns the columns
-    so changed as bits.
+    For resident ``r``'s episode of kind ``k``: ``slip`` gets the utility a referral adds to each
+    hospital column (:func:`health_sim.sim.rules.referral_value` of what it saves against ``oop``,
+    the out-of-pocket yuan expected without one; 0 where it saves nothing), and ``bill_oop`` the
+    out-of-pocket yuan of the route through the township centre where that route is better (the
+    referred bill plus the centre's fee). Returns the disutility of the township-centre visit
+    (:func:`health_sim.sim.rules.detour`).
     """
     g = 1 if rules.is_severe(k) else 0
     sch = 1 if people.employee[r] else 0
     town = cols[rules.TOWNSHIP_COLUMN]
     fee = sites.expected_oop_visit[town, sch]
-    bits = 0
+    cost = rules.detour(
+        choice.cost[g],
+        fee,
+        choice.travel[g],
+        choice.travel_minutes[people.village[r], rules.TOWNSHIP_COLUMN],
+        choice.wait[g],
+        sites.wait_expected[town],
+    )
     for j in range(rules.TOWNSHIP_COLUMN + 1, N_COLUMNS):
         f = cols[j]
         referred = sites.referred_oop_visit[f, sch] + care.admit_p[k] * sites.referred_oop_admission[f, sch]
         saving = oop[j] - referred
-        if saving <= 0.0:
-            continue
-        u = rules.via_township(
-            util[j],
-            choice.cost[g],
-            saving,
-            fee,
-            choice.travel[g],
-            choice.travel_minutes[people.village[r], rules.TOWNSHIP_COLUMN],
-            choice.wait[g],
-            sites.wait_expected[town],
-        )
-        if u > util[j]:
-            util[j] = u
-            oop[j] = referred + fee
-            bits |= 1 << j
-    return bits
+        slip[j] = rules.referral_value(choice.cost[g], saving) if saving > 0.0 else 0.0
+        if slip[j] > cost:
+            bill_oop[j] = referred + fee
+    return cost
+
+
+@jit
+def gated_utilities(out, util, slip, cost, cur_level):
+    """Utilities under gatekeeping of a patient whose last trip was to level ``cur_level`` (-1: none yet), into ``out``.
+
+    Before the township centre, a hospital is worth the better of its direct utility ``util`` and
+    the route through the centre (+ ``slip`` - ``cost``); at the centre, which could not resolve
+    his episode, the referral comes without another visit (+ ``slip``); beyond it, only the direct
+    route is left.
+    """
+    for j in range(N_COLUMNS):
+        if cur_level < TOWNSHIP:
+            out[j] = util[j] + max(0.0, slip[j] - cost)
+        elif cur_level == TOWNSHIP:
+            out[j] = util[j] + slip[j]
+        else:
+            out[j] = util[j]
 
 
 @jit

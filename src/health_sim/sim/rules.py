@@ -119,23 +119,24 @@ def utility(
 
 
 @jit
-def via_township(
-    direct, cost_per_100_yuan, saving, township_fee, travel_per_hour, township_minutes, wait_per_day, township_wait
-):
-    """Utility of reaching a hospital through a referral from the township centre (gatekeeping).
+def referral_value(cost_per_100_yuan, saving):
+    """Utility (>= 0) of a referral to a hospital under gatekeeping: what it saves, ``saving`` yuan out of pocket."""
+    return -cost_per_100_yuan * (saving / 100.0)
 
-    The hospital's ``direct`` utility (weighed at the rate without a referral), plus what the
-    referral saves (``saving`` yuan: the out-of-pocket cost without a referral minus with one),
-    less the township visit that issues it: its fee (``township_fee`` yuan out of pocket), the
-    one-way travel (``township_minutes``) and the expected wait (``township_wait`` days), each
-    weighed by the episode's own weights. No weight of its own: the route is worth taking only
-    where the rule makes the referral worth more than the visit.
+
+@jit
+def detour(cost_per_100_yuan, township_fee, travel_per_hour, township_minutes, wait_per_day, township_wait):
+    """Disutility (>= 0) of the township-centre visit that issues a referral (gatekeeping).
+
+    Its fee (``township_fee`` yuan out of pocket), the one-way travel (``township_minutes``) and
+    the expected wait (``township_wait`` days), each by the episode's own weights. Through the
+    township centre a hospital is worth its direct utility + :func:`referral_value` - this.
     """
-    v = direct - cost_per_100_yuan * (saving / 100.0)
-    v += cost_per_100_yuan * (township_fee / 100.0)
-    v += travel_per_hour * (township_minutes / 60.0)
-    v += wait_per_day * township_wait
-    return v
+    return -(
+        cost_per_100_yuan * (township_fee / 100.0)
+        + travel_per_hour * (township_minutes / 60.0)
+        + wait_per_day * township_wait
+    )
 
 
 @jit
