@@ -179,8 +179,9 @@ EXPERIMENTS: dict[str, Experiment] = {
     "gatekeeping_pilot_primary_care_visits": Experiment(
         ("base", "gatekeeping"),
         _gatekeeping,
-        "gatekeeping (unreferred county and city care reimbursed 20 points less, the lever's rule) from the first day "
-        "against base: relative change of village + township visits in its first year",
+        "gatekeeping (unreferred county and city care reimbursed policies.gatekeeping.unreferred_reduction less: the "
+        "lever's 20 points unless set) from the first day against base: relative change of village + township "
+        "visits in its first year",
     ),
     "contract_first_contact_level_rural_elderly_did": Experiment(
         ("base", "contracting"),

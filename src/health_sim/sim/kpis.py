@@ -179,6 +179,16 @@ def _self_referral(c, days, scale):
 
 
 @kpi(
+    "referral_only_visits",
+    "visits per year",
+    "township-centre visits of patients who came for the referral gatekeeping asks for and went on to a hospital "
+    "with it (counted in the grassroots visits; 0 without gatekeeping)",
+)
+def _referral_only(c, days, scale):
+    return per_year(c["referral_seekers"] - c["referral_seekers_resolved"], days, scale)
+
+
+@kpi(
     "upward_referrals",
     "referrals per year",
     "formal referrals from the grassroots (village, township) to county or city hospitals",
