@@ -61,7 +61,6 @@ def arm_overrides(params: Params) -> dict[str, dict]:
             "policies.gatekeeping.enabled": True,
             "policies.gatekeeping.start": start,
             "policies.gatekeeping.ramp_years": 0.0,
-            "policies.gatekeeping.unreferred_reduction": params.policies.gatekeeping.unreferred_reduction,
         },
         "contracting": {
             "policies.family_doctor.enabled": True,

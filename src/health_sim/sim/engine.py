@@ -238,19 +238,16 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
                 bonus = 0.0 + (policy[SCHEDULED_FOLLOWUP] * c + policy[COMMUNITY_FOLLOWUP])
             util[e, 0] += bonus
             util[e, 1] += bonus
-        seen[:] = util[e]
-        bill_oop[:] = oop
-        if gatekept and k != rules.EMERGENCY:
+        available[rules.MCH_COLUMN] = people.mch_ok[r]
+        if gatekept and rules.referral_rule_applies(k):  # the bill as seen with the route through the centre
+            bill_oop[:] = oop
             eps.detour[e] = referral_routes(eps.slip[e], bill_oop, oop, choice, sites, care, people, r, k, eps.cols[e])
             gated_utilities(seen, util[e], eps.slip[e], eps.detour[e], -1)
-        available[rules.MCH_COLUMN] = people.mch_ok[r]
+            bill = rules.expected_bill(seen, bill_oop, available)
+        else:
+            bill = rules.expected_bill(util[e], oop, available)
         g = 1 if rules.is_severe(k) else 0
-        eps.home[e] = rules.home_utility(
-            choice.stay_home[k],
-            choice.seek_cost[g],
-            rules.expected_bill(seen, bill_oop, available),
-            people.price_sense[r],
-        )
+        eps.home[e] = rules.home_utility(choice.stay_home[k], choice.seek_cost[g], bill, people.price_sense[r])
     return eps, util
 
 
@@ -417,7 +414,7 @@ def _pay(trip, eps, v, people, sites, care, policy, keys):
             sites.length_of_stay[fi], crn.uniform(keys.los, r), policy[LOS_FACTOR] if lvl >= COUNTY else 1.0
         )
         b.los[i] = los
-        ref = 1 if v.referred[i] or k == rules.EMERGENCY else 0  # an emergency is reimbursed as referred
+        ref = 1 if v.referred[i] or not rules.referral_rule_applies(k) else 0
         if v.admitted[i]:
             price = rules.admission_price(
                 sites.price_admission[fi], los, sites.length_of_stay[fi], policy[DRG], policy[DRG_PRICE_FACTOR]
@@ -625,8 +622,8 @@ def _refer(buf, trip, eps, v, people, care, policy, books, keys):
     without a bed is transferred), or the patient decides himself in the next pass; at the city
     hospital there is nowhere further and he gives up. A patient who came to the township centre
     for a referral (gatekeeping) gets it when the centre cannot resolve his episode, to the
-    hospital he was heading to; when it can, the gatekeeper treats him there. Returns the mask of those still seeking
-    care.
+    hospital he was heading to; when it can, the gatekeeper treats him there. Returns the mask
+    of those still seeking care.
     """
     m = trip.size
     unresolved = np.zeros(m, dtype=np.bool_)
@@ -673,10 +670,11 @@ def utilities(out, oop_out, choice, sites, care, people, r, k, s, cols):
     for j in range(N_COLUMNS):
         f = cols[j]
         lvl = rules.COLUMN_LEVEL[j]
-        if k == rules.EMERGENCY:  # no referral rule applies to an emergency: reimbursed as referred
-            oop = sites.referred_oop_visit[f, sch] + care.admit_p[k] * sites.referred_oop_admission[f, sch]
-        else:
-            oop = sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
+        oop = (
+            sites.expected_oop_visit[f, sch] + care.admit_p[k] * sites.expected_oop_admission[f, sch]
+            if rules.referral_rule_applies(k)
+            else sites.referred_oop_visit[f, sch] + care.admit_p[k] * sites.referred_oop_admission[f, sch]
+        )
         oop_out[j] = oop
         out[j] = rules.utility(
             choice.asc[g, lvl],

@@ -119,6 +119,15 @@ def utility(
 
 
 @jit
+def referral_rule_applies(kind):
+    """Whether gatekeeping's referral rule applies to an episode of ``kind``: to all but emergencies.
+
+    An emergency is reimbursed as referred and goes straight where it chooses.
+    """
+    return kind != EMERGENCY
+
+
+@jit
 def referral_value(cost_per_100_yuan, saving):
     """Utility (>= 0) of a referral to a hospital under gatekeeping: what it saves, ``saving`` yuan out of pocket."""
     return -cost_per_100_yuan * (saving / 100.0)
