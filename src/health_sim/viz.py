@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from health_sim.core.names import LEVELS
 
@@ -337,7 +338,7 @@ def national_trend(
     label: str = "model baseline (no new lever)",
 ):
     """The national grassroots share by year, Yangshan's 2023 share and the model's run (mean, 90% band)."""
-    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    ax = ax or plt.subplots(figsize=(8, 5.5), layout="constrained")[1]
     sns.lineplot(data=trend, x="year", y="share", hue="series", marker="o", ax=ax)
     ax.scatter([2023], [yangshan], marker="x", color="crimson", s=60, zorder=3, label="Yangshan 2023 (calibrated to)")
     if model is not None:
@@ -351,8 +352,14 @@ def national_trend(
             label=f"{label} (mean, 90% of replicates)",
         )
     ax.axhline(TARGET_SHARE, color="crimson", ls="--", lw=1, label=f"target {TARGET_SHARE:.0%}")
-    ax.set(ylabel="grassroots share of visits", xlabel="", title="Grassroots share: China against the model's county")
-    ax.legend(loc="best", fontsize="small")
+    ax.set(
+        ylabel="grassroots share of visits",
+        xlabel="calendar year",
+        title="Grassroots share of visits (village + township): China against the model's county",
+    )
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=1, fontsize="small", frameon=False)
     return ax.figure
 
 

@@ -1106,8 +1106,26 @@ class SecularParams(Section):
         ge=-0.2,
         le=0.3,
     )
+    hospital_growth_per_year: float = P(
+        0.0,
+        (
+            "Yearly growth of the county and city hospitals' doctors and beds. Their outpatient capacity (visits a "
+            "day) and beds are (1 + growth) ^ (year - reference_year) of the county's figures, which hold for the "
+            "reference year; they change on each 1 January. Crowding (waits, full beds) is how it acts on choice."
+        ),
+        unit="share a year",
+        source=(
+            "off (0) in the baseline, whose hospitals are the county's in the reference year; the 2015-2021 dynamic "
+            "check (params/validation/national_2015_2021.yaml) sets it from national hospital beds"
+        ),
+        ge=-0.2,
+        le=0.3,
+    )
     reference_year: int = P(
-        2023, "Year for whose incomes the price weights hold (the year of the fitted figures).", unit="year"
+        2023,
+        "Year for whose incomes the price weights hold and whose hospitals the county describes (the year of the "
+        "fitted figures).",
+        unit="year",
     )
 
 
@@ -1141,7 +1159,9 @@ class Params(Section):
     insurance: InsuranceParams = P(InsuranceParams, "Reimbursement and deductibles by level and scheme; fund income.")
     chronic: ChronicParams = P(ChronicParams, "Chronic-disease follow-up and control.")
     tcm: TCMParams = P(TCMParams, "Traditional Chinese medicine services.")
-    secular: SecularParams = P(SecularParams, "Forces that move over the years: incomes against the prices of care.")
+    secular: SecularParams = P(
+        SecularParams, "Forces that move over the years: incomes against the prices of care, hospital growth."
+    )
     policies: PolicyParams = P(
         PolicyParams, "Policy levers (all off by default; the 2023 baseline scenario has the county's 2023 reforms on)."
     )

@@ -118,8 +118,8 @@ def national_dynamic(setting: Setting, scenario: str | Path = NATIONAL) -> tuple
     """The 2015-2021 run with the secular forces on: (its change of the grassroots share against China's, annual table).
 
     The county as fitted for 2023, started in 2015 with incomes against the prices of care
-    set back by the secular growth, no reform: does its share fall as China's did
-    (0.564 -> 0.502)? Direction and rough size, not a fit.
+    and its county and city hospitals set back by the secular growth, no reform: does its
+    share fall as China's did (0.564 -> 0.502)? Direction and rough size, not a fit.
     """
     reps = _whole(setting, scenario)
     a = reps.annual.set_index(["replicate", "year"])["grassroots_share"]

@@ -47,7 +47,7 @@ from health_sim.world.facilities import FacilityTable, build_table, doctor_count
 from health_sim.world.insurance import Tariff
 from health_sim.world.onset import Onsets
 from health_sim.world.population import EMPLOYEE, assign_contracts, build_residents
-from health_sim.world.secular import money_weight
+from health_sim.world.secular import hospital_size, money_weight
 
 _CI = {name: i for i, name in enumerate(COUNTERS)}
 _FI = {name: i for i, name in enumerate(FACILITY_COUNTERS)}
@@ -110,6 +110,8 @@ class HealthSystemModel(mesa.Model):
         self.residents = build_residents(params, self.county, self.scale, seed)
         rows = facility_rows(params, self.county.township_names, self.county.village_township)
         self.facilities: FacilityTable = build_table(params, rows, self.scale)
+        self._reference_beds = self.facilities.beds.copy()  # the county's beds, in the secular reference year
+        self._hospital_size = 1.0  # county and city hospitals' doctors and beds against the reference year
         self.facility_agents = [
             Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)
         ]
@@ -175,7 +177,7 @@ class HealthSystemModel(mesa.Model):
             np.ascontiguousarray(self.county.travel_minutes, dtype=float),
             w.seek_cost_per_100_yuan,
         )
-        self._money_year = None  # the year whose money weight the choice weights carry (set on the first day)
+        self._year = None  # the year whose secular forces apply (set on the first day)
         self._care = self._care_rules()
         cf = self.col_facility
         self._hospitals = np.array(
@@ -215,7 +217,7 @@ class HealthSystemModel(mesa.Model):
         for d in self.agents_by_type[Doctor]:
             staff[d.location.index, _S[d.specialty]] += 1
         st = self.policies.state
-        factor = np.where(self.facilities.level <= Level.TOWNSHIP, st.grassroots_capacity_factor, 1.0)
+        factor = np.where(self.facilities.level <= Level.TOWNSHIP, st.grassroots_capacity_factor, self._hospital_size)
         self.facilities.restaff(self.policies.staff_extra(staff), factor)
         self._lift()
 
@@ -255,18 +257,29 @@ class HealthSystemModel(mesa.Model):
         self._capability[i] = np.einsum("tks,ks->tk", fac.capability[towns], self._spec_mix)
         self.days_run += 1
 
-    def _set_money_weight(self, year: int) -> None:
-        """Scale the choice's price weights for ``year``'s incomes (:func:`health_sim.world.secular.money_weight`)."""
+    def _set_year(self, year: int) -> None:
+        """Apply ``year``'s secular forces (:mod:`health_sim.world.secular`).
+
+        The choice's price weights are scaled for the year's incomes; the county and city
+        hospitals' outpatient capacity and beds for the year's hospital size (capacity at the
+        next restaffing, which a change of size brings about).
+        """
         f = money_weight(self.params, year)
         w = self.weights
         self._choice = self._choice._replace(cost=w.cost_per_100_yuan * f, seek_cost=w.seek_cost_per_100_yuan * f)
-        self._money_year = year
+        size = hospital_size(self.params, year)
+        if size != self._hospital_size:
+            fac = self.facilities
+            fac.beds[:] = np.where(fac.level >= Level.COUNTY, self._reference_beds * size, self._reference_beds)
+            self._hospital_size = size
+            fac.stale = True
+        self._year = year
 
     def _day_of_care(self) -> None:
         d = self._clock
         date = self.date_of(d)
-        if date.year != self._money_year:
-            self._set_money_weight(date.year)
+        if date.year != self._year:
+            self._set_year(date.year)
         fac, res, seed = self.facilities, self.residents, self.seed
         pol = self.policies
         todo = pol.update(date, d)
