@@ -77,6 +77,8 @@ def test_hospital_capacity_and_beds_change_on_new_year_and_only_at_hospitals():
     plain.run_days(3, progress=False)
     assert np.allclose(m.facilities.beds[hosp], plain.facilities.beds[hosp] / 1.25)
     assert np.allclose(m.facilities.capacity[hosp], plain.facilities.capacity[hosp] / 1.25)
+    assert np.array_equal(m.facilities.beds[~hosp], plain.facilities.beds[~hosp])  # the grassroots as they are
+    assert np.array_equal(m.facilities.capacity[~hosp], plain.facilities.capacity[~hosp])
     m.run_days(7, progress=False)  # into 2023, the reference year: the county's own hospitals
     plain.run_days(7, progress=False)
     assert np.allclose(m.facilities.beds, plain.facilities.beds)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health_sim.config.params import load_params
+from health_sim.config.params import load_params, with_overrides
 from health_sim.core.paths import resolve
 from health_sim.experiments.scenario_runs import run_replicates
 from health_sim.experiments.validation import (
@@ -26,6 +26,7 @@ from health_sim.experiments.validation import (
     load_evidence,
     mirrored,
     national_trend,
+    remoteness_effect,
     township_minutes,
     verdict,
 )
@@ -125,8 +126,13 @@ def test_compare_without_results_lists_every_item_as_not_computed():
         "unit",
         "how",
         "source",
+        "why",
     ]
     assert (table.loc[table["id"].isin([e["id"] for e in ev["other_checks"]]), "lever"] == "aggregate").all()
+    # `why` is the evidence file's conflict, word for word, and empty where it has none
+    conflicts = {e["id"]: e.get("conflict", "") for e in ev["county_figures"] + ev["effects"] + ev["other_checks"]}
+    assert dict(zip(table["id"], table["why"], strict=True)) == conflicts
+    assert "Model larger" in conflicts["distance_thc_remoteness_outpatient_visits"]
 
 
 def test_compare_computes_verdicts_for_the_given_results():
@@ -189,7 +195,21 @@ def test_township_minutes_one_row_per_township_minutes_positive():
     assert t.loc[t["minutes_county"].idxmin(), "township"] == p.county.county_seat
 
 
+def test_hospital_extra_minutes_moves_only_the_county_and_city_columns():
+    p = load_params(resolve(BASE))
+    near = build_county(p, p.run.seed)
+    far = build_county(with_overrides(p, {"county.hospital_extra_minutes": 60.0}), p.run.seed)
+    assert np.array_equal(far.travel_minutes[:, :2], near.travel_minutes[:, :2])  # village clinic, township centre
+    assert np.allclose(far.travel_minutes[:, 2:] - near.travel_minutes[:, 2:], 60.0)  # county hospitals, city
+
+
 # --- cheap experiments end to end -----------------------------------------------------------------
+
+
+def test_an_hour_farther_from_the_hospitals_moves_visits_from_county_to_township():
+    r = remoteness_effect(TWO)
+    assert set(r) == {"township", "county"}
+    assert r["township"]["model_lo"] > 0 and r["county"]["model_hi"] < 0
 
 
 SEVERITY = [

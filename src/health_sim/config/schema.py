@@ -260,6 +260,17 @@ class CountyParams(Section):
         source="assumption",
         ge=0.0,
     )
+    hospital_extra_minutes: float = P(
+        0.0,
+        (
+            "Minutes added to every trip to the county hospitals and the city hospital, on top of the computed or "
+            "given times (the validation's remoteness arm adds 60: every resident an hour farther from them)."
+        ),
+        unit="minutes",
+        source="0: the county as it is",
+        ge=0.0,
+        le=600.0,
+    )
     expressway_winding: float = P(
         1.2,
         "Expressway distance / straight-line distance from the county seat to the city.",
@@ -1109,14 +1120,16 @@ class SecularParams(Section):
     hospital_growth_per_year: float = P(
         0.0,
         (
-            "Yearly growth of the county and city hospitals' doctors and beds. Their outpatient capacity (visits a "
-            "day) and beds are (1 + growth) ^ (year - reference_year) of the county's figures, which hold for the "
-            "reference year; they change on each 1 January. Crowding (waits, full beds) is how it acts on choice."
+            "Yearly growth of the county and city hospitals' outpatient capacity (visits a day) and beds: they are "
+            "(1 + growth) ^ (year - reference_year) of the county's figures, which hold for the reference year, and "
+            "change on each 1 January (the doctors' headcount stays; each sees more or fewer visits). Crowding "
+            "(waits, full beds) is how it acts on choice; beds shrinking below those in use take no admission until "
+            "enough patients leave."
         ),
         unit="share a year",
         source=(
             "off (0) in the baseline, whose hospitals are the county's in the reference year; the 2015-2021 dynamic "
-            "check (params/validation/national_2015_2021.yaml) sets it from national hospital beds"
+            "check (params/validation/national_2015_2021.yaml) sets it from the growth of national hospital beds"
         ),
         ge=-0.2,
         le=0.3,
@@ -1160,7 +1173,7 @@ class Params(Section):
     chronic: ChronicParams = P(ChronicParams, "Chronic-disease follow-up and control.")
     tcm: TCMParams = P(TCMParams, "Traditional Chinese medicine services.")
     secular: SecularParams = P(
-        SecularParams, "Forces that move over the years: incomes against the prices of care, hospital growth."
+        SecularParams, "Forces that move over the years: incomes against the prices of care, hospital capacity."
     )
     policies: PolicyParams = P(
         PolicyParams, "Policy levers (all off by default; the 2023 baseline scenario has the county's 2023 reforms on)."

@@ -6,8 +6,9 @@ each comparison. Most items are mirrored by the simulated experiments of
 :mod:`health_sim.experiments.mirror` (the study's design on one simulated county, arms under
 common random numbers), run here over replicates, each with its own seed and, when an
 ensemble is given, its own ensemble member (:func:`mirrored`). Two need more than one
-county's arms: the remoteness gradient across townships (:func:`distance_gradient`) and
-everyone contracted against no one (:func:`contract_matched`).
+county's arms: the remoteness gradient across townships (:func:`distance_gradient`, with the
+causal effect of an hour's more travel beside it, :func:`remoteness_effect`) and everyone
+contracted against no one (:func:`contract_matched`).
 
 It also runs the dynamic check of the calibration (:func:`dynamic_check`): the model
 started in 2022 with the 2023 changes switched on, its 2022 -> 2023 changes against
@@ -138,6 +139,39 @@ def national_dynamic(setting: Setting, scenario: str | Path = NATIONAL) -> tuple
     return pd.DataFrame([row]), reps.annual
 
 
+HOSPITAL_GROWTHS = (0.0, 0.03, 0.049, 0.07)
+"""Yearly hospital growth rates of :func:`national_sensitivity`: none, lower, the national beds' 4.9%, higher."""
+
+
+def national_sensitivity(
+    setting: Setting, growths: tuple[float, ...] = HOSPITAL_GROWTHS, scenario: str | Path = NATIONAL
+) -> pd.DataFrame:
+    """How the 2015-2021 change of the share depends on the hospital growth rate (incomes as in ``scenario``).
+
+    One row per rate: the change of the grassroots share (mean, 5-95% of replicates), the
+    county hospitals' bed occupancy in the first and the last year (means), and hospital
+    (county + city) and grassroots visits' relative change over the run (means).
+    """
+    rows = []
+    for g in growths:
+        s = replace(setting, overrides=(*setting.overrides, ("secular.hospital_growth_per_year", g)))
+        a = _whole(s, scenario).annual.set_index(["replicate", "year"])
+        first, last = a.index.get_level_values("year").min(), a.index.get_level_values("year").max()
+        a0, a1 = a.xs(first, level="year"), a.xs(last, level="year")
+        hosp = ("visits_by_level.county", "visits_by_level.city")
+        rows.append(
+            {
+                "hospital_growth_per_year": g,
+                **_summary((a1["grassroots_share"] - a0["grassroots_share"]).to_numpy()),
+                f"occupancy_{first}": float(a0["county_hospital_occupancy"].mean()),
+                f"occupancy_{last}": float(a1["county_hospital_occupancy"].mean()),
+                "hospital_visits_change": float((a1[list(hosp)].sum(axis=1) / a0[list(hosp)].sum(axis=1) - 1).mean()),
+                "grassroots_visits_change": float((a1["grassroots_visits"] / a0["grassroots_visits"] - 1).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _summary(values: np.ndarray) -> dict:
     v = np.asarray(values, dtype=float)
     return {
@@ -238,6 +272,27 @@ def distance_gradient(setting: Setting) -> tuple[dict[str, dict], pd.DataFrame]:
     }, town
 
 
+REMOTENESS_MINUTES = 60.0
+"""The remoteness arm: every resident this many minutes farther from the county and city hospitals."""
+
+
+def remoteness_effect(setting: Setting) -> dict:
+    """The model's causal effect of remoteness: township-centre visits with every resident an hour farther away.
+
+    The base arm against the same county with ``county.hospital_extra_minutes`` = 60 (same seeds
+    and members: common random numbers): the relative change of township-centre visits, and of
+    county-hospital visits, 5-95% of replicates. Set beside the cross-section of
+    :func:`distance_gradient`, which compares townships that differ in more than distance.
+    """
+    base = _runs(setting).kpis
+    far = _runs(setting, {"county.hospital_extra_minutes": REMOTENESS_MINUTES}).kpis
+    out = {}
+    for level in ("township", "county"):
+        col = f"visits_by_level.{level}"
+        out[level] = _summary(far[col].to_numpy() / base[col].to_numpy() - 1.0)
+    return out
+
+
 def contract_matched(setting: Setting) -> dict[str, dict]:
     """Everyone contracted minus no one contracted: first trips to the grassroots (the model's causal effect).
 
@@ -300,7 +355,8 @@ def verdict(
 def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
     """One row per evidence item (the county's figures, effects, other checks): published, model, verdict.
 
-    Items with no model result are listed with the reason in ``how``.
+    Items with no model result are listed with the reason in ``how``. ``why``: the evidence
+    file's ``conflict`` for the item (what is known of a disagreement), empty if it has none.
     """
     rows = []
     for e in evidence.get("county_figures", []) + evidence.get("effects", []) + evidence.get("other_checks", []):
@@ -315,6 +371,7 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
             "unit": e.get("unit", ""),
             "comparability": e.get("comparability", ""),
             "source": e["source"],
+            "why": e.get("conflict", ""),
         }
         if r is None:
             row |= {
@@ -355,6 +412,7 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
         "unit",
         "how",
         "source",
+        "why",
     ]
     return pd.DataFrame(rows)[cols]
 

@@ -111,7 +111,7 @@ class HealthSystemModel(mesa.Model):
         rows = facility_rows(params, self.county.township_names, self.county.village_township)
         self.facilities: FacilityTable = build_table(params, rows, self.scale)
         self._reference_beds = self.facilities.beds.copy()  # the county's beds, in the secular reference year
-        self._hospital_size = 1.0  # county and city hospitals' doctors and beds against the reference year
+        self._hospital_size = 1.0  # county and city hospitals' capacity and beds against the reference year
         self.facility_agents = [
             Facility(self, i, ftype, name, None if t < 0 else t) for i, (ftype, name, t) in enumerate(rows)
         ]

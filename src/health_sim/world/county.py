@@ -115,6 +115,7 @@ def build_county(params: Params, seed: int) -> County:
     computed = np.column_stack([to_village, to_town, to_county, to_city])
     if len(given):
         computed = np.where(np.isnan(given), computed, given)
+    computed[:, 2:] += cp.hospital_extra_minutes  # county and city hospitals
     v, t, c, city = computed.T
     travel = np.column_stack([v, t, c, c, c, city])  # the three county hospitals share the county time
     return County(
