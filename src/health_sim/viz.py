@@ -6,13 +6,15 @@ The model knows nothing of plotting; this module only reads the tables that runs
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 
 from health_sim.core.names import LEVELS
 
@@ -36,73 +38,115 @@ def _period(dates: pd.Series) -> str:
     return f"{d.min():%Y-%m} to {d.max():%Y-%m}"
 
 
+def _years(years) -> str:
+    """``2023-2027`` (or ``2023`` for one year) from a column of calendar years."""
+    y = pd.Series(years).dropna().astype(int)
+    return "" if y.empty else f"{y.min()}" if y.min() == y.max() else f"{y.min()}-{y.max()}"
+
+
+def _legend_below(ax, ncol: int = 1, **kw):
+    """The axes' legend under its x axis (tick labels and axis label measured, so it never covers them or the data)."""
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    fig = ax.figure
+    drop = (ax.get_window_extent().y0 - ax.get_tightbbox().y0) / fig.dpi + 0.05  # inches under the axes' frame
+    kw = {"fontsize": "small", "frameon": False, **kw}
+    below = ax.transAxes + ScaledTranslation(0.0, -drop, fig.dpi_scale_trans)
+    return ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below, ncol=ncol, **kw)
+
+
+def _is_share(unit: str) -> bool:
+    return unit.startswith("share")
+
+
+class _Percent(Formatter):
+    """Shares (0-1) as percentages, every tick of an axis with the same, fewest decimals: 65%, 70%; 65.0%, 67.5%."""
+
+    def __init__(self, xmax: float = 1.0):
+        self.xmax = xmax
+
+    def format_ticks(self, values):
+        """The labels of all ticks at once (same decimals)."""
+        pct = [100.0 * v / self.xmax for v in values]
+        d = next((d for d in range(4) if all(abs(round(p, d) - p) < 1e-6 for p in pct)), 4)
+        return [f"{p:.{d}f}%" for p in pct]
+
+    def __call__(self, x, pos=None):
+        """One label (a cursor's readout)."""
+        return f"{round(100.0 * x / self.xmax, 6):g}%"
+
+
 def grassroots_over_time(daily: pd.DataFrame, ax=None, label: str | None = None, target: float = TARGET_SHARE):
     """Monthly grassroots share with a 90% band across replicates, and the target line."""
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     m = monthly(daily)
-    sns.lineplot(data=m, x="month", y="grassroots_share", errorbar=("pi", 90), ax=ax, label=label)
+    line = None if label is None else f"{label} (mean; band: central 90% of replicates)"
+    sns.lineplot(data=m, x="month", y="grassroots_share", errorbar=("pi", 90), ax=ax, label=line)
     ax.axhline(target, color="crimson", ls="--", lw=1, label=f"target {target:.0%}")
     n = m["replicate"].nunique() if "replicate" in m.columns else 1
     ax.set(
         xlabel="month",
         ylabel="grassroots share of visits",
-        title=f"Grassroots share by month, {_period(m['month'])} (band: central 90% of {n} replicates)",
+        title=f"Grassroots share of visits by month, {_period(m['month'])}\n"
+        f"(line: mean; band: central 90% of {n} replicates)",
     )
-    ax.legend(loc="best")
+    ax.yaxis.set_major_formatter(_Percent())
+    _legend_below(ax, ncol=2)
     return ax.figure
 
 
 def visits_by_level(kpis: pd.DataFrame, ax=None):
     """Visits a year by level (mean and 90% interval across replicates)."""
-    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
     cols = [f"visits_by_level.{lvl}" for lvl in LEVELS]
     long = kpis.melt(id_vars=["replicate"], value_vars=cols, var_name="level", value_name="visits")
     long["level"] = long["level"].str.replace("visits_by_level.", "", regex=False)
     long["visits"] = long["visits"] / 1e3
     sns.barplot(data=long, x="level", y="visits", errorbar=("pi", 90), ax=ax, order=list(LEVELS))
     ax.set(
-        ylabel="thousand visits per year (whole county)",
+        ylabel="thousand visits per year\n(whole county)",
         xlabel="level of care",
-        title=f"Visits by level, mean a year over the run (whiskers: central 90% of {kpis['replicate'].nunique()} "
-        "replicates)",
+        title=f"Visits by level of care, mean a year over the run\n(bar: mean; whiskers: central 90% of "
+        f"{kpis['replicate'].nunique()} replicates)",
     )
     return ax.figure
 
 
 def township_shares(township: pd.DataFrame, ax=None, target: float = TARGET_SHARE):
     """Grassroots share by township of residence (mean and 90% interval across replicates)."""
-    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
     order = township.groupby("township")["grassroots_share"].mean().sort_values().index
     sns.barplot(
         data=township, x="township", y="grassroots_share", order=order, errorbar=("pi", 90), ax=ax, color="steelblue"
     )
     ax.axhline(target, color="crimson", ls="--", lw=1, label=f"target {target:.0%}")
-    ax.legend(loc="lower right")
     n = township["replicate"].nunique() if "replicate" in township.columns else 1
     ax.set(
         xlabel="township of residence",
         ylabel="grassroots share of visits",
-        title=f"Grassroots share by township of residence, over the run (whiskers: central 90% of {n} replicates)",
+        title=f"Grassroots share of visits by township of residence, over the run\n(bar: mean; whiskers: central "
+        f"90% of {n} replicates)",
     )
-    ax.tick_params(axis="x", rotation=45)
+    ax.yaxis.set_major_formatter(_Percent())
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
+    _legend_below(ax)
     return ax.figure
 
 
 def costs(annual: pd.DataFrame):
     """Out-of-pocket cost per visit and fund spending by year."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     sns.lineplot(data=annual, x="year", y="oop_per_visit", errorbar=("pi", 90), marker="o", ax=axes[0])
-    axes[0].set(ylabel="yuan per visit", title="Out-of-pocket per visit")
+    axes[0].set(ylabel="yuan per visit", title="Out-of-pocket cost per visit")
     a = annual.assign(fund_million=annual["fund_spending"] / 1e6)
     sns.lineplot(data=a, x="year", y="fund_million", errorbar=("pi", 90), marker="o", ax=axes[1])
     axes[1].set(ylabel="million yuan per year", title="Insurance fund spending")
     for ax in axes:
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylim(bottom=0.0)
-        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(0.0, ax.get_ylim()[1] * 1.1)  # from zero, with room above the band
+        ax.set_xlabel("calendar year")
     n = annual["replicate"].nunique() if "replicate" in annual.columns else 1
-    fig.suptitle(f"Costs by year (band: central 90% of {n} replicates)", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"Costs by year, {_years(annual['year'])} (line: mean; band: central 90% of {n} replicates)")
     return fig
 
 
@@ -116,10 +160,11 @@ def sobol_bars(indices: dict[str, pd.DataFrame]):
 
     One panel per KPI, factors sorted by total effect.
     """
+    n = len(next(iter(indices.values())))
     fig, axes = plt.subplots(
-        1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False
+        len(indices), 1, figsize=(9, len(indices) * (0.45 * n + 1.1) + 1.2), squeeze=False, layout="constrained"
     )
-    for ax, (kpi, si) in zip(axes[0], indices.items(), strict=True):
+    for ax, (kpi, si) in zip(axes[:, 0], indices.items(), strict=True):
         si = si.sort_values("ST")
         y = range(len(si))
         ax.barh([i + 0.2 for i in y], si["ST"], height=0.4, xerr=si["ST_conf"], label="total (ST)", color="steelblue")
@@ -127,10 +172,15 @@ def sobol_bars(indices: dict[str, pd.DataFrame]):
             [i - 0.2 for i in y], si["S1"], height=0.4, xerr=si["S1_conf"], label="first-order (S1)", color="orange"
         )
         ax.set_yticks(list(y), [_short(f) for f in si.index])
-        ax.set(xlabel="share of variance", title=kpi)
+        ax.set(xlabel=f"share of the variance of {kpi.replace('_', ' ')}", title=kpi.replace("_", " "))
+        ax.xaxis.set_major_formatter(_Percent())
         ax.axvline(0, color="grey", lw=0.8)
-    axes[0][0].legend(loc="lower right")
-    fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle(
+        "Sobol indices: share of each KPI's variance due to each factor, alone (S1) and with its interactions (ST)\n"
+        "bars: estimate; whiskers: 95% bootstrap confidence interval (below 0: estimation noise)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -139,18 +189,36 @@ def morris_bars(indices: dict[str, pd.DataFrame]):
 
     Sigma: interactions and non-linearity. One panel per KPI.
     """
+    n = len(next(iter(indices.values())))
     fig, axes = plt.subplots(
-        1, len(indices), figsize=(5 * len(indices), 0.5 * len(next(iter(indices.values()))) + 1.5), squeeze=False
+        len(indices), 1, figsize=(9, len(indices) * (0.45 * n + 1.1) + 1.2), squeeze=False, layout="constrained"
     )
-    for ax, (kpi, m) in zip(axes[0], indices.items(), strict=True):
+    for ax, (kpi, m) in zip(axes[:, 0], indices.items(), strict=True):
+        try:
+            div, unit = _in_units(kpi)
+        except KeyError:  # not a registered KPI: its own units
+            div, unit = 1.0, "the KPI's units"
         m = m.sort_values("mu_star")
         y = range(len(m))
-        ax.barh([i + 0.2 for i in y], m["mu_star"], height=0.4, xerr=m["mu_star_conf"], label="mu*", color="seagreen")
-        ax.barh([i - 0.2 for i in y], m["sigma"], height=0.4, label="sigma", color="grey")
+        ax.barh(
+            [i + 0.2 for i in y],
+            m["mu_star"] / div,
+            height=0.4,
+            xerr=m["mu_star_conf"] / div,
+            label="mu* (mean absolute elementary effect)",
+            color="seagreen",
+        )
+        ax.barh([i - 0.2 for i in y], m["sigma"] / div, height=0.4, label="sigma (their spread)", color="grey")
         ax.set_yticks(list(y), [_short(f) for f in m.index])
-        ax.set(xlabel=f"effect on {kpi} over the factor's range", title=kpi)
-    axes[0][0].legend(loc="lower right")
-    fig.tight_layout()
+        ax.set(xlabel=f"effect over the factor's sweep range, in {unit}", title=kpi.replace("_", " "))
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        ax.set_xlim(left=0.0)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle(
+        "Morris screening: each factor's effect on each KPI over its sweep range (mu*) and how much it varies (sigma: "
+        "interactions, non-linearity)\nbars: estimate; whiskers: 95% bootstrap confidence interval of mu*",
+        fontsize=10,
+    )
     return fig
 
 
@@ -159,8 +227,10 @@ def prim_box(discovery):
 
     Scaled to [0, 1], with the box's limits written at its ends.
     """
+    from matplotlib.patches import Patch
+
     b = discovery.box
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(b) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(b) + 2.0), layout="constrained")
     span = (b["sweep_high"] - b["sweep_low"]).where(lambda s: s > 0, 1.0)
     lo = ((b["low"] - b["sweep_low"]) / span).fillna(0.0)  # text factors: the whole bar, values written
     hi = ((b["high"] - b["sweep_low"]) / span).fillna(1.0)
@@ -176,13 +246,21 @@ def prim_box(discovery):
     ax.set_yticks(y, [_short(f) for f in b.index])
     ax.set(
         xlim=(-0.05, 1.05),
-        xlabel="share of the sweep's range",
+        ylim=(-0.6, len(b) - 0.1),
+        xlabel="position in the factor's sweep range (0% = its lowest value swept, 100% = its highest)",
         title=(
-            f"Where {' and '.join(discovery.targets)} hold\ndensity {discovery.density:.0%}, coverage "
-            f"{discovery.coverage:.0%}, mass {discovery.mass:.0%}"
+            f"PRIM box: where {' and '.join(discovery.targets)} hold\ndensity {discovery.density:.0%} (runs in the "
+            f"box meeting them), coverage {discovery.coverage:.0%}, mass {discovery.mass:.0%}"
         ),
     )
-    fig.tight_layout()
+    ax.xaxis.set_major_formatter(_Percent())
+    ax.grid(axis="y", visible=False)
+    legend = [
+        Patch(color="darkgreen", label="range the box keeps (factor restricted)"),
+        Patch(color="silver", label="factor not restricted"),
+        Patch(color="lightgrey", label="rest of the sweep range"),
+    ]
+    _legend_below(ax, ncol=3, handles=legend)
     return fig
 
 
@@ -191,18 +269,23 @@ def peeling(discovery, ax=None):
 
     Coloured by the number of factors it restricts; the chosen box circled.
     """
-    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    ax = ax or plt.subplots(figsize=(7, 4.5))[1]
     t = discovery.trajectory
-    sns.scatterplot(data=t, x="coverage", y="density", hue="res_dim", palette="viridis", ax=ax)
+    sns.scatterplot(data=t, x="coverage", y="density", hue="res_dim", palette="viridis", ax=ax, legend="full")
     c = t[t["chosen"]]
-    ax.scatter(c["coverage"], c["density"], s=200, facecolors="none", edgecolors="crimson", label="chosen")
-    ax.axhline(discovery.min_density, color="crimson", ls="--", lw=1)
-    ax.set(
-        title="Peeling trajectory",
-        xlabel="coverage (share of successes in the box)",
-        ylabel="density (probability in the box)",
+    ax.scatter(c["coverage"], c["density"], s=200, facecolors="none", edgecolors="crimson", label="chosen box")
+    ax.axhline(
+        discovery.min_density, color="crimson", ls="--", lw=1, label=f"density asked for ({discovery.min_density:.0%})"
     )
-    ax.legend(loc="lower left", fontsize=8)
+    ax.set(
+        title="PRIM peeling trajectory: each candidate box's coverage and density",
+        xlabel="coverage (share of the runs meeting the targets that are in the box)",
+        ylabel="density (share of the box's runs\nmeeting the targets)",
+    )
+    ax.xaxis.set_major_formatter(_Percent())
+    ax.yaxis.set_major_formatter(_Percent())
+    ax.legend(title="factors the box restricts (colour)", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              fontsize="small", title_fontsize="small", frameon=False)  # fmt: skip
     return ax.figure
 
 
@@ -245,7 +328,9 @@ def pareto(table: pd.DataFrame, ax=None):
         ylabel="extra fund spending, million yuan a year",
         title="Lever mixes: cost and whether they meet the targets",
     )
-    ax.legend(loc="best", fontsize=8)
+    ax.ticklabel_format(style="plain", useOffset=False)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    _legend_below(ax, ncol=4)
     return ax.figure
 
 
@@ -269,12 +354,16 @@ def calibration_fit(check: pd.DataFrame, ax=None):
         xerr=[rel("simulated") - rel("lo"), rel("hi") - rel("simulated")],
         fmt="o",
         capsize=3,
-        label="simulated (90% interval)",
+        label="simulated (dot: mean; bar: 90% interval)",
     )
-    ax.scatter([1.0] * len(check), y, marker="x", color="crimson", zorder=3, label="observed")
+    ax.scatter([1.0] * len(check), y, marker="x", color="crimson", zorder=3, label="observed (= 100%)")
     ax.set_yticks(list(y), check["figure"])
-    ax.set(xlabel="relative to the observed value", title="Calibration: observed against simulated")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set(
+        xlabel="simulated as a share of the observed value (100% = observed)",
+        title="Calibration: simulated against observed, each figure relative to its observed value",
+    )
+    ax.xaxis.set_major_formatter(_Percent())
+    _legend_below(ax, ncol=2)
     return ax.figure
 
 
@@ -301,11 +390,14 @@ def identification(ident: pd.DataFrame, members: pd.DataFrame, ax=None, centre: 
             for p, n in zip(ident["parameter"], ident["narrowed"], strict=True)
         ],
     )
-    ax.set(
-        xlim=(-0.02, 1.02),
-        xlabel="position in the prior range",
-        title=f"Identification: draws (dots), {centre} (diamond); (narrowed)",
+    ax.set(xlim=(-0.02, 1.02), xlabel="position in the prior range (0% = prior low, 100% = prior high; log scale "
+           "where the prior is)")  # fmt: skip
+    ax.set_title(
+        f"Identification: posterior draws (dots) and {centre} (diamond) on each prior range;\nin brackets: how much "
+        "the data narrowed it (1 - posterior sd / prior sd; 0 = not at all, 1 = pinned down)",
+        fontsize="medium",
     )
+    ax.xaxis.set_major_formatter(_Percent())
     return ax.figure
 
 
@@ -319,14 +411,18 @@ def dynamic_changes(check: pd.DataFrame, ax=None):
         xerr=[check["model"] - check["model_lo"], check["model_hi"] - check["model"]],
         fmt="o",
         capsize=3,
-        label="model",
+        label="model (dot: mean; bar: central 90% of replicates)",
     )
     ax.scatter(check["observed_change"], y, marker="x", color="crimson", zorder=3, label="observed")
     ax.set_yticks(list(y), check["kpi"])
+    ax.set_ylim(-0.5, len(check) - 0.5)
     ax.axvline(0, color="grey", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
-    ax.set(xlabel="change 2022 -> 2023", title="Dynamic check")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set(
+        xlabel="relative change from 2022 to 2023", title="Dynamic check: change from 2022 to 2023, observed and model"
+    )
+    _legend_below(ax, ncol=2)
     return ax.figure
 
 
@@ -339,6 +435,7 @@ def national_trend(
 ):
     """The national grassroots share by year, Yangshan's 2023 share and the model's run (mean, 90% band)."""
     ax = ax or plt.subplots(figsize=(8, 5.5), layout="constrained")[1]
+    period = _years([*trend["year"], 2023, *([] if model is None else model["year"])])
     sns.lineplot(data=trend, x="year", y="share", hue="series", marker="o", ax=ax)
     ax.scatter([2023], [yangshan], marker="x", color="crimson", s=60, zorder=3, label="Yangshan 2023 (calibrated to)")
     if model is not None:
@@ -355,45 +452,78 @@ def national_trend(
     ax.set(
         ylabel="grassroots share of visits",
         xlabel="calendar year",
-        title="Grassroots share of visits (village + township): China against the model's county",
+        title=f"Grassroots share of visits (village + township), {period}: China against the model's county",
     )
     ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(_Percent())
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=1, fontsize="small", frameon=False)
     return ax.figure
 
 
+def _wrap_id(name: str, width: int = 40) -> str:
+    """An identifier broken at its underscores into lines of at most ``width`` characters (none cut off)."""
+    lines = [""]
+    for part in name.split("_"):
+        piece = part if not lines[-1] else "_" + part
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines[-1] += "_"
+            lines.append(part)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
 def evidence(table: pd.DataFrame, cols: int = 4):
     """One small panel per compared item: published value (interval if given) and the model's (90% interval)."""
-    import math
-
-    import numpy as np
-
     t = table[table["model"].notna()].reset_index(drop=True)
     rows = math.ceil(len(t) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.2 * rows + 0.6), squeeze=False, layout="constrained")
     for ax, r in zip(axes.flat, t.itertuples(), strict=False):
         lo = r.low if r.low == r.low and r.low is not None else r.published
         hi = r.high if r.high == r.high and r.high is not None else r.published
-        ax.errorbar(
-            [r.published], [1], xerr=[[r.published - lo], [hi - r.published]], fmt="x", color="crimson", capsize=3
-        )
-        ax.errorbar(
-            [r.model], [0], xerr=[[r.model - r.model_lo], [r.model_hi - r.model]], fmt="o", color="steelblue", capsize=3
-        )
-        ax.set_yticks([0, 1], ["model", "published"])
-        ax.set_ylim(-0.7, 1.7)
-        ax.set_title(f"{r.id[:34]}\n{r.verdict}", fontsize=8)
-        ax.tick_params(labelsize=7)
+        unit = str(getattr(r, "unit", "") or "")
         span = np.array(
             [lo, hi, r.model_lo, r.model_hi, 0.0] if r.lever != "aggregate" else [lo, hi, r.model_lo, r.model_hi]
         )
+        big = float(np.abs(span).max())
+        div, unit = (1e6, f"million {unit}") if big >= 1e6 else (1e3, f"thousand {unit}") if big >= 1e4 else (1, unit)
+        ax.errorbar(
+            [r.published / div],
+            [1],
+            xerr=[[(r.published - lo) / div], [(hi - r.published) / div]],
+            fmt="x",
+            color="crimson",
+            capsize=3,
+        )
+        ax.errorbar(
+            [r.model / div],
+            [0],
+            xerr=[[(r.model - r.model_lo) / div], [(r.model_hi - r.model) / div]],
+            fmt="o",
+            color="steelblue",
+            capsize=3,
+        )
+        ax.set_yticks([0, 1], ["model", "published"])
+        ax.set_ylim(-0.7, 1.7)
+        ax.set_title(f"{_wrap_id(r.id)}\n{r.verdict}", fontsize=8)
+        ax.tick_params(labelsize=7)
         pad = 0.1 * (span.max() - span.min() or 1.0)
-        ax.set_xlim(span.min() - pad, span.max() + pad)
+        ax.set_xlim((span.min() - pad) / div, (span.max() + pad) / div)
         ax.axvline(0, color="grey", lw=0.6)
+        ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+        if _is_share(unit):
+            ax.xaxis.set_major_formatter(_Percent())
+        else:
+            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        text = textwrap.wrap(unit, 48) or [""]
+        ax.set_xlabel("\n".join(text[:2]) + (" ..." if len(text) > 2 else ""), fontsize=7)
     for ax in list(axes.flat)[len(t) :]:
         ax.axis("off")
-    fig.tight_layout()
+    fig.suptitle(
+        "Published evidence against the model, item by item\nred x: published value (bar: the study's interval, "
+        "where it gives one); blue dot: model mean (bar: central 90% of replicates); grey line: zero",
+        fontsize=10,
+    )
     return fig
 
 
@@ -508,6 +638,13 @@ def county_maps(m, values: dict[str, pd.Series], title: str, label: str, divergi
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     _colorbar(fig, axes, norm, cmap, label, fmt)
+    if values:
+        from matplotlib.lines import Line2D
+
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        handles.append(Line2D([], [], color="firebrick", lw=2, marker=">", markevery=[1]))
+        labels.append(f"expressway to the city's tertiary hospital ({m.city_minutes:.0f} min)")
+        fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return fig
 
 
@@ -528,7 +665,8 @@ def attainment_heatmap(prob: pd.DataFrame, verdict: pd.DataFrame, ax=None, repli
             v = verdict.iat[i, j]
             text = f"{data[i, j]:.0%}" if np.isfinite(data[i, j]) else ""
             text = "n/r" if v == "not reachable by design" else text
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black")
+            dark = np.isfinite(data[i, j]) and not 0.15 < data[i, j] < 0.85 and v != "not reachable by design"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(prob.shape[1]), [c.replace("_", " ") for c in prob.columns], rotation=30, ha="right")
     ax.set_yticks(range(prob.shape[0]), list(prob.index))
     ax.grid(False)
@@ -613,6 +751,9 @@ def trajectories(suite, kpi: str = "grassroots_share", target: float | None = TA
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
+    if _is_share(unit(kpi)):
+        axes[0, 0].yaxis.set_major_formatter(_Percent())  # shared: every panel
+    axes[0, 0].yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
     for ax in axes[:, 0]:
         ax.set_ylabel(unit(kpi), fontsize=8)
     for ax in axes[-1, :]:
