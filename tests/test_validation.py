@@ -48,6 +48,10 @@ def test_verdict_levels_intervals_through_zero_and_missing_values():
     assert verdict(68.0, None, None, 1250.0, 1250.0, 1250.0, level=True) == "model higher"
     # an effect whose interval straddles 0 does not fix the sign
     assert verdict(0.06, None, None, 0.11, -0.09, 0.26) == "inconclusive (the model's interval includes 0)"
+    # ... unless the interval misses the published range: an effect near none against a clear one
+    smaller = "model smaller (its interval includes 0, not the published range)"
+    assert verdict(0.553, None, None, 0.023, -0.014, 0.074) == smaller  # the gatekeeping pilot
+    assert verdict(-0.5, -0.7, -0.3, 0.01, -0.05, 0.1) == smaller
     # opposite direction needs the whole interval on the other side
     assert verdict(0.5, 0.4, 0.6, -0.2, -0.3, -0.1) == "opposite direction"
     assert verdict(0.5, None, None, float("nan"), float("nan"), float("nan")) == "not computed"

@@ -510,7 +510,8 @@ class ChronicParams(Section):
 
 HAND_SET = (
     "set by hand (issue 15) with the county's 2023 reforms on, to Yangshan's 2023 figures and the rural price "
-    "elasticity of seeking care -0.52, because the Bayesian fit (params/calibrated/yangshan_2023.yaml) did not converge"
+    "elasticity of seeking care -0.52, when the first Bayesian fit did not converge; the converged posterior "
+    "(params/calibrated/yangshan_2023.yaml) replaces it in scenario runs that draw from it"
 )
 """Where the defaults set by hand in issue 15 come from (said in each one's source)."""
 

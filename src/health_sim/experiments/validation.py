@@ -328,10 +328,11 @@ def verdict(
     uncertainty of one run), so it is wider than an interval for the mean. The published
     range is the study's interval if it gives one; otherwise the value within a factor 1.5,
     and for a share also no more than 0.1 away (the tighter of the two). "agrees": the two
-    ranges overlap. For an effect (``level`` False): "inconclusive" when the model's
-    interval includes 0 (it does not fix the sign); "opposite direction" when the whole
-    interval has the other sign; otherwise "same direction, model larger/smaller". For a
-    level (a share or count, ``level`` True): "model higher/lower".
+    ranges overlap. For an effect (``level`` False): when the model's interval includes 0
+    (it does not fix the sign), "inconclusive" if it also reaches the published range and
+    "model smaller" if it does not (an effect near none against one clearly not); "opposite
+    direction" when the whole interval has the other sign; otherwise "same direction, model
+    larger/smaller". For a level (a share or count, ``level`` True): "model higher/lower".
     """
     if not all(np.isfinite([value, model, model_lo, model_hi])):
         return "not computed"
@@ -342,6 +343,8 @@ def verdict(
         if share:
             lo, hi = max(lo, value - 0.1), min(hi, value + 0.1)
     if not level and model_lo <= 0.0 <= model_hi and value != 0:
+        if model_hi < lo or model_lo > hi:
+            return "model smaller (its interval includes 0, not the published range)"
         return "inconclusive (the model's interval includes 0)"
     if model_hi >= lo and model_lo <= hi:
         return "agrees"
