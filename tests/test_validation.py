@@ -22,6 +22,7 @@ from health_sim.experiments.validation import (
     compare,
     contract_matched,
     distance_gradient,
+    dynamic_items,
     gatekeeping_rules,
     load_evidence,
     mirrored,
@@ -342,3 +343,12 @@ def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
     r = contract_matched(TWO)
     assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0
     assert mirrored(TWO, ["contract_first_choice_chc_shenzhen"])["contract_first_choice_chc_shenzhen"]["model"] > 0
+
+
+def test_the_dynamic_check_gives_the_two_2022_2023_items_a_model_value():
+    ev = load_evidence()
+    res = dynamic_items(TINY)
+    assert set(res) == {"yangshan_grassroots_visits_change_2022_2023", "yangshan_downward_referrals_change_2022_2023"}
+    assert all(np.isfinite([r["model"], r["model_lo"], r["model_hi"]]).all() for r in res.values())
+    table = compare(ev, res).set_index("id")
+    assert (table.loc[list(res), "verdict"] != "not computed").all()

@@ -37,14 +37,11 @@ from health_sim.world.county import build_county
 EVIDENCE = Path("params") / "validation" / "evidence.yaml"
 DYNAMIC = Path("params") / "validation" / "dynamic_2022_2023.yaml"
 BASE = Path("params") / "scenarios" / "baseline_2023.yaml"
-OBSERVED_CHANGES = {
-    "grassroots_visits": (0.023, "Yangshan 2023: grassroots visits 1.6334 million, +2.3% on 2022 (DOMAIN.md)"),
-    "downward_referrals": (
-        1.76,
-        "Yangshan 2023: downward referrals from the lead hospital 1,152, +176% on 2022 (DOMAIN.md)",
-    ),
+DYNAMIC_ITEMS = {
+    "grassroots_visits": "yangshan_grassroots_visits_change_2022_2023",
+    "downward_referrals": "yangshan_downward_referrals_change_2022_2023",
 }
-"""Observed 2022 -> 2023 relative changes (2023 / 2022 - 1)."""
+"""The KPI of each observed 2022 -> 2023 relative change (2023 / 2022 - 1) and its evidence item."""
 
 
 @dataclass(frozen=True)
@@ -421,20 +418,36 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
 
 
 def dynamic_check(setting: Setting, scenario: str | Path = DYNAMIC) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the 2022 -> 2023 scenario; return (the comparison of relative changes, the annual table)."""
+    """Run the 2022 -> 2023 scenario; return (the comparison of relative changes, the annual table).
+
+    The observed changes are the evidence file's items (:data:`DYNAMIC_ITEMS`).
+    """
     reps = _whole(setting, scenario)
     a = reps.annual.set_index(["replicate", "year"])
+    items = {i["id"]: i for i in load_evidence()["county_figures"]}
     rows = []
-    for kpi, (observed, source) in OBSERVED_CHANGES.items():
+    for kpi, item_id in DYNAMIC_ITEMS.items():
         change = (a[kpi].xs(2023, level="year") / a[kpi].xs(2022, level="year") - 1.0).to_numpy()
         s = _summary(change)
+        observed = items[item_id]["value"]
         rows.append(
             {
                 "kpi": kpi,
+                "id": item_id,
                 "observed_change": observed,
                 **s,
                 "direction_agrees": bool(np.sign(s["model"]) == np.sign(observed)),
-                "source": source,
+                "source": items[item_id]["source"],
             }
         )
     return pd.DataFrame(rows), reps.annual
+
+
+def dynamic_items(setting: Setting, scenario: str | Path = DYNAMIC) -> dict[str, dict]:
+    """The dynamic check's relative changes as evidence-item results (for :func:`compare`)."""
+    table, _ = dynamic_check(setting, scenario)
+    how = "the county run from 2022 with its 2023 reforms from 2023-01-01: relative change 2022 -> 2023 of {}"
+    return {
+        r.id: {"model": r.model, "model_lo": r.model_lo, "model_hi": r.model_hi, "how": how.format(r.kpi)}
+        for r in table.itertuples()
+    }
