@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from health_sim.config.params import load_params, with_overrides
 from health_sim.core.paths import resolve
 from health_sim.experiments import mirror
 from health_sim.experiments.evidence import load_evidence_file
+from health_sim.sim import rules
+from health_sim.sim.model import HealthSystemModel
 
 TINY = {"run.scale": 0.02, "run.days": 90, "run.burn_in_days": 30}
 
@@ -42,7 +45,7 @@ def test_every_experiment_gives_a_finite_value(everything):
     assert not bad
 
 
-def test_dearer_care_keeps_residents_home_and_the_poorer_more(params):
+def test_dearer_care_keeps_residents_home(params):
     """The price arm: seeking care falls (elasticity < 0); with no price weight on seeking care, far less."""
     with_price = mirror.simulate(params, 11, ["price_elasticity_first_outpatient_visit_rural"])
     without = mirror.simulate(
@@ -55,6 +58,20 @@ def test_dearer_care_keeps_residents_home_and_the_poorer_more(params):
         without["price_elasticity_first_outpatient_visit_rural"],
     )
     assert e1 < e0 <= 0.0
+
+
+def test_the_poorer_weigh_a_bill_more_when_deciding_whether_to_seek_care(params):
+    """A resident's price sense is the rural median income over his own; the bill's pull home scales with it."""
+    m = HealthSystemModel(params, rng=11)
+    income, sense = m.residents.income.astype(float), m._price_sense
+    rural = ~m.residents.urban
+    assert np.allclose(sense, params.population.income_rural_median_yuan / income)
+    poor, rich = np.argmin(np.where(rural, income, np.inf)), np.argmax(np.where(rural, income, -np.inf))
+    assert sense[poor] > 1.0 > sense[rich]
+    seek = m.weights.seek_cost_per_100_yuan[0]  # minor episodes, per 100 yuan at the median income
+    assert seek < 0
+    pull = [rules.home_utility(0.0, seek, 100.0, sense[i]) for i in (poor, rich)]
+    assert pull[0] > pull[1] > 0.0  # a 100-yuan bill makes staying home likelier, the more so for the poorer
 
 
 def test_village_price_moves_village_visits_down(everything):
