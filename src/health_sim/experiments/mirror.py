@@ -239,6 +239,12 @@ EXPERIMENTS: dict[str, Experiment] = {
     "rural_first_contact_primary_fujian_henan_qinghai": Experiment(
         ("base",), _kpi("grassroots_first.all"), "base arm: the same (all residents; the model's county is rural)"
     ),
+    "distance_bypass_primary_care_45plus": Experiment(
+        ("base",),
+        _kpi("hospital_first_45plus"),
+        "base arm: share of first trips of minor, chronic and serious episodes of residents 45+ to a county or city "
+        "hospital",
+    ),
     "hubei_rural_outpatient_upward_rate": Experiment(
         ("base",), lambda arms, p: 1.0 - arms["base"]["grassroots_share"], "base arm: 1 - grassroots share of visits"
     ),

@@ -37,7 +37,7 @@ from health_sim.core.names import KIND_GROUPS, KINDS, LEVELS
 from health_sim.policies.state import ENGINE_FIELDS
 from health_sim.sim import rules
 from health_sim.sim.kpis import COUNTERS
-from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
+from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, SERIOUS, TCM, TOWNSHIP
 
 People = namedtuple(
     "People",
@@ -133,6 +133,8 @@ FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["fir
 FIRST_LEVEL, FIRST_CONTRACTED_LEVEL = _T["first_trips_level"], _T["first_trips_contracted_level"]
 RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
 SEEKERS, SEEKERS_RESOLVED = _T["referral_seekers"], _T["referral_seekers_resolved"]
+FIRST_OUT_45, FIRST_OUT_45_HOSPITAL = _T["first_trips_outpatient_45plus"], _T["first_trips_outpatient_45plus_hospital"]
+BYPASS_AGE = 45  # years: the age from which first trips are kept apart (the CHARLS bypass study's population)
 _RUNS = (
     [f"episodes_{k}" for k in KINDS],
     *([f"{c}_{lvl}" for lvl in LEVELS] for c in ("visits", "trips", "satisfied")),
@@ -453,6 +455,10 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
             buf[FIRST_LEVEL, t] += lvl + 1.0
             if lvl <= TOWNSHIP:
                 buf[FIRST_GRASS_BY_GROUP + grp, t] += 1.0
+            if eps.kind[e] <= SERIOUS and people.age[r] >= BYPASS_AGE:  # an outpatient episode, aged 45+
+                buf[FIRST_OUT_45, t] += 1.0
+                if lvl >= COUNTY:
+                    buf[FIRST_OUT_45_HOSPITAL, t] += 1.0
             if people.contracted[r]:
                 buf[FIRST_CONTRACTED, t] += 1.0
                 buf[FIRST_CONTRACTED_LEVEL, t] += lvl + 1.0

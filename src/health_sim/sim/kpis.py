@@ -73,6 +73,8 @@ COUNTERS: dict[str, str] = {
     "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
     "first_trips_level": "sum of the levels of first trips (village 1, township 2, county 3, city 4)",
     "first_trips_contracted_level": "the same, residents signed with a family doctor",
+    "first_trips_outpatient_45plus": "first trips of minor, chronic and serious episodes of residents aged 45+",
+    "first_trips_outpatient_45plus_hospital": "of which to a county or city hospital",
     "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
     "referral_returns": "of which back to a village clinic or township centre",
     "referral_seekers": "trips to a township centre for the referral a hospital visit needs (gatekeeping)",
@@ -386,6 +388,18 @@ def _first_contact_level(c, days, scale):
             c["first_trips_level"] - c["first_trips_contracted_level"], every - c["first_trips_contracted"]
         ),
     }
+
+
+@kpi(
+    "hospital_first_45plus",
+    "share of first trips",
+    (
+        "first trips of minor, chronic and serious episodes of residents aged 45 or more that go to a county or city "
+        "hospital (bypassing the grassroots) / all such first trips"
+    ),
+)
+def _hospital_first_45plus(c, days, scale):
+    return ratio(c["first_trips_outpatient_45plus_hospital"], c["first_trips_outpatient_45plus"])
 
 
 @kpi("tcm_share", "share of visits", "visits with TCM services / all visits")
