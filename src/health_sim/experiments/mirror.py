@@ -245,6 +245,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         "base arm: share of first trips of minor, chronic and serious episodes of residents 45+ to a county or city "
         "hospital",
     ),
+    "distance_inpatient_bypass_rural_hubei": Experiment(
+        ("base",),
+        _kpi("inpatient_bypass_share"),
+        "base arm: share of admissions the patient's township centre could have treated that were at a county or "
+        "city hospital (all residents; the county is rural)",
+    ),
     "hubei_rural_outpatient_upward_rate": Experiment(
         ("base",), lambda arms, p: 1.0 - arms["base"]["grassroots_share"], "base arm: 1 - grassroots share of visits"
     ),

@@ -133,6 +133,7 @@ FIRST_CONTRACTED, FIRST_CONTRACTED_GRASS = _T["first_trips_contracted"], _T["fir
 FIRST_LEVEL, FIRST_CONTRACTED_LEVEL = _T["first_trips_level"], _T["first_trips_contracted_level"]
 RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
 SEEKERS, SEEKERS_RESOLVED = _T["referral_seekers"], _T["referral_seekers_resolved"]
+TREATABLE, TREATABLE_HOSPITAL = _T["admitted_township_treatable"], _T["admitted_township_treatable_hospital"]
 FIRST_OUT_45, FIRST_OUT_45_HOSPITAL = _T["first_trips_outpatient_45plus"], _T["first_trips_outpatient_45plus_hospital"]
 BYPASS_AGE = 45  # years: the age from which first trips are kept apart (the CHARLS bypass study's population)
 _RUNS = (
@@ -575,10 +576,15 @@ def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
     for i in range(trip.size):
         if not v.admitted[i]:
             continue
-        r, fi, lvl, los = eps.rid[trip[i]], v.f[i], v.lvl[i], b.los[i]
+        e = trip[i]
+        r, fi, lvl, los = eps.rid[e], v.f[i], v.lvl[i], b.los[i]
         t = people.township[r]
         sites.occupied[fi] += 1.0
         buf[ADMITTED, t] += 1.0
+        if eps.sev[e] < sites.capability[sites.town_fac0 + t, eps.kind[e], eps.spec[e]]:  # his centre could treat it
+            buf[TREATABLE, t] += 1.0
+            if lvl >= COUNTY:
+                buf[TREATABLE_HOSPITAL, t] += 1.0
         if lvl == COUNTY:
             buf[ADMITTED_COUNTY, t] += 1.0
         down = lvl >= COUNTY and crn.uniform(keys.down, r) < min(1.0, care.down[lvl] * policy[DOWNWARD_FACTOR])

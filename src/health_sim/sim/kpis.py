@@ -73,6 +73,8 @@ COUNTERS: dict[str, str] = {
     "first_trips_contracted_grassroots": "of which to a village clinic or township centre",
     "first_trips_level": "sum of the levels of first trips (village 1, township 2, county 3, city 4)",
     "first_trips_contracted_level": "the same, residents signed with a family doctor",
+    "admitted_township_treatable": "admissions whose episode the patient's township centre could have treated",
+    "admitted_township_treatable_hospital": "of which at a county or city hospital",
     "first_trips_outpatient_45plus": "first trips of minor, chronic and serious episodes of residents aged 45+",
     "first_trips_outpatient_45plus_hospital": "of which to a county or city hospital",
     "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
@@ -400,6 +402,18 @@ def _first_contact_level(c, days, scale):
 )
 def _hospital_first_45plus(c, days, scale):
     return ratio(c["first_trips_outpatient_45plus_hospital"], c["first_trips_outpatient_45plus"])
+
+
+@kpi(
+    "inpatient_bypass_share",
+    "share of admissions",
+    (
+        "admissions at a county or city hospital whose episode the patient's own township centre could have treated "
+        "(severity within its capability for the episode's kind and specialty) / all admissions it could have treated"
+    ),
+)
+def _inpatient_bypass(c, days, scale):
+    return ratio(c["admitted_township_treatable_hospital"], c["admitted_township_treatable"])
 
 
 @kpi("tcm_share", "share of visits", "visits with TCM services / all visits")
