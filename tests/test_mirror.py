@@ -15,6 +15,7 @@ import pytest
 from health_sim.config.params import load_params, with_overrides
 from health_sim.core.paths import resolve
 from health_sim.experiments import mirror
+from health_sim.experiments.ensemble import load_ensemble
 from health_sim.experiments.evidence import load_evidence_file
 from health_sim.sim import rules
 from health_sim.sim.model import HealthSystemModel
@@ -86,6 +87,22 @@ def test_gatekeeping_moves_visits_from_hospitals_to_the_grassroots(params):
     p = with_overrides(params, {"choice.minor.cost_per_100_yuan": -4.0})
     r = mirror.simulate(p, 11, ["gatekeeping_pilot_primary_care_visits", "gatekeeping_pilot_hospital_visits"])
     assert r["gatekeeping_pilot_hospital_visits"] < -0.02
+    assert r["gatekeeping_pilot_primary_care_visits"] > 0.0
+
+
+def test_gatekeeping_direction_holds_at_the_posterior_weights(params):
+    """The pilot's direction on the fitted weights, not on a forced price weight.
+
+    Under the usual Chinese rule (no reimbursement without a referral) and the posterior member nearest the median
+    price weight among facilities: hospital visits fall and grassroots visits rise.
+    """
+    ens = load_ensemble(resolve("params/calibrated/yangshan_2023.yaml"))
+    key = "choice.minor.cost_per_100_yuan"
+    weights = np.array([m[key] for m in ens.members])
+    member = ens.members[int(np.argmin(np.abs(weights - np.median(weights))))]
+    p = with_overrides(params, {**member, "policies.gatekeeping.unreferred_reduction": 1.0})
+    r = mirror.simulate(p, 11, ["gatekeeping_pilot_primary_care_visits", "gatekeeping_pilot_hospital_visits"])
+    assert r["gatekeeping_pilot_hospital_visits"] < -0.1
     assert r["gatekeeping_pilot_primary_care_visits"] > 0.0
 
 
