@@ -342,3 +342,42 @@ def test_ensemble_warnings_for_a_fallback_or_a_stale_calibration(tmp_path):
     )
     w = load_ensemble(f).warnings()
     assert len(w) == 2 and "best few" in w[0] and "other base parameters" in w[1]
+
+
+def test_a_recorded_base_is_compared_key_by_key_and_a_new_parameter_at_its_default_is_no_change(tmp_path):
+    """A posterior that records its base parameters (provenance.base_params) warns only when one moved, and names it."""
+    import yaml
+
+    from health_sim.config.params import flat_params
+
+    fitted = {k: v for k, v in flat_params(load_params(BASE)).items() if k != TCM}
+    f = tmp_path / "cal.yaml"
+
+    def write(base_params: dict) -> list[str]:
+        doc = {
+            "provenance": {"base": str(BASE), "base_params_sha256": "0000", "base_params": base_params},
+            "ensemble": [{"trial": 1, "values": {TCM: 0.5}}],
+        }
+        f.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        return load_ensemble(f).warnings()
+
+    assert write(fitted) == []  # the same base: no warning, whatever the (stale) hash says
+    key = "secular.hospital_growth_per_year"
+    assert write({k: v for k, v in fitted.items() if k != key}) == []  # added since, at its default: no change
+    moved = write(fitted | {"choice.minor.quality": 99.0})
+    assert len(moved) == 1 and "other base parameters" in moved[0] and "choice.minor.quality" in moved[0]
+    gone = write(fitted | {"choice.minor.retired_weight": 1.0})  # a key the schema no longer has
+    assert len(gone) == 1 and "choice.minor.retired_weight" in gone[0]
+
+
+def test_changed_params_counts_a_new_key_only_off_its_default():
+    from health_sim.config.params import changed_params, flat_params, with_overrides
+
+    base = load_params(BASE)
+    fitted = {k: v for k, v in flat_params(base).items() if k != "secular.hospital_growth_per_year"}
+    assert changed_params(fitted, base) == []
+    assert changed_params(fitted, with_overrides(base, {"secular.hospital_growth_per_year": 0.05})) == [
+        "secular.hospital_growth_per_year"
+    ]
+    assert changed_params(fitted, with_overrides(base, {TCM: 0.4})) == [TCM]
+    assert changed_params(fitted, with_overrides(base, {TCM: 0.4}), ignore={TCM}) == []

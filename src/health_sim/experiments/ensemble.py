@@ -42,6 +42,7 @@ class Ensemble:
     base_params_sha256: str = ""
     converged: bool = True  # a posterior (health-sim fit) says whether its runs converged
     hash_with_member: bool = False  # hashed with a member's values set (the fitted keys' defaults do not count)
+    base_params: dict | None = None  # the base parameters fitted on, dotted keys (fitted keys apart), if recorded
 
     def warnings(self) -> list[str]:
         """Reasons to doubt this ensemble now, one line each (empty when there are none)."""
@@ -56,19 +57,29 @@ class Ensemble:
                 f"{self.path}: no parameter set fitted within tolerance; the ensemble is the best few (recalibrate "
                 "with wider priors or tolerances)"
             )
-        if self.base and self.base_params_sha256:
-            from health_sim.config.params import load_params, params_hash
+        if self.base and (self.base_params or self.base_params_sha256):
+            from health_sim.config.params import changed_params, load_params, params_hash
             from health_sim.core.errors import ParamsError
 
             try:
                 base = load_params(resolve(self.base))
-                now = params_hash(with_overrides(base, self.members[0]) if self.hash_with_member else base)
             except (ParamsError, FileNotFoundError):
-                now = ""
-            if now != self.base_params_sha256:
+                base = None
+            if base is not None and self.base_params:  # key by key: which parameters moved
+                moved = changed_params(self.base_params, base, ignore=set(self.members[0]))
+                if moved:
+                    out.append(
+                        f"{self.path}: calibrated on other base parameters than {self.base} has now "
+                        f"({', '.join(moved[:3])}{' ...' if len(moved) > 3 else ''}); recalibrate before trusting it"
+                    )
+            elif (
+                base is None
+                or params_hash(with_overrides(base, self.members[0]) if self.hash_with_member else base)
+                != self.base_params_sha256
+            ):
                 out.append(
                     f"{self.path}: calibrated on other base parameters than {self.base} has now; recalibrate "
-                    "(health-sim calibrate) before trusting it"
+                    "before trusting it"
                 )
         return out
 
@@ -115,6 +126,7 @@ def load_ensemble(path: str | Path) -> Ensemble:
         str(prov.get("base_params_sha256", "")),
         bool(prov.get("converged", True)),
         "hash_rule" in prov,
+        prov.get("base_params") if isinstance(prov.get("base_params"), dict) else None,
     )
 
 

@@ -54,7 +54,7 @@ import pandas as pd
 import yaml
 from pydantic import field_validator
 
-from health_sim.config.params import load_params, params_hash, with_overrides
+from health_sim.config.params import flat_params, load_params, params_hash, with_overrides
 from health_sim.core.errors import ParamsError
 from health_sim.core.fields import P, Section
 from health_sim.core.paths import atomic_write_text, resolve
@@ -540,6 +540,7 @@ def fit(
             else None,
             "base_params_sha256": params_hash(with_overrides(base_params, member)),
             "hash_rule": "sha256 of the base parameters with a member's values set (fitted keys' defaults ignored)",
+            "base_params": {k: v for k, v in flat_params(base_params).items() if k not in member},
         },
         "fit": result["fit"],
         "identification": result["identification"],
