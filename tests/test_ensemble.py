@@ -381,3 +381,16 @@ def test_changed_params_counts_a_new_key_only_off_its_default():
     ]
     assert changed_params(fitted, with_overrides(base, {TCM: 0.4})) == [TCM]
     assert changed_params(fitted, with_overrides(base, {TCM: 0.4}), ignore={TCM}) == []
+
+
+def test_a_new_entry_in_a_dict_valued_parameter_is_a_change():
+    """A dict-valued field is compared whole: the record without one specialty differs from the base with it."""
+    from health_sim.config.params import changed_params, flat_params
+
+    base = load_params(BASE)
+    flat = flat_params(base)
+    key = "facilities.township_centre.doctors"
+    assert isinstance(flat[key], dict) and len(flat[key]) > 1
+    fewer = dict(list(flat[key].items())[1:])
+    assert changed_params(flat | {key: fewer}, base) == [key]
+    assert changed_params(flat | {key: {}}, base) == [key]

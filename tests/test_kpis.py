@@ -103,3 +103,23 @@ def test_closed_loop_rate_counts_patients_who_come_back_not_the_tracking_paramet
     assert 0.3 < none < 0.98  # people come back on their own: not the 0 of the parameter
     assert every > none  # tracking brings more back ...
     assert every < 0.999  # ... but not all of them: the rate is behaviour, not the parameter's 1.0
+
+
+def test_the_bypass_counters_are_parts_of_what_they_divide():
+    """The bypass counters count parts of what they divide.
+
+    45+ first trips (minor, chronic, serious) are some of all first trips, those to hospitals some of them;
+    admissions the township centre could have treated are some of all admissions, those at hospitals some of them.
+    """
+    from health_sim.config.params import load_params, with_overrides
+    from health_sim.sim.model import HealthSystemModel
+
+    over = {"run.scale": 0.01, "run.days": 60, "run.burn_in_days": 10}
+    m = HealthSystemModel(with_overrides(load_params(), over), rng=5)
+    m.run_days(progress=False)
+    c = m.counter_totals()
+    first = sum(c[f"first_trips_{g}"] for g in ("minor", "chronic", "severe"))
+    assert 0 < c["first_trips_outpatient_45plus_hospital"] < c["first_trips_outpatient_45plus"] < first
+    assert 0 < c["admitted_township_treatable_hospital"] <= c["admitted_township_treatable"] <= c["admitted"]
+    k = m.kpis()
+    assert 0 < k["hospital_first_45plus"] < 1 and 0 < k["inpatient_bypass_share"] <= 1

@@ -53,6 +53,8 @@ def test_verdict_levels_intervals_through_zero_and_missing_values():
     smaller = "model smaller (its interval includes 0, not the published range)"
     assert verdict(0.553, None, None, 0.023, -0.014, 0.074) == smaller  # the gatekeeping pilot
     assert verdict(-0.5, -0.7, -0.3, 0.01, -0.05, 0.1) == smaller
+    # an interval reaching far to the other side is not "smaller": it does not fix the sign
+    assert verdict(0.5, None, None, -1.5, -3.0, 0.1) == "inconclusive (the model's interval includes 0)"
     # opposite direction needs the whole interval on the other side
     assert verdict(0.5, 0.4, 0.6, -0.2, -0.3, -0.1) == "opposite direction"
     assert verdict(0.5, None, None, float("nan"), float("nan"), float("nan")) == "not computed"

@@ -375,27 +375,24 @@ def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
     return validate(data, origin)
 
 
-def flat_params(params: Params) -> dict[str, object]:
-    """The resolved parameters as one level of dotted keys (JSON values; lists kept whole)."""
+def flat_params(params: BaseModel, prefix: str = "") -> dict[str, object]:
+    """The resolved parameters by schema field: dotted field paths, JSON values (a dict or list field kept whole)."""
+    data = params.model_dump(mode="json")
     out: dict[str, object] = {}
-
-    def walk(prefix: str, node: object) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        else:
-            out[prefix] = node
-
-    walk("", params.model_dump(mode="json"))
+    for name in type(params).model_fields:
+        path = f"{prefix}.{name}" if prefix else name
+        value = getattr(params, name)
+        out |= flat_params(value, path) if isinstance(value, BaseModel) else {path: data[name]}
     return out
 
 
 def changed_params(fitted: dict[str, object], now: Params, ignore: set[str] | frozenset = frozenset()) -> list[str]:
-    """Dotted keys on which ``now`` differs from ``fitted``, ``ignore`` apart.
+    """Schema fields on which ``now`` differs from ``fitted``, ``ignore`` apart.
 
-    ``fitted`` is a :func:`flat_params` of the parameters something was fitted on. Counted: values that differ,
-    keys gone, and keys added since at other than their default (a new parameter at its default leaves the model
-    as it was, which the regression baseline keeps true).
+    ``fitted`` is a :func:`flat_params` of the parameters something was fitted on. Counted: values that differ
+    (a dict-valued field with an entry more or less differs), fields gone, and fields added since at other than
+    their default (a new parameter at its default leaves the model as it was, which the regression baseline
+    keeps true).
     """
     flat, default = flat_params(now), flat_params(Params())
     out = [k for k in fitted if k not in ignore and (k not in flat or flat[k] != fitted[k])]

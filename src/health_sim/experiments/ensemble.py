@@ -66,7 +66,7 @@ class Ensemble:
             except (ParamsError, FileNotFoundError):
                 base = None
             if base is not None and self.base_params:  # key by key: which parameters moved
-                moved = changed_params(self.base_params, base, ignore=set(self.members[0]))
+                moved = changed_params(self.base_params, with_overrides(base, self.members[0]), set(self.members[0]))
                 if moved:
                     out.append(
                         f"{self.path}: calibrated on other base parameters than {self.base} has now "

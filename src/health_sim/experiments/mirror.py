@@ -249,7 +249,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         ("base",),
         _kpi("inpatient_bypass_share"),
         "base arm: share of admissions the patient's township centre could have treated that were at a county or "
-        "city hospital (all residents; the county is rural)",
+        "city hospital (all residents, town residents included)",
     ),
     "hubei_rural_outpatient_upward_rate": Experiment(
         ("base",), lambda arms, p: 1.0 - arms["base"]["grassroots_share"], "base arm: 1 - grassroots share of visits"

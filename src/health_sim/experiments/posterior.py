@@ -503,6 +503,7 @@ def fit(
     )
     base_params = load_params(base)
     member = result["ensemble"][0]["values"]
+    fitted_on = flat_params(with_overrides(base_params, member))
     doc = {
         "provenance": {
             "method": METHOD,
@@ -540,7 +541,8 @@ def fit(
             else None,
             "base_params_sha256": params_hash(with_overrides(base_params, member)),
             "hash_rule": "sha256 of the base parameters with a member's values set (fitted keys' defaults ignored)",
-            "base_params": {k: v for k, v in flat_params(base_params).items() if k not in member},
+            "base_params": {k: v for k, v in fitted_on.items() if k not in member},
+            "base_params_rule": "by schema field, with a member's values set (as the hash), a dict or list field whole",
         },
         "fit": result["fit"],
         "identification": result["identification"],

@@ -326,10 +326,11 @@ def verdict(
     range is the study's interval if it gives one; otherwise the value within a factor 1.5,
     and for a share also no more than 0.1 away (the tighter of the two). "agrees": the two
     ranges overlap. For an effect (``level`` False): when the model's interval includes 0
-    (it does not fix the sign), "inconclusive" if it also reaches the published range and
-    "model smaller" if it does not (an effect near none against one clearly not); "opposite
-    direction" when the whole interval has the other sign; otherwise "same direction, model
-    larger/smaller". For a level (a share or count, ``level`` True): "model higher/lower".
+    (it does not fix the sign), "model smaller" if the whole interval lies nearer 0 than the
+    published range (an effect near none against one clearly not), else "inconclusive";
+    "opposite direction" when the whole interval has the other sign; otherwise "same direction,
+    model larger/smaller". For a level (a share or count, ``level`` True): "model
+    higher/lower".
     """
     if not all(np.isfinite([value, model, model_lo, model_hi])):
         return "not computed"
@@ -340,7 +341,8 @@ def verdict(
         if share:
             lo, hi = max(lo, value - 0.1), min(hi, value + 0.1)
     if not level and model_lo <= 0.0 <= model_hi and value != 0:
-        if model_hi < lo or model_lo > hi:
+        near = min(abs(lo), abs(hi))  # the published range's edge nearest 0
+        if lo * hi > 0 and max(abs(model_lo), abs(model_hi)) < near:
             return "model smaller (its interval includes 0, not the published range)"
         return "inconclusive (the model's interval includes 0)"
     if model_hi >= lo and model_lo <= hi:
@@ -385,7 +387,9 @@ def compare(evidence: dict, results: dict[str, dict]) -> pd.DataFrame:
             row |= {k: r[k] for k in ("model", "model_lo", "model_hi", "how")}
             unit = str(e.get("unit", ""))
             share = unit.startswith("share")
-            level = share or unit.startswith("CNY") or e.get("lever") is None  # a level, not an effect with a sign
+            level = (share or unit.startswith("CNY") or e.get("lever") is None) and not unit.startswith(
+                "relative change"
+            )  # a level, not an effect with a sign (a change over time is an effect)
             row["verdict"] = verdict(
                 e["value"],
                 e.get("low"),
