@@ -375,14 +375,14 @@ def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
     return validate(data, origin)
 
 
-def flat_params(params: BaseModel, prefix: str = "") -> dict[str, object]:
+def flat_params(params: BaseModel, prefix: str = "", data: dict | None = None) -> dict[str, object]:
     """The resolved parameters by schema field: dotted field paths, JSON values (a dict or list field kept whole)."""
-    data = params.model_dump(mode="json")
+    data = params.model_dump(mode="json") if data is None else data  # dumped once, at the top
     out: dict[str, object] = {}
     for name in type(params).model_fields:
         path = f"{prefix}.{name}" if prefix else name
         value = getattr(params, name)
-        out |= flat_params(value, path) if isinstance(value, BaseModel) else {path: data[name]}
+        out |= flat_params(value, path, data[name]) if isinstance(value, BaseModel) else {path: data[name]}
     return out
 
 

@@ -79,15 +79,8 @@ def national_trend(evidence: dict) -> pd.DataFrame:
 
 
 def _whole(setting: Setting, scenario: str | Path):
-    """Replicates of ``scenario`` over its own days (the dynamic checks)."""
-    return run_replicates(
-        resolve(scenario),
-        replicates=setting.replicates,
-        seed=setting.seed,
-        scale=setting.scale,
-        overrides=dict(setting.overrides),
-        ensemble=resolve(setting.ensemble) if setting.ensemble else None,
-    )
+    """Replicates of ``scenario`` over its own days (the dynamic checks), made once."""
+    return _cached_runs(setting, (), str(scenario), None)
 
 
 def _runs(setting: Setting, overrides: dict | None = None, scenario: str | Path = BASE, days: int | None = None):
@@ -149,9 +142,14 @@ def national_sensitivity(
     county hospitals' bed occupancy in the first and the last year (means), and hospital
     (county + city) and grassroots visits' relative change over the run (means).
     """
+    own = load_params(resolve(scenario)).secular.hospital_growth_per_year
     rows = []
-    for g in growths:
-        s = replace(setting, overrides=(*setting.overrides, ("secular.hospital_growth_per_year", g)))
+    for g in growths:  # the scenario's own rate is the run national_dynamic made (cached)
+        s = (
+            setting
+            if g == own
+            else replace(setting, overrides=(*setting.overrides, ("secular.hospital_growth_per_year", g)))
+        )
         a = _whole(s, scenario).annual.set_index(["replicate", "year"])
         first, last = a.index.get_level_values("year").min(), a.index.get_level_values("year").max()
         a0, a1 = a.xs(first, level="year"), a.xs(last, level="year")
