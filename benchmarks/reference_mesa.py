@@ -275,6 +275,12 @@ class Resident(mesa.Agent):
                 if rnd() < m.late_p[c]:
                     ep.late_bits |= 1 << c
         ep.util, oop = self.utilities(k, ep.spec)
+        town = rules.TOWNSHIP_COLUMN
+        ep.util[town] += rules.admission_pull(
+            float(m.weights.township_admission),
+            float(m.admit_p[k]),
+            ep.severity < m.facilities.capability[self.columns[town], k, ep.spec],
+        )
         available = np.array([j != MCH_COLUMN or self.mch_ok for j in range(N_COLUMNS)])
         g = 1 if rules.is_severe(k) else 0
         bill = rules.expected_bill(np.array(ep.util), np.array(oop), available)
@@ -467,6 +473,8 @@ class Resident(mesa.Agent):
             c["admitted"] += 1.0
             if lvl == COUNTY:
                 c["admitted_county"] += 1.0
+            if lvl == TOWNSHIP:
+                c["admitted_township"] += 1.0
             down = lvl >= COUNTY and ep.u_down < min(1.0, m.down_p[lvl])
             acute = min(max(1, round(los * m.acute_share)), los)
             if lvl == COUNTY:

@@ -687,7 +687,8 @@ def _facility_defaults() -> dict:
         ),
         # Township centre: GPs, a few beds, TCM hall. Price per visit/admission: 49.2/1,141 yuan (2012), inflated
         # (assumption).
-        # Beds per 10,000: about 11 (assumption from township occupancy ~59%).
+        # Beds per 10,000: 31.6, the national 1.505 million township-centre beds (2023) over 477.0 million rural
+        # residents.
         "township_centre": dict(
             doctors={
                 "internal_general": 3.4,
@@ -697,7 +698,7 @@ def _facility_defaults() -> dict:
                 "tcm": 0.9,
             },
             visits_per_doctor_day=16.0,
-            beds=10.0,
+            beds=31.6,
             price_visit=60.0,
             price_admission=1600.0,
             length_of_stay=6.0,
@@ -786,7 +787,8 @@ class FacilityParams(Section):
         "Township health centres, one per township (doctors and beds per 10,000 residents).",
         source=(
             "prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds "
-            "and capability: assumption (few township admissions in the baseline, so occupancy is low)"
+            "31.6 per 10,000 residents: 1.505 million township-centre beds at the end of 2023 (NHC statistical "
+            "bulletin) over 477.0 million rural residents (National Bureau of Statistics); capability: assumption"
         ),
     )
     county_people: FacilityType = P(
@@ -916,6 +918,25 @@ class ChoiceParams(Section):
             "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost -0.02 "
             "per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 "
             "(DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
+        ),
+    )
+    township_admission: float = P(
+        0.0,
+        (
+            "Pull of the patient's own township centre for an episode it can treat (severity within its capability "
+            "for the episode's kind and specialty), in proportion to the episode's chance of admission: the utility "
+            "added to the township-centre column is this times the kind's admit_probability (a full pull for an "
+            "episode needing admission, 0.45 of it for an emergency, 0.08 for a serious episode, none for minor and "
+            "chronic ones). It stands for what routes an admission the rules assign to primary care to it (doctors' "
+            "admission decisions, the referral rules, lower deductibles) beyond the severe weights, which serious "
+            "first contact pins towards hospitals. 0: admissions are chosen with the severe weights alone."
+        ),
+        unit="utility at an admission probability of 1",
+        ge=0.0,
+        le=10.0,
+        source=(
+            "fitted (params/calibrate/yangshan_evidence.yaml) to the Hubei rural inpatient bypass rate, 0.56 (Lu et "
+            "al. 2022, params/validation/evidence.yaml); 0 outside the posterior"
         ),
     )
     stay_home_utility: dict[str, float] = P(

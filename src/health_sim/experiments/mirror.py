@@ -202,7 +202,16 @@ EXPERIMENTS: dict[str, Experiment] = {
         _kpi("grassroots_first.severe"),
         "base arm: share of severe episodes' first trips to the grassroots",
     ),
+    "distance_inpatient_bypass_rural_hubei": Experiment(
+        ("base",),
+        _kpi("inpatient_bypass_share"),
+        "base arm: share of admissions the patient's township centre could have treated that were at a county or "
+        "city hospital (all residents, town residents included)",
+    ),
     # held out: judged, not fitted
+    "township_admissions_per_rural_resident_2023": Experiment(
+        ("base",), _kpi("township_admission_rate"), "base arm: township-centre admissions per resident a year"
+    ),
     "price_elasticity_outpatient_visits_among_users_rural": Experiment(
         ("base", "price"),
         _log_change("price", "visits_total"),
@@ -244,12 +253,6 @@ EXPERIMENTS: dict[str, Experiment] = {
         _kpi("hospital_first_45plus"),
         "base arm: share of first trips of minor, chronic and serious episodes of residents 45+ to a county or city "
         "hospital",
-    ),
-    "distance_inpatient_bypass_rural_hubei": Experiment(
-        ("base",),
-        _kpi("inpatient_bypass_share"),
-        "base arm: share of admissions the patient's township centre could have treated that were at a county or "
-        "city hospital (all residents, town residents included)",
     ),
     "hubei_rural_outpatient_upward_rate": Experiment(
         ("base",), lambda arms, p: 1.0 - arms["base"]["grassroots_share"], "base arm: 1 - grassroots share of visits"

@@ -62,7 +62,9 @@ Also the tariff (:class:`health_sim.world.insurance.Tariff`), the out-of-pocket 
 expect without a referral and with one, the facility index of the four hospital columns and of
 the first township centre."""
 Choice = namedtuple(
-    "Choice", "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes seek_cost"
+    "Choice",
+    "asc quality trust cost travel wait contract habit employee_hospital stay_home travel_minutes seek_cost "
+    "township_admission",
 )
 """Choice weights by group (0 minor, 1 severe; :class:`health_sim.world.choice.Weights`); travel minutes (V, 6)."""
 Care = namedtuple(
@@ -124,6 +126,7 @@ TCM_VISITS, LATE, SCREENINGS, SCREENING_FOUND, SATISFIED = (
     _T["satisfied"],
 )
 ADMITTED, ADMITTED_COUNTY, COUNTY_INPATIENT_DAYS = _T["admitted"], _T["admitted_county"], _T["county_inpatient_days"]
+ADMITTED_TOWNSHIP = _T["admitted_township"]
 FORMAL, TRACKED, UNRESOLVED_TOWNSHIP = _T["referrals_formal"], _T["referrals_tracked"], _T["unresolved_township"]
 UP_BY_LEVEL = np.array(
     [_T["referrals_up_village_township"], _T["referrals_up_grassroots"], _T["referrals_up_county_city"]]
@@ -232,6 +235,11 @@ def _prepare(d, seed, rid, kind, people, sites, choice, care, policy):
         for j in range(4):
             eps.cols[e, 2 + j] = sites.hospitals[j]
         utilities(util[e], oop, choice, sites, care, people, r, k, eps.spec[e], eps.cols[e])
+        util[e, rules.TOWNSHIP_COLUMN] += rules.admission_pull(
+            choice.township_admission,
+            care.admit_p[k],
+            eps.sev[e] < sites.capability[eps.cols[e, rules.TOWNSHIP_COLUMN], k, eps.spec[e]],
+        )
         if bonus_on:
             c = 1.0 if people.contracted[r] else 0.0
             bonus = 0.0
@@ -587,6 +595,8 @@ def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
                 buf[TREATABLE_HOSPITAL, t] += 1.0
         if lvl == COUNTY:
             buf[ADMITTED_COUNTY, t] += 1.0
+        if lvl == TOWNSHIP:
+            buf[ADMITTED_TOWNSHIP, t] += 1.0
         down = lvl >= COUNTY and crn.uniform(keys.down, r) < min(1.0, care.down[lvl] * policy[DOWNWARD_FACTOR])
         acute = min(max(1, int(np.rint(los * care.acute_share))), los)
         if lvl == COUNTY:

@@ -43,6 +43,7 @@ COUNTERS: dict[str, str] = {
     "referrals_down_county": "of which from county hospitals",
     "admitted": "inpatient admissions",
     "admitted_county": "admissions at county hospitals",
+    "admitted_township": "admissions at township centres",
     "travel_minutes": "one-way travel minutes over trips",
     "wait_days": "days waited over trips",
     "oop_outpatient": "out-of-pocket yuan for visits",
@@ -414,6 +415,20 @@ def _hospital_first_45plus(c, days, scale):
 )
 def _inpatient_bypass(c, days, scale):
     return ratio(c["admitted_township_treatable_hospital"], c["admitted_township_treatable"])
+
+
+@kpi("township_admission_share", "share of admissions", "admissions at township centres / all admissions")
+def _township_admissions(c, days, scale):
+    return ratio(c["admitted_township"], c["admitted"])
+
+
+@kpi(
+    "township_admission_rate",
+    "admissions per resident-year",
+    "admissions at township centres x 365 / resident-days",
+)
+def _township_admission_rate(c, days, scale):
+    return ratio(c["admitted_township"] * 365.0, c["resident_days"])
 
 
 @kpi("tcm_share", "share of visits", "visits with TCM services / all visits")

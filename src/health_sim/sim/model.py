@@ -176,6 +176,7 @@ class HealthSystemModel(mesa.Model):
             w.stay_home,
             np.ascontiguousarray(self.county.travel_minutes, dtype=float),
             w.seek_cost_per_100_yuan,
+            w.township_admission,
         )
         self._year = None  # the year whose secular forces apply (set on the first day)
         self._care = self._care_rules()

@@ -119,6 +119,16 @@ def utility(
 
 
 @jit
+def admission_pull(township_admission, admit_probability, treatable):
+    """Utility added to the patient's own township centre for an episode it can treat (``treatable``, 0/1).
+
+    ``township_admission`` times the episode kind's ``admit_probability``: admissions the rules assign to primary
+    care are routed to it; an episode the centre cannot treat, or one never admitted, gets nothing.
+    """
+    return township_admission * admit_probability if treatable else 0.0
+
+
+@jit
 def referral_rule_applies(kind):
     """Whether gatekeeping's referral rule applies to an episode of ``kind``: to all but emergencies.
 

@@ -9,6 +9,8 @@ Utility of facility column j for an episode (relative to staying home)::
 
 with one set of weights for minor episodes (minor acute, chronic follow-up) and another
 for severe ones (serious, emergency, admission: :data:`health_sim.core.names.SEVERE_KINDS`);
+an episode the patient's own township centre can treat adds ``township_admission`` times the
+kind's admission probability to that centre (:func:`health_sim.sim.rules.admission_pull`);
 staying home has utility
 ``stay_home_utility[kind] - seek_cost * (median income / own income) * bill / 100``, where ``bill`` is
 the out-of-pocket yuan the resident expects if he seeks care (each facility's, weighted by
@@ -50,3 +52,4 @@ class Weights:
         ):
             setattr(self, name, np.array([getattr(w, name) for w in ws]))
         self.stay_home = np.array([c.stay_home_utility[k] for k in KINDS])
+        self.township_admission = float(c.township_admission)
