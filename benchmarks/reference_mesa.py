@@ -666,6 +666,9 @@ class ReferenceModel(mesa.Model):
         if d >= self.params.run.burn_in_days:
             c["county_bed_days"] += float(fac.occupied[self.county_rows].sum())
             c["county_bed_capacity_days"] += float(fac.beds[self.county_rows].sum())
+            towns = slice(self.town_fac0, self.town_fac0 + self.county.n_townships)
+            c["township_bed_days"] += float(fac.occupied[towns].sum())
+            c["township_bed_capacity_days"] += float(fac.beds[towns].sum())
             self.days_run += 1
         self.clock += 1
 

@@ -74,5 +74,6 @@ def test_a_stronger_pull_keeps_more_treatable_admissions_at_the_township_centres
     assert some["inpatient_bypass_share"] < none["inpatient_bypass_share"] - 0.2
     assert some["township_admission_share"] > none["township_admission_share"] + 0.1
     assert some["township_admission_rate"] > 2 * none["township_admission_rate"]
+    assert 0 < none["township_centre_occupancy"] < some["township_centre_occupancy"] <= 1.0  # the beds they fill
     # The same illness: the pull moves admissions between facilities, it does not make them
     assert some["admissions"] == pytest.approx(none["admissions"], rel=0.05)

@@ -94,6 +94,8 @@ for _first in ("visits_", "trips_", "satisfied_"):  # per-level counters are tal
 FACILITY_COUNTERS: dict[str, str] = {
     "county_bed_days": "occupied bed-days at county hospitals (simulated)",
     "county_bed_capacity_days": "bed-days available at county hospitals (at scale)",
+    "township_bed_days": "occupied bed-days at township centres (simulated)",
+    "township_bed_capacity_days": "bed-days available at township centres (at scale)",
     "posted_doctor_days": "days doctors of county and city hospitals spent at township centres (real headcount)",
     "rotation_trained_days": (
         "share of township doctors back from rotation training in the last 5 years, summed over days"
@@ -276,6 +278,16 @@ def _unresolved(c, days, scale):
 )
 def _occupancy(c, days, scale):
     return ratio(c["county_bed_days"], c["county_bed_capacity_days"])
+
+
+@kpi(
+    "township_centre_occupancy",
+    "share of beds",
+    "occupied bed-days / available bed-days at the township centres (downward transfers included)",
+    needs_facility=True,
+)
+def _township_occupancy(c, days, scale):
+    return ratio(c["township_bed_days"], c["township_bed_capacity_days"])
 
 
 @kpi("satisfaction_by_level", "share of trips", "satisfied trips / trips at each level", parts=LEVELS)

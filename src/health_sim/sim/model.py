@@ -251,10 +251,12 @@ class HealthSystemModel(mesa.Model):
         cr = self._county_rows
         self._daily_facility[i, _FI["county_bed_days"]] = fac.occupied[cr].sum()
         self._daily_facility[i, _FI["county_bed_capacity_days"]] = fac.beds[cr].sum()
+        towns = self._town_fac0 + np.arange(self.county.n_townships)
+        self._daily_facility[i, _FI["township_bed_days"]] = fac.occupied[towns].sum()
+        self._daily_facility[i, _FI["township_bed_capacity_days"]] = fac.beds[towns].sum()
         self._daily_facility[i, _FI["posted_doctor_days"]] = self.policies.sinking.doctor_days
         self._daily_facility[i, _FI["rotation_trained_days"]] = self.policies.skills.rotation_trained
         self._daily_facility[i, _FI["rotation_away_doctor_days"]] = self.policies.skills.rotation_away
-        towns = self._town_fac0 + np.arange(self.county.n_townships)
         self._capability[i] = np.einsum("tks,ks->tk", fac.capability[towns], self._spec_mix)
         self.days_run += 1
 
