@@ -72,6 +72,8 @@ KPI_TABLE = (
     "oop_per_visit",
     "satisfaction",
     "chronic_control_rate",
+    "township_admission_share",
+    "township_centre_occupancy",
 )
 """KPIs the benchmark prints and the test compares."""
 

@@ -65,6 +65,8 @@ def _floors(params) -> dict[str, float]:
         "oop_per_visit": 0.5,
         "satisfaction": 0.002,
         "chronic_control_rate": 0.002,
+        "township_admission_share": 0.002,
+        "township_centre_occupancy": 0.002,
     }
 
 

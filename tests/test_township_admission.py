@@ -28,9 +28,10 @@ def test_the_rule_is_the_weight_times_the_admission_probability_only_when_treata
     assert rules.admission_pull(0.0, 1.0, True) == 0.0
 
 
-@pytest.fixture(scope="module")
-def county() -> County:
-    return _county(False)
+@pytest.fixture(scope="module", params=[False, True], ids=["ungated", "gatekept"])
+def county(request) -> County:
+    """The small county without gatekeeping, and with it (where a hospital's utility also weighs the referral route)."""
+    return _county(request.param)
 
 
 def _prepare(county: County, rid: np.ndarray, kind: Kind, pull: float):
@@ -57,11 +58,11 @@ def test_the_pull_adds_to_the_own_township_centre_for_the_episodes_it_can_treat(
     np.testing.assert_allclose(diff[:, town], expected, atol=1e-12)
     others = np.delete(diff, town, axis=1)
     assert np.all(others == 0.0), "the pull moved another facility's utility"
+    np.testing.assert_array_equal(eps1.slip, eps0.slip)  # the referral route's value at the hospitals is untouched
+    np.testing.assert_array_equal(eps1.detour, eps0.detour)
     if p_admit > 0:
         assert 0 < treatable.sum() < rid.size, "the county has no mix of treatable and untreatable episodes"
         np.testing.assert_array_equal(eps1.home[~treatable], eps0.home[~treatable])  # their choice is untouched
-    else:
-        assert np.all(diff == 0.0)
 
 
 def _kpis(baseline_params, pull: float) -> dict:

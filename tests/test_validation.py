@@ -349,8 +349,15 @@ def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
 
 def test_the_dynamic_check_gives_the_two_2022_2023_items_a_model_value():
     ev = load_evidence()
-    res = dynamic_items(TINY)
+    res = dynamic_items(Setting(scale=0.02, replicates=1, days=30, overrides=(("run.burn_in_days", 10),)))
     assert set(res) == {"yangshan_grassroots_visits_change_2022_2023", "yangshan_downward_referrals_change_2022_2023"}
     assert all(np.isfinite([r["model"], r["model_lo"], r["model_hi"]]).all() for r in res.values())
     table = compare(ev, res).set_index("id")
     assert (table.loc[list(res), "verdict"] != "not computed").all()
+
+
+def test_a_change_from_nothing_is_not_computed_rather_than_infinite():
+    """At a tiny scale a year may have no downward referral at all: its change is undefined (NaN), never inf."""
+    res = dynamic_items(TINY)
+    for r in res.values():
+        assert not np.isinf([r["model"], r["model_lo"], r["model_hi"]]).any()

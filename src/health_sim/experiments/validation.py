@@ -429,7 +429,10 @@ def dynamic_check(setting: Setting, scenario: str | Path = DYNAMIC) -> tuple[pd.
     items = {i["id"]: i for i in load_evidence()["county_figures"]}
     rows = []
     for kpi, item_id in DYNAMIC_ITEMS.items():
-        change = (a[kpi].xs(2023, level="year") / a[kpi].xs(2022, level="year") - 1.0).to_numpy()
+        before, after = a[kpi].xs(2022, level="year").to_numpy(), a[kpi].xs(2023, level="year").to_numpy()
+        change = np.full(before.shape, np.nan)  # a change from nothing is undefined, not infinite
+        np.divide(after, before, out=change, where=before > 0)
+        change -= 1.0
         s = _summary(change)
         observed = items[item_id]["value"]
         rows.append(
