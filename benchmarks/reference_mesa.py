@@ -53,7 +53,7 @@ from health_sim.config.schema import Params
 from health_sim.core.names import AGE_BAND_EDGES, AGE_BANDS, CONDITIONS, KINDS, LEVELS, SPECIALTIES
 from health_sim.sim import rules
 from health_sim.sim.kpis import COUNTERS, FACILITY_COUNTERS, evaluate
-from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, TCM, TOWNSHIP
+from health_sim.sim.rules import CHRONIC, CITY, COUNTY, MINOR, N_COLUMNS, SERIOUS, TCM, TOWNSHIP
 from health_sim.world.choice import Weights
 from health_sim.world.county import build_county
 from health_sim.world.facilities import FacilityTable, build_table, doctor_counts, facility_rows
@@ -397,6 +397,10 @@ class Resident(mesa.Agent):
             c["first_trips_level"] += lvl + 1.0
             if lvl <= TOWNSHIP:
                 c[_FIRST_GRASS[grp]] += 1.0
+            if k == SERIOUS:
+                c["first_trips_serious"] += 1.0
+                if lvl <= TOWNSHIP:
+                    c["first_trips_serious_grassroots"] += 1.0
             if self.contracted:
                 c["first_trips_contracted"] += 1.0
                 c["first_trips_contracted_level"] += lvl + 1.0

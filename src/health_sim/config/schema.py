@@ -788,7 +788,10 @@ class FacilityParams(Section):
         source=(
             "prices: 49.2 yuan a visit and 1,141 an admission in 2012 (DOMAIN), raised for 2023 (assumption); beds "
             "31.6 per 10,000 residents: 1.505 million township-centre beds at the end of 2023 (NHC statistical "
-            "bulletin) over 477.0 million rural residents (National Bureau of Statistics); capability: assumption"
+            "bulletin) over 477.0 million rural residents (National Bureau of Statistics), applied to every "
+            "township's residents, the county seat's too (its centre stands in for the town's community health "
+            "centres), so the county has more township beds than its rural residents alone would give; capability: "
+            "assumption"
         ),
     )
     county_people: FacilityType = P(

@@ -199,8 +199,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     ),
     "severity_primary_first_serious_rural": Experiment(
         ("base",),
-        _kpi("grassroots_first.severe"),
-        "base arm: share of severe episodes' first trips to the grassroots",
+        _kpi("grassroots_first_serious"),
+        "base arm: share of serious episodes' first trips to the grassroots (the serious kind alone)",
     ),
     "distance_inpatient_bypass_rural_hubei": Experiment(
         ("base",),

@@ -138,6 +138,7 @@ RETURNS_DUE, RETURNS = _T["referral_returns_due"], _T["referral_returns"]
 SEEKERS, SEEKERS_RESOLVED = _T["referral_seekers"], _T["referral_seekers_resolved"]
 TREATABLE, TREATABLE_HOSPITAL = _T["admitted_township_treatable"], _T["admitted_township_treatable_hospital"]
 FIRST_OUT_45, FIRST_OUT_45_HOSPITAL = _T["first_trips_outpatient_45plus"], _T["first_trips_outpatient_45plus_hospital"]
+FIRST_SERIOUS, FIRST_SERIOUS_GRASS = _T["first_trips_serious"], _T["first_trips_serious_grassroots"]
 BYPASS_AGE = 45  # years: the age from which first trips are kept apart (the CHARLS bypass study's population)
 _RUNS = (
     [f"episodes_{k}" for k in KINDS],
@@ -464,6 +465,10 @@ def _count(buf, p, trip, eps, v, b, people, choice, policy, books):
             buf[FIRST_LEVEL, t] += lvl + 1.0
             if lvl <= TOWNSHIP:
                 buf[FIRST_GRASS_BY_GROUP + grp, t] += 1.0
+            if eps.kind[e] == SERIOUS:
+                buf[FIRST_SERIOUS, t] += 1.0
+                if lvl <= TOWNSHIP:
+                    buf[FIRST_SERIOUS_GRASS, t] += 1.0
             if eps.kind[e] <= SERIOUS and people.age[r] >= BYPASS_AGE:  # an outpatient episode, aged 45+
                 buf[FIRST_OUT_45, t] += 1.0
                 if lvl >= COUNTY:

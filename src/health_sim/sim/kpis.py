@@ -76,6 +76,8 @@ COUNTERS: dict[str, str] = {
     "first_trips_contracted_level": "the same, residents signed with a family doctor",
     "admitted_township_treatable": "admissions whose episode the patient's township centre could have treated",
     "admitted_township_treatable_hospital": "of which at a county or city hospital",
+    "first_trips_serious": "first trips of serious episodes (the serious kind alone: no emergency, no admission)",
+    "first_trips_serious_grassroots": "of which to a village clinic or township centre",
     "first_trips_outpatient_45plus": "first trips of minor, chronic and serious episodes of residents aged 45+",
     "first_trips_outpatient_45plus_hospital": "of which to a county or city hospital",
     "referral_returns_due": "first trips of later episodes of residents formally referred up from the grassroots",
@@ -415,6 +417,18 @@ def _first_contact_level(c, days, scale):
 )
 def _hospital_first_45plus(c, days, scale):
     return ratio(c["first_trips_outpatient_45plus_hospital"], c["first_trips_outpatient_45plus"])
+
+
+@kpi(
+    "grassroots_first_serious",
+    "share of first trips",
+    (
+        "first trips of serious episodes (the serious kind alone, not emergencies or episodes needing admission) to "
+        "a village clinic or township centre / those first trips"
+    ),
+)
+def _grassroots_first_serious(c, days, scale):
+    return ratio(c["first_trips_serious_grassroots"], c["first_trips_serious"])
 
 
 @kpi(
