@@ -905,7 +905,7 @@ class ChoiceParams(Section):
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 0.64, "township": 0.0, "county": 1.68, "city": 1.17},
+            asc={"village": 0.64, "township": 0.0, "county": 0.63, "city": 1.17},
             quality=6.0,  # assumption: for severe illness quality dominates (DOMAIN)
             trust=2.5,
             cost_per_100_yuan=-0.02,  # price barely matters for severe illness (DOMAIN)
@@ -920,14 +920,11 @@ class ChoiceParams(Section):
         source=(
             "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost -0.02 "
             "per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 "
-            "(DOMAIN); asc: calibrated by scripts/calibrate_baseline.py, except county 1.68, the posterior median of "
-            "the evidence fit (params/calibrate/yangshan_evidence.yaml; it rose from 0.63 when the township centre's "
-            "pull on admissions was added, which the serious first-contact share then pushes against); others: "
-            "assumption"
+            "(DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
         ),
     )
     township_admission: float = P(
-        4.25,
+        3.79,
         (
             "Pull of the patient's own township centre for an episode it can treat (severity within its capability "
             "for the episode's kind and specialty), in proportion to the episode's chance of admission: the utility "
@@ -942,7 +939,7 @@ class ChoiceParams(Section):
         le=10.0,
         source=(
             "fitted (params/calibrate/yangshan_evidence.yaml) to the Hubei rural inpatient bypass rate, 0.56 (Lu et "
-            "al. 2022, params/validation/evidence.yaml): 4.25 is the posterior median (90%: 3.46-4.80)"
+            "al. 2022, params/validation/evidence.yaml): 3.79 is the posterior median (90%: 3.00-4.77)"
         ),
     )
     stay_home_utility: dict[str, float] = P(
