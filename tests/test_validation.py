@@ -7,6 +7,7 @@ to end, and the KPIs they read (grassroots_first, grassroots_visits).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from health_sim.experiments.validation import (
     mirrored,
     national_trend,
     remoteness_effect,
+    rural_admissions,
     township_minutes,
     verdict,
 )
@@ -344,6 +346,9 @@ def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
     """
     r = contract_matched(TWO)
     assert r["contract_grassroots_visit_share_tianjin"]["model"] > 0
+    assert set(r) == {"contract_grassroots_visit_share_tianjin", "contract_outpatient_utilization_rural_shandong"}
+    # the contract bonus raises the value of care at the grassroots, so fewer contracted residents stay home
+    assert r["contract_outpatient_utilization_rural_shandong"]["model_lo"] > 0
     assert mirrored(TWO, ["contract_first_choice_chc_shenzhen"])["contract_first_choice_chc_shenzhen"]["model"] > 0
 
 
@@ -361,3 +366,35 @@ def test_a_change_from_nothing_is_not_computed_rather_than_infinite():
     res = dynamic_items(TINY)
     for r in res.values():
         assert not np.isinf([r["model"], r["model_lo"], r["model_hi"]]).any()
+
+
+def test_rural_tier3_share_counts_the_townships_outside_the_seat_and_follows_the_city_hospital():
+    """The rural tier-3 item: city admissions over all admissions of residents outside the county seat.
+
+    Checked against the township table by hand (the seat left out), and for direction: a more
+    attractive city hospital for severe episodes takes a larger share of rural admissions.
+    """
+    item = "severity_rural_cardiovascular_admissions_tier3"
+    setting = Setting(scale=0.02, replicates=2, days=60, overrides=(("run.burn_in_days", 10),))
+    r = rural_admissions(setting)[item]
+    over = {"run.burn_in_days": 10}
+    reps = run_replicates(BASE, replicates=2, seed=setting.seed, scale=0.02, days=60, overrides=over)
+    town = reps.township[reps.township["township"] != "Yangcheng"]
+    assert len(town["township"].unique()) == 12
+    g = town.groupby("replicate")[["admitted", "admitted_county", "admitted_township"]].sum()
+    by_hand = ((g["admitted"] - g["admitted_county"] - g["admitted_township"]) / g["admitted"]).mean()
+    assert r["model"] == pytest.approx(by_hand)
+    assert 0.0 < r["model_lo"] <= r["model"] <= r["model_hi"] < 1.0
+    keen = rural_admissions(replace(setting, overrides=(*setting.overrides, ("choice.severe.asc.city", 3.0))))[item]
+    assert keen["model"] > r["model"] + 0.05
+
+
+def test_the_shandong_willingness_mirror_weighs_contracted_residents_as_the_survey_sample():
+    from health_sim.experiments.mirror import SHANDONG_CONTRACTED
+
+    item = "shandong_willing_primary_first"
+    r = mirrored(TINY, [item])[item]["model"]
+    k = run_replicates(BASE, replicates=1, seed=TINY.seed, scale=0.01, days=30, overrides={"run.burn_in_days": 10}).kpis
+    c, o = float(k["grassroots_first.contracted"].iloc[0]), float(k["grassroots_first.not_contracted"].iloc[0])
+    assert r == pytest.approx(SHANDONG_CONTRACTED * c + (1 - SHANDONG_CONTRACTED) * o)
+    assert min(c, o) <= r <= max(c, o)

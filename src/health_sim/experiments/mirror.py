@@ -131,6 +131,16 @@ def _contract_did(arms: dict, p: Params) -> float:
     return _ratio(b["first_contact_level.all"] - a["first_contact_level.all"], newly)
 
 
+SHANDONG_CONTRACTED = 0.752
+"""Share of the Shandong willingness survey's respondents who had signed a family-doctor contract."""
+
+
+def _contract_mix(arms: dict, p: Params) -> float:
+    k = arms["base"]
+    c = SHANDONG_CONTRACTED
+    return c * k["grassroots_first.contracted"] + (1.0 - c) * k["grassroots_first.not_contracted"]
+
+
 def _wtp(group: str) -> Callable[[dict, Params], float]:
     def value(arms: dict, p: Params) -> float:
         w = getattr(p.choice, group)
@@ -247,6 +257,12 @@ EXPERIMENTS: dict[str, Experiment] = {
     ),
     "rural_first_contact_primary_fujian_henan_qinghai": Experiment(
         ("base",), _kpi("grassroots_first.all"), "base arm: the same (all residents; the model's county is rural)"
+    ),
+    "shandong_willing_primary_first": Experiment(
+        ("base",),
+        _contract_mix,
+        "base arm: share of all episodes' first trips to the grassroots, contracted and other residents weighted as "
+        "the survey's sample (75.2% contracted)",
     ),
     "distance_bypass_primary_care_45plus": Experiment(
         ("base",),
