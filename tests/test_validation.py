@@ -349,6 +349,25 @@ def test_everyone_contracted_goes_to_the_grassroots_first_more_often():
     assert set(r) == {"contract_grassroots_visit_share_tianjin", "contract_outpatient_utilization_rural_shandong"}
     # the contract bonus raises the value of care at the grassroots, so fewer contracted residents stay home
     assert r["contract_outpatient_utilization_rural_shandong"]["model_lo"] > 0
+
+
+def test_contracting_s_effect_on_use_counts_the_outpatient_episodes_of_residents_45_and_over():
+    """The instrumental-variable item's mirror: care sought for minor, chronic and serious episodes of residents 45+.
+
+    Recomputed from the two arms' township tables: everyone contracted over no one contracted, less one.
+    """
+    r = contract_matched(TWO)["contract_outpatient_utilization_rural_shandong"]
+    over = {"run.burn_in_days": 10}
+    arms = [
+        run_replicates(
+            BASE, replicates=2, seed=TWO.seed, scale=0.01, days=30, overrides=over | {"population.contract_rate": c}
+        )
+        for c in (1.0, 0.0)
+    ]
+    n = [a.township.groupby("replicate")["first_trips_outpatient_45plus"].sum() for a in arms]
+    assert r["model"] == pytest.approx(float((n[0] / n[1] - 1.0).mean()))
+    visits = [a.kpis["visits_total"] for a in arms]
+    assert r["model"] != pytest.approx(float((visits[0] / visits[1] - 1.0).mean()))  # not all visits of every age
     assert mirrored(TWO, ["contract_first_choice_chc_shenzhen"])["contract_first_choice_chc_shenzhen"]["model"] > 0
 
 
@@ -387,6 +406,10 @@ def test_rural_tier3_share_counts_the_townships_outside_the_seat_and_follows_the
     assert 0.0 < r["model_lo"] <= r["model"] <= r["model_hi"] < 1.0
     keen = rural_admissions(replace(setting, overrides=(*setting.overrides, ("choice.severe.asc.city", 3.0))))[item]
     assert keen["model"] > r["model"] + 0.05
+    # city admissions are all admissions less the county's and the township centres': only while villages have no beds
+    beds = replace(setting, overrides=(*setting.overrides, ("facilities.village_clinic.beds", 2.0)))
+    with pytest.raises(ValueError, match="village clinics have beds"):
+        rural_admissions(beds)
 
 
 def test_the_shandong_willingness_mirror_weighs_contracted_residents_as_the_survey_sample():
@@ -396,5 +419,6 @@ def test_the_shandong_willingness_mirror_weighs_contracted_residents_as_the_surv
     r = mirrored(TINY, [item])[item]["model"]
     k = run_replicates(BASE, replicates=1, seed=TINY.seed, scale=0.01, days=30, overrides={"run.burn_in_days": 10}).kpis
     c, o = float(k["grassroots_first.contracted"].iloc[0]), float(k["grassroots_first.not_contracted"].iloc[0])
-    assert r == pytest.approx(SHANDONG_CONTRACTED * c + (1 - SHANDONG_CONTRACTED) * o)
-    assert min(c, o) <= r <= max(c, o)
+    assert SHANDONG_CONTRACTED == 0.752  # 75.2% of the sample had signed (the evidence file's population)
+    assert r == pytest.approx(0.752 * c + 0.248 * o)
+    assert abs(c - o) > 0.01  # the two groups differ, so swapped weights would show
