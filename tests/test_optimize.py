@@ -451,3 +451,30 @@ def test_with_an_ensemble_each_replicate_draws_its_posterior_member(tmp_path):
     with pytest.raises(ParamsError) as e:
         load_optimize(bad)
     assert "\n" not in str(e.value) and "ensemble" in str(e.value) and "nowhere.yaml" in str(e.value)
+
+
+def test_an_error_optuna_raises_while_handling_a_ctrl_c_is_reported_as_the_interrupt(tmp_path, monkeypatch):
+    """A Ctrl-C that Optuna's own bookkeeping turns into another error is still said as an interrupt.
+
+    Its ``finally`` can fail when Ctrl-C lands there (an UnboundLocalError whose context is the
+    KeyboardInterrupt); any other error is not an interrupt.
+    """
+    from health_sim.experiments import optimize as opt
+    from health_sim.experiments.workers import Interrupted
+
+    def interrupted_in_optuna(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise UnboundLocalError("cannot access local variable 'updated_state'") from None
+
+    def broken(*args, **kwargs):
+        raise UnboundLocalError("a real defect")
+
+    path = spec(tmp_path)
+    monkeypatch.setattr(opt, "_optimize", interrupted_in_optuna)
+    with pytest.raises(Interrupted, match="interrupted: 0 of"):
+        optimize(path, out=tmp_path / "a")
+    monkeypatch.setattr(opt, "_optimize", broken)
+    with pytest.raises(UnboundLocalError, match="a real defect"):
+        optimize(path, out=tmp_path / "b")

@@ -245,12 +245,29 @@ def optimize(
         try:
             members = [v for _, v in sweep_members(spec, spec_path)]
             return _optimize(spec, base, targets, out, pool_spec, progress, members)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as e:
+            if not _interrupted(e):
+                raise
             raise Interrupted(
                 f"interrupted: {completed_trials(out / 'study.db', spec.name)} of {spec.trials} candidates are saved "
                 f"in {out / 'study.db'}",
                 out,
             ) from None
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a Ctrl-C, or an error raised while one was being handled.
+
+    Optuna's trial bookkeeping can fail in its own ``finally`` block when the interrupt lands
+    there (an UnboundLocalError whose context is the KeyboardInterrupt): that is still a Ctrl-C.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def _optimize(
