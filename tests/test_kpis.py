@@ -123,3 +123,24 @@ def test_the_bypass_counters_are_parts_of_what_they_divide():
     assert 0 < c["admitted_township_treatable_hospital"] <= c["admitted_township_treatable"] <= c["admitted"]
     k = m.kpis()
     assert 0 < k["hospital_first_45plus"] < 1 and 0 < k["inpatient_bypass_share"] <= 1
+
+
+def test_admissions_by_place_add_up_and_the_in_county_share_leaves_out_the_city_hospital_alone():
+    """Admissions at the city hospital are all admissions less the township centres' and county hospitals'.
+
+    The in-county share (县域内住院率) is one less the city's share; a keener city hospital lowers it.
+    """
+    from health_sim.config.params import load_params, with_overrides
+    from health_sim.sim.model import HealthSystemModel
+
+    over = {"run.scale": 0.01, "run.days": 60, "run.burn_in_days": 10}
+    shares = []
+    for city in (0.0, 3.0):
+        m = HealthSystemModel(with_overrides(load_params(), over | {"choice.severe.asc.city": city}), rng=5)
+        m.run_days(progress=False)
+        c = m.counter_totals()
+        assert 0 < c["admitted_city"] < c["admitted"]
+        assert c["admitted_city"] == c["admitted"] - c["admitted_county"] - c["admitted_township"]  # no village beds
+        shares.append(m.kpis()["in_county_admission_share"])
+        assert shares[-1] == pytest.approx(1.0 - c["admitted_city"] / c["admitted"])
+    assert shares[1] < shares[0] - 0.05

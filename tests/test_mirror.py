@@ -127,6 +127,25 @@ def test_minor_episodes_go_first_to_the_grassroots_more_than_severe_ones(everyth
     assert everything["severity_primary_first_minor_rural"] > everything["severity_primary_first_serious_rural"]
 
 
+def test_a_keener_city_hospital_takes_admissions_out_of_the_county_and_empties_county_beds(params):
+    """The in-county admission share and the county hospitals' occupancy fall as the city pulls severe cases."""
+    items = ["guangdong_in_county_admission_share_2019", "public_hospital_bed_occupancy_2023"]
+    low = mirror.simulate(with_overrides(params, {"choice.severe.asc.city": -2.0}), 11, items)
+    high = mirror.simulate(with_overrides(params, {"choice.severe.asc.city": 2.0}), 11, items)
+    assert 0.0 < high[items[0]] < low[items[0]] - 0.05 < 1.0
+    assert 0.0 < high[items[1]] < low[items[1]]
+
+
+def test_more_county_beds_keep_admissions_in_the_county_at_a_lower_occupancy(params):
+    """Beds of the county people's hospital: a full hospital sends patients on to the city."""
+    items = ["guangdong_in_county_admission_share_2019", "public_hospital_bed_occupancy_2023"]
+    keen = with_overrides(params, {"choice.severe.asc.city": -2.0})
+    few = mirror.simulate(with_overrides(keen, {"facilities.county_people.beds": 300.0}), 11, items)
+    many = mirror.simulate(with_overrides(keen, {"facilities.county_people.beds": 1500.0}), 11, items)
+    assert many[items[0]] > few[items[0]] + 0.02
+    assert many[items[1]] < few[items[1]]
+
+
 def test_arms_share_the_burn_in_and_differ_only_by_their_change(params):
     """Common random numbers: the base arm twice is the same; the lever arms continue the base arm's burn-in."""
     a = mirror.run_arm(params, 5)

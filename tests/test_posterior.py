@@ -36,7 +36,7 @@ def _tiny_spec(tmp_path: Path, **changes) -> Path:
         "design": 16,
         "waves": 1,
         "wave_size": 8,
-        "walkers": 24,
+        "walkers": 28,  # at least twice the thirteen parameters
         "steps": 60,
         "runs": 2,
         "members": 5,
@@ -59,7 +59,7 @@ def test_the_fit_file_fits_every_calibration_item():
         ({"parameters": {"choice.minor.nonsense": {"low": 0, "high": 1}}}, "choice.minor.nonsense"),
         ({"parameters": {"choice.minor.trust": {"low": 2, "high": 1}}}, "parameters"),
         ({"walkers": 3}, "walkers"),
-        ({"walkers": 12}, "walkers"),  # fewer than twice the eleven parameters
+        ({"walkers": 12}, "walkers"),  # fewer than twice the thirteen parameters
         ({"design": 2}, "design"),
         ({"evidence": "nowhere.yaml"}, "nowhere.yaml"),
     ],

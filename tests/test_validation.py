@@ -400,16 +400,14 @@ def test_rural_tier3_share_counts_the_townships_outside_the_seat_and_follows_the
     reps = run_replicates(BASE, replicates=2, seed=setting.seed, scale=0.02, days=60, overrides=over)
     town = reps.township[reps.township["township"] != "Yangcheng"]
     assert len(town["township"].unique()) == 12
-    g = town.groupby("replicate")[["admitted", "admitted_county", "admitted_township"]].sum()
-    by_hand = ((g["admitted"] - g["admitted_county"] - g["admitted_township"]) / g["admitted"]).mean()
+    g = town.groupby("replicate")[["admitted", "admitted_county", "admitted_township", "admitted_city"]].sum()
+    # the city hospital is the only other place with beds while village clinics have none
+    assert (g["admitted_city"] == g["admitted"] - g["admitted_county"] - g["admitted_township"]).all()
+    by_hand = (g["admitted_city"] / g["admitted"]).mean()
     assert r["model"] == pytest.approx(by_hand)
     assert 0.0 < r["model_lo"] <= r["model"] <= r["model_hi"] < 1.0
     keen = rural_admissions(replace(setting, overrides=(*setting.overrides, ("choice.severe.asc.city", 3.0))))[item]
     assert keen["model"] > r["model"] + 0.05
-    # city admissions are all admissions less the county's and the township centres': only while villages have no beds
-    beds = replace(setting, overrides=(*setting.overrides, ("facilities.village_clinic.beds", 2.0)))
-    with pytest.raises(ValueError, match="village clinics have beds"):
-        rural_admissions(beds)
 
 
 def test_the_shandong_willingness_mirror_weighs_contracted_residents_as_the_survey_sample():

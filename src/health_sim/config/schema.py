@@ -717,7 +717,7 @@ def _facility_defaults() -> dict:
                 "tcm": 8,
             },
             visits_per_doctor_day=6.0,
-            beds=620.0,
+            beds=876.0,
             price_visit=219.0,
             price_admission=6762.0,
             length_of_stay=8.0,
@@ -798,8 +798,10 @@ class FacilityParams(Section):
         ...,
         "County people's hospital, lead of the county medical community.",
         source=(
-            "prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); staff, beds, "
-            "capability: assumption (occupancy near the public-hospital 86%)"
+            "prices: secondary hospitals 219 yuan a visit, 6,762 an admission (national 2023, DOMAIN); beds 876: the "
+            "posterior median of the Bayesian fit (params/calibrate/yangshan_evidence.yaml; 90%: 715-1,034), pinned by "
+            "public hospitals' bed occupancy (86%, 2023) with the in-county admission share of Guangdong's counties "
+            "(params/validation/evidence.yaml); 620 assumed before; staff, capability: assumption"
         ),
     )
     county_tcm: FacilityType = P(..., "County TCM hospital.", source="assumption")
@@ -905,7 +907,7 @@ class ChoiceParams(Section):
     )
     severe: ChoiceWeights = P(
         lambda: ChoiceWeights(
-            asc={"village": 0.64, "township": 0.0, "county": 0.63, "city": 1.17},
+            asc={"village": 0.64, "township": 0.0, "county": 1.35, "city": -1.96},
             quality=6.0,  # assumption: for severe illness quality dominates (DOMAIN)
             trust=2.5,
             cost_per_100_yuan=-0.02,  # price barely matters for severe illness (DOMAIN)
@@ -920,11 +922,14 @@ class ChoiceParams(Section):
         source=(
             "for severe illness quality dominates and price barely matters (DOMAIN): quality 6.0 > 4.5 and cost -0.02 "
             "per 100 yuan (a 25th of the minor weight), assumption within that prior; employee_hospital ln 5.4 "
-            "(DOMAIN); asc: calibrated by scripts/calibrate_baseline.py; others: assumption"
+            "(DOMAIN); asc village: calibrated by scripts/calibrate_baseline.py; asc county 1.35 and city -1.96: "
+            "posterior medians of the Bayesian fit (params/calibrate/yangshan_evidence.yaml; 90%: 0.76 to 1.89 and "
+            "-2.89 to -0.53), pinned by serious first contact and the in-county admission share of Guangdong's "
+            "counties (params/validation/evidence.yaml); others: assumption"
         ),
     )
     township_admission: float = P(
-        3.79,
+        4.06,
         (
             "Pull of the patient's own township centre for an episode it can treat (severity within its capability "
             "for the episode's kind and specialty), in proportion to the episode's chance of admission: the utility "
@@ -939,7 +944,7 @@ class ChoiceParams(Section):
         le=10.0,
         source=(
             "fitted (params/calibrate/yangshan_evidence.yaml) to the Hubei rural inpatient bypass rate, 0.56 (Lu et "
-            "al. 2022, params/validation/evidence.yaml): 3.79 is the posterior median (90%: 3.00-4.77)"
+            "al. 2022, params/validation/evidence.yaml): 4.06 is the posterior median (90%: 3.28-4.79)"
         ),
     )
     stay_home_utility: dict[str, float] = P(

@@ -185,13 +185,6 @@ EXPERIMENTS: dict[str, Experiment] = {
         _elasticity,
         "every outpatient price +10% against base: elasticity of the share of episodes for which care is sought",
     ),
-    "gatekeeping_pilot_primary_care_visits": Experiment(
-        ("base", "gatekeeping"),
-        _gatekeeping,
-        "gatekeeping (unreferred county and city care reimbursed policies.gatekeeping.unreferred_reduction less: the "
-        "lever's 20 points unless set) from the first day against base: relative change of village + township "
-        "visits in its first year",
-    ),
     "contract_first_contact_level_rural_elderly_did": Experiment(
         ("base", "contracting"),
         _contract_did,
@@ -200,12 +193,6 @@ EXPERIMENTS: dict[str, Experiment] = {
     ),
     "distance_wtp_travel_minor_chronic": Experiment(
         (), _wtp("minor"), "implied by the minor weights: 0.5 h x travel weight / cost weight, in yuan"
-    ),
-    "distance_wtp_travel_severe_chronic": Experiment(
-        (), _wtp("severe"), "implied by the severe weights: 0.5 h x travel weight / cost weight, in yuan"
-    ),
-    "severity_primary_first_minor_rural": Experiment(
-        ("base",), _kpi("grassroots_first.minor"), "base arm: share of minor episodes' first trips to the grassroots"
     ),
     "severity_primary_first_serious_rural": Experiment(
         ("base",),
@@ -218,7 +205,31 @@ EXPERIMENTS: dict[str, Experiment] = {
         "base arm: share of admissions the patient's township centre could have treated that were at a county or "
         "city hospital (all residents, town residents included)",
     ),
+    "guangdong_in_county_admission_share_2019": Experiment(
+        ("base",),
+        _kpi("in_county_admission_share"),
+        "base arm: share of the residents' admissions at village, township and county facilities (the rest at the "
+        "city hospital)",
+    ),
+    "public_hospital_bed_occupancy_2023": Experiment(
+        ("base",),
+        _kpi("county_hospital_occupancy"),
+        "base arm: occupied / available bed-days at the three county hospitals",
+    ),
     # held out: judged, not fitted
+    "gatekeeping_pilot_primary_care_visits": Experiment(
+        ("base", "gatekeeping"),
+        _gatekeeping,
+        "gatekeeping (unreferred county and city care reimbursed policies.gatekeeping.unreferred_reduction less: the "
+        "lever's 20 points unless set) from the first day against base: relative change of village + township "
+        "visits in its first year",
+    ),
+    "distance_wtp_travel_severe_chronic": Experiment(
+        (), _wtp("severe"), "implied by the severe weights: 0.5 h x travel weight / cost weight, in yuan"
+    ),
+    "severity_primary_first_minor_rural": Experiment(
+        ("base",), _kpi("grassroots_first.minor"), "base arm: share of minor episodes' first trips to the grassroots"
+    ),
     "township_admissions_per_rural_resident_2023": Experiment(
         ("base",), _kpi("township_admission_rate"), "base arm: township-centre admissions per resident a year"
     ),

@@ -328,14 +328,9 @@ def rural_admissions(setting: Setting) -> dict[str, dict]:
     (the study: first admissions for stroke or ischaemic heart disease).
     """
     reps = _runs(setting)
-    if reps.params.facilities.village_clinic.beds > 0:  # admissions at neither county nor township are the city's
-        raise ValueError(
-            "rural_admissions: village clinics have beds, so admissions outside county and township "
-            "centres are not all at the city hospital"
-        )
     town = reps.township[reps.township["township"] != reps.params.county.county_seat]
-    g = town.groupby("replicate")[["admitted", "admitted_county", "admitted_township"]].sum()
-    city = (g["admitted"] - g["admitted_county"] - g["admitted_township"]) / g["admitted"]
+    g = town.groupby("replicate")[["admitted", "admitted_city"]].sum()
+    city = g["admitted_city"] / g["admitted"]
     return {
         "severity_rural_cardiovascular_admissions_tier3": _summary(city.to_numpy())
         | {

@@ -126,7 +126,7 @@ TCM_VISITS, LATE, SCREENINGS, SCREENING_FOUND, SATISFIED = (
     _T["satisfied"],
 )
 ADMITTED, ADMITTED_COUNTY, COUNTY_INPATIENT_DAYS = _T["admitted"], _T["admitted_county"], _T["county_inpatient_days"]
-ADMITTED_TOWNSHIP = _T["admitted_township"]
+ADMITTED_TOWNSHIP, ADMITTED_CITY = _T["admitted_township"], _T["admitted_city"]
 FORMAL, TRACKED, UNRESOLVED_TOWNSHIP = _T["referrals_formal"], _T["referrals_tracked"], _T["unresolved_township"]
 UP_BY_LEVEL = np.array(
     [_T["referrals_up_village_township"], _T["referrals_up_grassroots"], _T["referrals_up_county_city"]]
@@ -602,6 +602,8 @@ def _stay(buf, d, trip, eps, v, b, people, sites, care, policy, books, keys):
             buf[ADMITTED_COUNTY, t] += 1.0
         if lvl == TOWNSHIP:
             buf[ADMITTED_TOWNSHIP, t] += 1.0
+        if lvl == CITY:
+            buf[ADMITTED_CITY, t] += 1.0
         down = lvl >= COUNTY and crn.uniform(keys.down, r) < min(1.0, care.down[lvl] * policy[DOWNWARD_FACTOR])
         acute = min(max(1, int(np.rint(los * care.acute_share))), los)
         if lvl == COUNTY:

@@ -44,6 +44,7 @@ COUNTERS: dict[str, str] = {
     "admitted": "inpatient admissions",
     "admitted_county": "admissions at county hospitals",
     "admitted_township": "admissions at township centres",
+    "admitted_city": "admissions at the city hospital (outside the county)",
     "travel_minutes": "one-way travel minutes over trips",
     "wait_days": "days waited over trips",
     "oop_outpatient": "out-of-pocket yuan for visits",
@@ -441,6 +442,16 @@ def _grassroots_first_serious(c, days, scale):
 )
 def _inpatient_bypass(c, days, scale):
     return ratio(c["admitted_township_treatable_hospital"], c["admitted_township_treatable"])
+
+
+@kpi(
+    "in_county_admission_share",
+    "share of admissions",
+    "admissions of the county's residents within the county (village, township and county facilities) / all "
+    "their admissions (县域内住院率)",
+)
+def _in_county(c, days, scale):
+    return 1.0 - ratio(c["admitted_city"], c["admitted"])
 
 
 @kpi("township_admission_share", "share of admissions", "admissions at township centres / all admissions")
