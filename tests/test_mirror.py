@@ -139,9 +139,9 @@ def test_a_keener_city_hospital_takes_admissions_out_of_the_county_and_empties_c
 def test_more_county_beds_keep_admissions_in_the_county_at_a_lower_occupancy(params):
     """Beds of the county people's hospital: a full hospital sends patients on to the city."""
     items = ["guangdong_in_county_admission_share_2019", "public_hospital_bed_occupancy_2023"]
-    keen = with_overrides(params, {"choice.severe.asc.city": -2.0})
-    few = mirror.simulate(with_overrides(keen, {"facilities.county_people.beds": 300.0}), 11, items)
-    many = mirror.simulate(with_overrides(keen, {"facilities.county_people.beds": 1500.0}), 11, items)
+    stay = with_overrides(params, {"choice.severe.asc.city": -2.0})  # severe patients prefer the county
+    few = mirror.simulate(with_overrides(stay, {"facilities.county_people.beds": 300.0}), 11, items)
+    many = mirror.simulate(with_overrides(stay, {"facilities.county_people.beds": 1500.0}), 11, items)
     assert many[items[0]] > few[items[0]] + 0.02
     assert many[items[1]] < few[items[1]]
 
